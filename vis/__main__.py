@@ -1,0 +1,3 @@
+from vis.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,16 @@
+"""The project's error type.
+
+Every problem with a user's input (a file, an argument, a model folder) raises :class:`VisError`
+with a one-line message that names the file (and line) and what is wrong. The command line prints
+it as ``vis: error: ...`` and exits with status 2, without a traceback.
+"""
+
+
+class VisError(Exception):
+    """Bad input or an impossible request, with a one-line message for the user."""
+
+
+def check(condition: bool, message: str) -> None:
+    """Raise :class:`VisError` with ``message`` unless ``condition`` holds (validation, not ``assert``)."""
+    if not condition:
+        raise VisError(message)
