@@ -1,0 +1,117 @@
+"""Media I/O: decoding at other sizes and rates, audio of any rate and channel count, muxing."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import moving_square_frames
+from vis.errors import VisError
+from vis.io import NTSC_FPS, atomic_output, mux_audio, probe, read_audio, read_frames, write_video, write_wav
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("io") / "clip.mp4"
+    write_video(path, moving_square_frames(60), audio=np.zeros(48_000, np.float32), sr=48_000)
+    return path
+
+
+def test_probe_reports_stream_facts(clip):
+    info = probe(clip)
+    assert info.has_video and info.has_audio
+    assert info.fps == NTSC_FPS and (info.width, info.height) == (64, 48)
+    assert info.n_frames == 60 and info.sample_rate == 48_000 and info.channels == 1
+    assert info.duration == pytest.approx(60 / float(NTSC_FPS), abs=0.05)
+
+
+def test_read_native_frames_in_order(clip):
+    frames, times = read_frames(clip)
+    assert frames.shape == (60, 48, 64, 3) and frames.dtype == np.uint8
+    np.testing.assert_allclose(times, np.arange(60) / float(NTSC_FPS), atol=1e-6)
+    # channel 0 encodes 4 * index (lossy codec: allow a few levels)
+    np.testing.assert_allclose(frames[:, 30, 5, 0].astype(float), 4 * np.arange(60), atol=6)
+
+
+@pytest.mark.parametrize("fps", [10.0, 15.0, 29.97, 60.0, Fraction(24000, 1001)])
+def test_nearest_frame_resampling(clip, fps):
+    frames, times = read_frames(clip, fps=fps)
+    native = np.arange(60) / float(NTSC_FPS)
+    np.testing.assert_allclose(times, np.arange(len(times)) / float(fps), atol=1e-9)
+    assert times[-1] < native[-1] + 0.5 / float(NTSC_FPS) + 1e-9
+    expected = np.abs(native[None, :] - times[:, None]).argmin(axis=1)
+    np.testing.assert_allclose(frames[:, 30, 5, 0].astype(float), 4 * expected, atol=6)
+
+
+def test_resize_and_window(clip):
+    frames, times = read_frames(clip, size=(32, 20), fps=NTSC_FPS, start=0.5, end=1.0)
+    assert frames.shape[1:] == (20, 32, 3)
+    assert times[0] >= 0.5 and times[-1] < 1.0
+    assert len(frames) == pytest.approx(0.5 * float(NTSC_FPS), abs=1)
+
+
+@pytest.mark.parametrize("sr,channels", [(96_000, 1), (44_100, 2), (22_050, 6), (8_000, 1)])
+def test_wav_round_trip_any_rate_and_channels(tmp_path, sr, channels):
+    rng = np.random.default_rng(0)
+    x = (0.3 * rng.standard_normal((sr // 4, channels))).clip(-1, 1).astype(np.float32)
+    write_wav(tmp_path / "a.wav", x, sr)
+    y, sr2 = read_audio(tmp_path / "a.wav")
+    assert sr2 == sr and y.shape == x.shape
+    np.testing.assert_allclose(y, x, atol=1 / 32000)
+    assert read_audio(tmp_path / "a.wav", mono=True)[0].shape == (sr // 4,)
+
+
+def test_mux_copies_video_and_replaces_audio(clip, tmp_path):
+    sr = 96_000
+    t = np.arange(sr) / sr
+    tone = (0.4 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    out = tmp_path / "muxed.mp4"
+    mux_audio(clip, np.stack([tone, tone], 1), sr, out)
+    info = probe(out)
+    assert info.sample_rate == sr and info.channels == 2 and info.n_frames == 60
+    # video packets are copied byte for byte
+    import av
+
+    with av.open(str(clip)) as a, av.open(str(out)) as b:
+        pa = [bytes(p) for p in a.demux(a.streams.video[0]) if p.size]
+        pb = [bytes(p) for p in b.demux(b.streams.video[0]) if p.size]
+    assert pa == pb
+    y, _ = read_audio(out)
+    spec = np.abs(np.fft.rfft(y[: sr // 2, 0]))
+    assert abs(np.argmax(spec) * 2 - 440) <= 2
+
+
+def test_atomic_output_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "x.wav"
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_folder_is_an_error(tmp_path):
+    with pytest.raises(VisError, match="output folder does not exist"):
+        write_wav(tmp_path / "nope" / "a.wav", np.zeros(10), 8000)
+
+
+def test_bad_media_errors_name_the_file(tmp_path, clip):
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 100)
+    with pytest.raises(VisError, match="corrupt.mp4"):
+        read_frames(bad)
+    trunc = tmp_path / "trunc.mp4"
+    trunc.write_bytes(clip.read_bytes()[:3000])
+    with pytest.raises(VisError, match="trunc.mp4"):
+        read_frames(trunc)
+    wav = tmp_path / "bad.wav"
+    wav.write_bytes(b"RIFF\x00\x00")
+    with pytest.raises(VisError, match="bad.wav"):
+        read_audio(wav)
+    sf.write(str(tmp_path / "empty.wav"), np.zeros((0, 1)), 8000)
+    with pytest.raises(VisError, match="no samples"):
+        read_audio(tmp_path / "empty.wav")
+    silent = tmp_path / "silent.mp4"
+    write_video(silent, moving_square_frames(4))
+    with pytest.raises(VisError, match="no audio stream"):
+        read_audio(silent)

@@ -1,0 +1,175 @@
+"""The ``vis`` command: a thin shell over the library.
+
+Each subcommand parses its options and calls one library function. Problems with the user's input
+arrive as :class:`vis.errors.VisError` and are printed as one line, ``vis: error: ...``, with exit
+status 2 and no traceback. Heavy libraries are imported inside the commands, so ``vis --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from vis.errors import VisError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT (e.g. 456x256)") from None
+    return w, h
+
+
+def _dataset_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", type=Path, help="Greatest Hits folder (real or from `vis synth`)")
+    p.add_argument("--video", default="denoised", choices=["denoised", "thumb", "mic"],
+                   help="which mp4 gives the frames (default: denoised)")
+    p.add_argument("--audio", default="denoised", choices=["denoised", "mic"],
+                   help="which wav gives the sound (default: denoised)")
+    p.add_argument("--split", help="folder with train.txt/test.txt, or condfoleygen / syncfusion "
+                   "(default: DATA/train.txt and test.txt, else a seeded 75/25 split)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the 75/25 split when the data has none")
+    p.add_argument("--skip-broken", action="store_true", help="warn about and skip ids with missing files")
+
+
+def _open_dataset(args):
+    from vis.dataset import Dataset
+
+    return Dataset.open(args.data, video=args.video, audio=args.audio, split=args.split, seed=args.seed,
+                        skip_broken=args.skip_broken)
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+def cmd_info(args) -> int:
+    from vis.dataset import summarize
+
+    info = summarize(_open_dataset(args), progress=not args.json)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['root']}: {info['ids']} videos, {info['duration_s'] / 3600:.2f} h, {info['events']} events "
+          f"({info['unlabelled_events']} unlabelled)")
+    print("splits (" + info["split_source"] + "): " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    for kind in ("material", "action", "reaction"):
+        print(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in info[kind].items()))
+    for vid, files in info["missing"].items():
+        print(f"missing: {vid}: {', '.join(files)}")
+    for vid, why in info["broken"].items():
+        print(f"broken: {vid}: {why}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from vis.synth import generate
+
+    materials = [m.strip() for m in args.materials.split(",")] if args.materials else None
+    summary = generate(args.out, videos=args.videos, seconds=args.seconds, seed=args.seed, size=args.size,
+                       materials=materials, workers=args.workers)
+    print(f"wrote {len(summary['ids'])} videos ({summary['seconds']:.0f} s, {summary['events']} events) "
+          f"to {Path(args.out).resolve()} in {summary['elapsed']:.1f} s")
+    return 0
+
+
+def _read_sound(path: Path):
+    from vis.io import read_audio
+
+    return read_audio(path)
+
+
+def cmd_cochleagram(args) -> int:
+    import numpy as np
+
+    from vis.cochleagram import cochleagram
+    from vis.io import atomic_output
+
+    audio, sr = _read_sound(args.input)
+    env, times = cochleagram(audio, sr)
+    with atomic_output(args.output) as tmp, open(tmp, "wb") as f:
+        np.save(f, env)
+    wrote = [str(args.output)]
+    if args.png:
+        from vis.plots import save_cochleagram_png
+
+        save_cochleagram_png(args.png, env, times, title=args.input.name)
+        wrote.append(str(args.png))
+    print(f"cochleagram {env.shape[0]} x {env.shape[1]} ({times[-1] + times[1]:.2f} s at "
+          f"{1 / times[1]:.2f} Hz) -> {', '.join(wrote)}")
+    return 0
+
+
+def cmd_onsets(args) -> int:
+    from vis.onsets import onsets_from_audio
+
+    audio, sr = _read_sound(args.input)
+    times, strength = onsets_from_audio(audio, sr)
+    if args.json:
+        print(json.dumps({"input": str(args.input), "onsets": [
+            {"time": round(float(t), 4), "amplitude": round(float(a), 4)} for t, a in zip(times, strength)]}))
+    else:
+        for t, a in zip(times, strength):
+            print(f"{t:.4f}\t{a:.4f}")
+        print(f"{len(times)} onsets in {args.input}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vis import __version__
+
+    parser = argparse.ArgumentParser(prog="vis", description="Predict impact sounds from silent video "
+                                     "(Owens et al., Visually Indicated Sounds, CVPR 2016).")
+    parser.add_argument("--version", action="version", version=f"vis {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("info", help="summarize a Greatest Hits folder")
+    _dataset_options(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (keys in the README)")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("synth", help="write a synthetic dataset in the Greatest Hits layout")
+    p.add_argument("out", type=Path, help="output folder (created)")
+    p.add_argument("--videos", type=int, default=24, help="number of videos (default 24)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each video in seconds (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
+    p.add_argument("--size", type=_size, default=(456, 256), help="frame size WxH (default 456x256)")
+    p.add_argument("--materials", help="comma-separated materials to use (default: all 17)")
+    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("cochleagram", help="compute the 42-band cochleagram of a wav or video")
+    p.add_argument("input", type=Path, help="wav file or video with an audio track")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .npy, float32 [T, 42], ~90 Hz")
+    p.add_argument("--png", type=Path, help="also write a figure (time in s, band centres in Hz)")
+    p.set_defaults(func=cmd_cochleagram)
+
+    p = sub.add_parser("onsets", help="detect impact onsets in a wav or video (paper Sec. 3)")
+    p.add_argument("input", type=Path, help="wav file or video with an audio track")
+    p.add_argument("--json", action="store_true", help="print JSON instead of 'time<TAB>amplitude' lines")
+    p.set_defaults(func=cmd_onsets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"vis: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show_warning
+    try:
+        return args.func(args)
+    except VisError as e:
+        print(f"vis: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vis: interrupted", file=sys.stderr)
+        return 130
