@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -118,6 +119,35 @@ def cmd_onsets(args) -> int:
     return 0
 
 
+def cmd_prepare(args) -> int:
+    from vis.features import default_cache_dir, prepare
+    from vis.model import DEFAULT_SIZE
+
+    ds = _open_dataset(args)
+    cache = args.cache or default_cache_dir(ds.root)
+    size = args.size or DEFAULT_SIZE[args.backbone]
+    s = prepare(ds, cache, size=size, workers=args.workers)
+    print(f"prepared {s['videos']} videos ({s['computed']} computed, the rest up to date) in {s['cache']} "
+          f"({s['bytes'] / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from vis.train import load_config, run
+
+    cfg = load_config(args.config, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
+                      seed=args.seed, task=args.task, frozen=args.frozen or None, weights=args.weights,
+                      image_size=args.size, rnn=False if args.no_rnn else None,
+                      spacetime=False if args.no_spacetime else None, threads=args.threads)
+    s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained {s['steps']} steps on {s['train_windows']} windows in {s['seconds']:.0f} s: "
+              f"train loss {s['train_loss']:.2f}, validation loss {s['val_loss']:.2f} on {s['val_windows']} windows "
+              f"(mean-sound baseline {s['baseline_mean_loss']:.2f})")
+        print(f"wrote {Path(s['run']).resolve()}/model.pt, log.jsonl, config.toml")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- parser
 
 
@@ -154,6 +184,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="wav file or video with an audio track")
     p.add_argument("--json", action="store_true", help="print JSON instead of 'time<TAB>amplitude' lines")
     p.set_defaults(func=cmd_onsets)
+
+    p = sub.add_parser("prepare", help="compute and cache per-video features (cochleagram, onsets, frames)")
+    _dataset_options(p)
+    p.add_argument("--cache", type=Path, help="cache folder (default: $VIS_CACHE or ~/.cache/vis, per dataset)")
+    p.add_argument("--backbone", default="small", help="store frames at this backbone's default size")
+    p.add_argument("--size", type=_size, help="store frames at WxH instead")
+    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train the video-to-sound network")
+    _dataset_options(p)
+    p.add_argument("--out", type=Path, required=True, help="run folder (model.pt, log.jsonl, config.toml)")
+    p.add_argument("--config", type=Path, help="TOML with [model] and [train] tables (defaults: vis/train.py)")
+    p.add_argument("--task", choices=["centred", "detection"], help="centred windows or long-video detection")
+    p.add_argument("--backbone", choices=["small", "alexnet", "efficientnet-lite0"], help="CNN (default small)")
+    p.add_argument("--frozen", action="store_true", help="fix the pretrained trunk; train only the head and RNN")
+    p.add_argument("--weights", help="alexnet: local ImageNet weights file (torchvision layout)")
+    p.add_argument("--size", type=_size, help="frame size WxH given to the CNN")
+    p.add_argument("--no-rnn", action="store_true", help="ablation: hidden state zeroed between steps")
+    p.add_argument("--no-spacetime", action="store_true", help="ablation: colour frames instead of spacetime")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--threads", type=int, help="torch threads per process")
+    p.add_argument("--cache", type=Path, help="feature cache folder")
+    p.add_argument("--workers", type=int, default=1, help="processes for feature preparation")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

@@ -1,0 +1,120 @@
+"""The network: spacetime images, k-fold replication, ablations, the robust loss, AlexNet weights, PCA."""
+
+import numpy as np
+import pytest
+import torch
+
+from vis.errors import VisError
+from vis.model import AlexNet, ModelConfig, VisNet, load_alexnet_weights, robust_loss, spacetime_images
+from vis.train import SoundPCA, load_config, to_toml
+
+TINY = dict(image_size=(32, 24), feat_dim=16, hidden=8)
+
+
+def frames(b=2, n=5, h=24, w=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (b, n + 2, h, w, 3), dtype=torch.uint8, generator=g)
+
+
+def test_spacetime_channels_are_previous_current_next_grey():
+    x = frames(1, 3)
+    st = spacetime_images(x)
+    assert st.shape == (1, 3, 3, 24, 32)
+    grey = (0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]).float() / 255
+    for t in range(3):
+        for c in range(3):
+            torch.testing.assert_close(st[0, t, c], grey[0, t + c])
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_output_rate_is_k_per_frame(layers):
+    net = VisNet(ModelConfig(layers=layers, **TINY)).eval()
+    assert net(frames(2, 5)).shape == (2, 15, 10)
+
+
+def _changes(cfg, t_perturb, rows):
+    torch.manual_seed(0)
+    net = VisNet(cfg).eval()
+    x = frames(1, 6)
+    y = x.clone()
+    y[0, t_perturb + 1] = 255 - y[0, t_perturb + 1]  # frame t_perturb of the sequence
+    with torch.no_grad():
+        return (net(x)[0, rows] - net(y)[0, rows]).abs().max().item()
+
+
+def test_rnn_carries_information_forward_and_no_rnn_does_not():
+    late = slice(3 * 4, 3 * 6)  # rows of frames 4 and 5
+    assert _changes(ModelConfig(**TINY), 2, late) > 1e-6  # frame 2 influences later sound through the RNN
+    # without the RNN a frame only affects its own rows (spacetime images also see t-1 and t+1)
+    assert _changes(ModelConfig(rnn=False, **TINY), 2, late) == 0.0
+
+
+def test_prediction_is_causal():
+    early = slice(0, 3 * 2)  # frames 0 and 1 cannot see frame 4 (nor its spacetime neighbours)
+    assert _changes(ModelConfig(**TINY), 4, early) == 0.0
+
+
+def test_no_spacetime_uses_colour_frames():
+    net = VisNet(ModelConfig(spacetime=False, **TINY))
+    seq, first = net.inputs(frames(1, 4))
+    assert seq.shape == (1, 4, 3, 24, 32)
+    torch.testing.assert_close(seq[0, 0], first[0])
+
+
+def test_robust_loss_formula():
+    p, t = torch.zeros(2, 3, 10), torch.zeros(2, 3, 10)
+    t[0, 0, 0] = 0.5
+    expected = (np.log(1 / 625 + 0.25) + 5 * np.log(1 / 625)) / 2
+    assert robust_loss(p, t).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_frozen_trunk_gets_no_gradient():
+    net = VisNet(ModelConfig(frozen=True, **TINY))
+    net(frames(2, 3)).sum().backward()
+    assert all(p.grad is None for p in net.backbone.trunk.parameters())
+    assert any(p.grad is not None for p in net.backbone.head.parameters())
+
+
+def test_alexnet_loads_torchvision_layout_weights(tmp_path):
+    src = AlexNet()
+    tv = {}  # torchvision's key names: features.*, classifier.{1,4,6}.*
+    for k, v in src.state_dict().items():
+        k = k.replace("trunk.0.", "features.").replace("head.0.", "classifier.1.").replace("head.2.", "classifier.4.")
+        tv[k] = v.clone()
+    tv["classifier.6.weight"] = torch.zeros(1000, 4096)
+    torch.save(tv, tmp_path / "alexnet.pth")
+    dst = AlexNet()
+    load_alexnet_weights(dst, str(tmp_path / "alexnet.pth"))
+    for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=k)
+    torch.save({"x": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(VisError, match="not an AlexNet"):
+        load_alexnet_weights(dst, str(tmp_path / "bad.pth"))
+    with pytest.raises(VisError, match="not found"):
+        load_alexnet_weights(dst, str(tmp_path / "nope.pth"))
+
+
+def test_pca_round_trip_on_low_rank_sound():
+    rng = np.random.default_rng(0)
+    roots = rng.random((500, 4)) @ rng.random((4, 42))  # rank 4 square roots
+    env = roots**2
+    pca = SoundPCA.fit(env, 10)
+    np.testing.assert_allclose(pca.decode(pca.encode(env)), env, atol=1e-4)
+    np.testing.assert_allclose(pca.components @ pca.components.T, np.eye(10), atol=1e-5)
+
+
+def test_config_toml_round_trip_and_errors(tmp_path):
+    cfg = load_config(None, backbone="small", epochs=3, no_such=None)
+    assert cfg.train.epochs == 3 and cfg.model.image_size == (128, 72)
+    p = tmp_path / "run.toml"
+    p.write_text(to_toml(cfg))
+    again = load_config(p)
+    assert again == cfg
+    assert load_config(None, task="detection").model.layers == 3
+    assert load_config(None, task="detection").model.lag == 2
+    p.write_text("[model]\nbogus = 1\n")
+    with pytest.raises(VisError, match="unknown option 'bogus'"):
+        load_config(p)
+    p.write_text("[model\n")
+    with pytest.raises(VisError, match="not valid TOML"):
+        load_config(p)

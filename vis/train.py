@@ -1,0 +1,408 @@
+"""Training: ``vis train DATA --out RUN`` on the centred task (paper Sec. 6.1), resumable, DDP-ready.
+
+A run folder holds:
+
+- ``model.pt``: the checkpoint another command loads with no flags: network weights, its
+  :class:`vis.model.ModelConfig`, the sound PCA (mean and components of the square-rooted envelopes),
+  and the training config; written atomically after every epoch;
+- ``state.pt``: optimizer, step and epoch, to resume an interrupted run (``--resume``);
+- ``log.jsonl``: one JSON object a line, ``{"step", "epoch", "train_loss"}`` every ``log_every`` steps
+  and ``{"step", "epoch", "val_loss", ...}`` after every epoch;
+- ``config.toml``: the configuration used.
+
+Randomness is a function of ``(seed, epoch)`` (batch order) and ``(seed, step)`` (augmentation), so a
+resumed run ends where an uninterrupted one would. Under ``torchrun --nproc_per_node N`` each process
+takes every N-th window of the same global batch and DistributedDataParallel averages the gradients
+(gloo on CPU, nccl on GPU); the result matches one process at the same global batch, up to batch norm
+statistics being per process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vis.errors import VisError
+from vis.features import CENTRED_FRAMES, K, VideoFeatures
+from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict, robust_loss
+
+
+@dataclass
+class TrainConfig:
+    """Training options. Every default is here; ``--config run.toml`` overrides them (``[train]``)."""
+
+    task: str = "centred"  # centred: 15-frame windows around onsets (Sec. 6.1)
+    centres: str = "onsets"  # window centres: detected audio onsets (the paper) or annotated "events"
+    epochs: int = 25
+    batch_size: int = 16  # global batch (split across processes under torchrun)
+    lr: float = 1e-3  # Adam (the paper used SGD in Caffe)
+    clip: float = 5.0  # gradient norm clipping ("we clip large gradients", Sec. 5.1)
+    augment: bool = True  # random translation and mirroring (from-scratch training, Sec. 5.1)
+    shift: int = 6  # pixels of random translation
+    seed: int = 0
+    log_every: int = 10  # steps
+    save_every: int = 50  # steps between resumable state saves (and every epoch end)
+    threads: int = 0  # torch threads per process (0: torch's default)
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_config(path: str | os.PathLike | None, **overrides) -> RunConfig:
+    """Defaults, then ``path`` (TOML with ``[model]`` and ``[train]`` tables), then non-None overrides.
+
+    Override keys are field names of either table (e.g. ``backbone="small"``, ``epochs=3``).
+    """
+    data: dict = {"model": {}, "train": {}}
+    if path is not None:
+        p = Path(path)
+        try:
+            loaded = tomllib.loads(p.read_text())
+        except FileNotFoundError:
+            raise VisError(f"{p}: no such config file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise VisError(f"{p}: not valid TOML ({e})") from None
+        for table, values in loaded.items():
+            if table not in data or not isinstance(values, dict):
+                raise VisError(f"{p}: unknown table [{table}] (expected [model] and [train])")
+            data[table].update(values)
+    mfields = {f.name for f in fields(ModelConfig)}
+    tfields = {f.name for f in fields(TrainConfig)}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        data["model" if key in mfields else "train" if key in tfields else _bad(key)][key] = value
+    for table, known in (("model", mfields), ("train", tfields)):
+        for key in data[table]:
+            if key not in known:
+                raise VisError(f"{path}: unknown option {key!r} in [{table}]")
+    if "image_size" not in data["model"]:
+        data["model"]["image_size"] = DEFAULT_SIZE[data["model"].get("backbone", "small")]
+    if data["train"].get("task", "centred") == "detection":
+        data["model"].setdefault("layers", 3)
+        data["model"].setdefault("lag", 2)
+    return RunConfig(ModelConfig(**data["model"]), TrainConfig(**data["train"]))
+
+
+def _bad(key: str):
+    raise VisError(f"unknown option {key!r}")
+
+
+def to_toml(cfg: RunConfig) -> str:
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return repr(v)
+
+    lines = []
+    for table, obj in (("model", config_dict(cfg.model)), ("train", asdict(cfg.train))):
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {val(v)}" for k, v in obj.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- sound PCA
+
+
+@dataclass
+class SoundPCA:
+    """PCA of square-rooted envelopes (paper Sec. 5.1): ``code = (sqrt(env) - mean) @ components.T``."""
+
+    mean: np.ndarray  # [42]
+    components: np.ndarray  # [10, 42], orthonormal rows
+
+    @classmethod
+    def fit(cls, env_rows: np.ndarray, dim: int = 10) -> SoundPCA:
+        x = np.sqrt(np.clip(env_rows, 0, None)).astype(np.float64)
+        mean = x.mean(axis=0)
+        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+        return cls(mean.astype(np.float32), vt[:dim].astype(np.float32))
+
+    def encode(self, env: np.ndarray) -> np.ndarray:
+        return ((np.sqrt(np.clip(env, 0, None)) - self.mean) @ self.components.T).astype(np.float32)
+
+    def decode(self, code: np.ndarray) -> np.ndarray:
+        """PCA coefficients [..., 10] -> envelopes [..., 42] (square of the reconstructed root, >= 0)."""
+        root = np.clip(code @ self.components + self.mean, 0, None)
+        return (root**2).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- windows
+
+
+@dataclass
+class Windows:
+    """Training examples: (video, first frame) pairs with their target envelopes [M, N*K, 42]."""
+
+    videos: list[VideoFeatures]
+    index: np.ndarray  # [M, 2] (video number, first frame)
+    targets: np.ndarray  # [M, N*K, 42]
+    n_frames: int
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def frames(self, rows: np.ndarray) -> np.ndarray:
+        """uint8 [len(rows), n_frames + 2, H, W, 3]: each window with one spare frame on each side."""
+        out = []
+        for v, s in self.index[rows]:
+            out.append(np.asarray(self.videos[v].frames[s - 1 : s + self.n_frames + 1]))
+        return np.stack(out)
+
+
+def centred_windows(videos: list[VideoFeatures], *, centres: str = "onsets",
+                    n_frames: int = CENTRED_FRAMES) -> Windows:
+    """The centred task's windows: ``n_frames`` frames around each onset (or annotated event)."""
+    from vis.features import centred_starts
+
+    index, targets = [], []
+    for i, vf in enumerate(videos):
+        times = vf.onsets if centres == "onsets" else vf.event_times
+        for s in centred_starts(vf, times, n_frames=n_frames):
+            index.append((i, s))
+            targets.append(vf.targets(int(s), n_frames))
+    if not index:
+        return Windows(videos, np.zeros((0, 2), np.int64), np.zeros((0, n_frames * K, 42), np.float32), n_frames)
+    return Windows(videos, np.asarray(index, np.int64), np.stack(targets), n_frames)
+
+
+def augment(frames: np.ndarray, rng: np.random.Generator, shift: int) -> np.ndarray:
+    """Random translation (edge-padded, up to ``shift`` px) and mirroring, the same for a whole window."""
+    out = np.empty_like(frames)
+    b, _, h, w, _ = frames.shape
+    for i in range(b):
+        x = frames[i]
+        if rng.random() < 0.5:
+            x = x[:, :, ::-1]
+        if shift > 0:
+            dx, dy = rng.integers(-shift, shift + 1, size=2)
+            x = np.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
+            x = x[:, shift + dy : shift + dy + h, shift + dx : shift + dx + w]
+        out[i] = x
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- loop
+
+
+def _dist() -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def _save(obj: dict, path: Path) -> None:
+    from vis.io import atomic_output
+
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = None) -> dict:
+    return {"format": "vis-model-1", "model_config": config_dict(cfg.model), "train_config": asdict(cfg.train),
+            "state_dict": net.state_dict(), "pca_mean": pca.mean, "pca_components": pca.components,
+            **(extra or {})}
+
+
+def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
+    """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode), PCA, checkpoint."""
+    p = Path(run)
+    p = p / "model.pt" if p.is_dir() else p
+    if not p.is_file():
+        raise VisError(f"{p}: not a vis model (no model.pt)")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise VisError(f"{p}: cannot load model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    if not isinstance(ck, dict) or ck.get("format") != "vis-model-1":
+        raise VisError(f"{p}: not a vis model checkpoint")
+    mc = dict(ck["model_config"])
+    mc["weights"] = None  # the weights are in the state_dict
+    net = VisNet(ModelConfig(**mc))
+    net.load_state_dict(ck["state_dict"])
+    net.eval()
+    return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
+
+
+def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, batch_size: int = 32) -> float:
+    """Mean per-window robust loss (Eq. 4) over ``windows``, no augmentation."""
+    if len(windows) == 0:
+        return float("nan")
+    net.eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(windows), batch_size):
+            rows = np.arange(i, min(i + batch_size, len(windows)))
+            pred = net(torch.from_numpy(windows.frames(rows)))
+            target = torch.from_numpy(pca.encode(windows.targets[rows]))
+            total += robust_loss(pred, target).item() * len(rows)
+    net.train()
+    return total / len(windows)
+
+
+def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str | os.PathLike, *,
+          resume: bool = False, progress: bool = True, max_steps: int | None = None) -> dict:
+    """Train on ``train_windows``, validating each epoch on ``val_windows``; write the run folder ``out``.
+
+    ``max_steps`` stops after that many steps in this call (saving resumable state), e.g. to time-box.
+
+    Returns a summary: ``steps``, ``epochs``, ``train_loss``, ``val_loss``, ``baseline_mean_loss``,
+    ``seconds``, ``run``.
+    """
+    from tqdm import tqdm
+
+    rank, world = _dist()
+    tc = cfg.train
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    out = Path(out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    if len(train_windows) < tc.batch_size:
+        raise VisError(f"only {len(train_windows)} training windows (need at least batch_size = {tc.batch_size})")
+    state_path, model_path, log_path = out / "state.pt", out / "model.pt", out / "log.jsonl"
+
+    torch.manual_seed(tc.seed)
+    pca = SoundPCA.fit(train_windows.targets.reshape(-1, 42), cfg.model.pca_dim)
+    net = VisNet(cfg.model)
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=tc.lr)
+    step, t_spent = 0, 0.0
+    if resume:
+        if not state_path.is_file():
+            raise VisError(f"{state_path}: nothing to resume")
+        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        if st["config"] != to_toml(cfg):
+            raise VisError(f"{state_path}: the run was started with another configuration (see {out / 'config.toml'})")
+        net.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        pca = SoundPCA(st["pca_mean"], st["pca_components"])
+        step, t_spent = st["step"], st["seconds"]
+        if rank == 0 and log_path.is_file():  # drop log lines written after the saved state
+            kept = [ln for ln in log_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
+            log_path.write_text("".join(ln + "\n" for ln in kept))
+    elif rank == 0:
+        log_path.write_text("")
+    if rank == 0:
+        (out / "config.toml").write_text(to_toml(cfg))
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+
+    steps_per_epoch = len(train_windows) // tc.batch_size
+    total_steps = steps_per_epoch * tc.epochs
+    targets_code = pca.encode(train_windows.targets)  # [M, N*K, 10]
+    baseline = math.nan  # the loss of always predicting the mean training sound (PCA code 0)
+    if len(val_windows):
+        val_code = torch.from_numpy(pca.encode(val_windows.targets))
+        baseline = float(robust_loss(torch.zeros_like(val_code), val_code).item())
+
+    def log(entry: dict) -> None:
+        if rank == 0:
+            with open(log_path, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+
+    def save_state() -> None:
+        if rank == 0:
+            _save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step, "config": to_toml(cfg),
+                   "seconds": t_spent + time.time() - t0, "pca_mean": pca.mean, "pca_components": pca.components},
+                  state_path)
+
+    bar = tqdm(total=total_steps, initial=step, desc="train", unit="step", disable=not progress or rank != 0)
+    t0 = time.time()
+    net.train()
+    running, val_loss, first_step = [], math.nan, step
+    try:
+        while step < total_steps:
+            if max_steps is not None and step - first_step >= max_steps:
+                save_state()
+                break
+            epoch, within = divmod(step, steps_per_epoch)
+            order = np.random.default_rng([tc.seed, epoch]).permutation(len(train_windows))
+            rows = order[within * tc.batch_size : (within + 1) * tc.batch_size]
+            mine = rows[rank::world]
+            frames = train_windows.frames(mine)
+            if tc.augment:
+                frames = augment(frames, np.random.default_rng([tc.seed, step, rank]), tc.shift)
+            pred = model(torch.from_numpy(np.ascontiguousarray(frames)))
+            loss = robust_loss(pred, torch.from_numpy(targets_code[mine])) * (len(mine) * world / len(rows))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
+            opt.step()
+            step += 1
+            running.append(loss.item())
+            bar.update()
+            bar.set_postfix(loss=f"{np.mean(running[-20:]):.2f}", val=f"{val_loss:.2f}")
+            if step % tc.log_every == 0:
+                log({"step": step, "epoch": epoch, "train_loss": float(np.mean(running[-tc.log_every:]))})
+            if step % steps_per_epoch == 0:
+                val_loss = _val(net, val_windows, pca, rank, world)
+                log({"step": step, "epoch": epoch + 1, "val_loss": val_loss, "baseline_mean_loss": baseline})
+                if rank == 0:
+                    _save(checkpoint(net, pca, cfg, {"step": step}), model_path)
+                save_state()
+            elif step % tc.save_every == 0:
+                save_state()
+    except KeyboardInterrupt:
+        save_state()
+        bar.close()
+        raise VisError(f"interrupted at step {step}; resume with: vis train ... --out {out} --resume") from None
+    bar.close()
+    if not model_path.is_file() and rank == 0:
+        _save(checkpoint(net, pca, cfg, {"step": step}), model_path)
+    return {"run": str(out), "steps": step, "epochs": tc.epochs, "train_windows": len(train_windows),
+            "val_windows": len(val_windows), "train_loss": float(np.mean(running[-steps_per_epoch:])) if running else
+            math.nan, "val_loss": val_loss, "baseline_mean_loss": baseline, "seconds": t_spent + time.time() - t0}
+
+
+def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int) -> float:
+    if world == 1:
+        return evaluate_loss(net, windows, pca)
+    mine = Windows(windows.videos, windows.index[rank::world], windows.targets[rank::world], windows.n_frames)
+    t = torch.tensor([evaluate_loss(net, mine, pca) * len(mine) if len(mine) else 0.0, float(len(mine))],
+                     dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return float(t[0] / t[1]) if t[1] else math.nan
+
+
+def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike | None = None,
+        resume: bool = False, workers: int = 1, progress: bool = True) -> dict:
+    """Everything ``vis train`` does: prepare the cache, build the windows, train, and summarize.
+
+    Trains on the dataset's train split and validates on its ``val`` split (else ``test``).
+    """
+    from vis.features import default_cache_dir, load, prepare
+
+    rank, world = _dist()
+    cache = Path(cache) if cache else default_cache_dir(ds.root)
+    size = tuple(cfg.model.image_size)
+    train_ids = ds.split("train")
+    val_ids = ds.splits.get("val") or ds.split("test")
+    if not train_ids:
+        raise VisError(f"{ds.root}: the train split is empty")
+    if rank == 0:
+        prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
+    if world > 1:
+        torch.distributed.barrier()
+    tr = centred_windows([load(cache, v, size) for v in train_ids], centres=cfg.train.centres)
+    va = centred_windows([load(cache, v, size) for v in val_ids], centres=cfg.train.centres)
+    summary = train(tr, va, cfg, out, resume=resume, progress=progress)
+    summary["cache"] = str(cache)
+    return summary
