@@ -1,0 +1,210 @@
+"""Example-based synthesis (paper Sec. 5.2, A1.1): snap predicted sound features to real impacts.
+
+The exemplar bank holds the centred training impacts: their sound features (the 45-row, 42-band
+envelope window around each onset) and their waveforms. A query is a window of predicted features; its
+L1-nearest exemplar's waveform is pasted at the query's time, overlap-adding where impacts overlap.
+
+- Centred task: the query is the whole 15-frame (45-row) window.
+- Long videos: the query is the 8 frames starting one frame before each detected peak (paper Sec. 6.1).
+
+Search: brute-force L1 over 50,000 windows of 1,890 numbers takes ~100 ms here, so the default search
+finds the 256 nearest candidates in a 48-dimensional PCA projection of the bank (one small matrix
+product) and re-ranks them by exact L1 distance; ``exact=True`` compares with every exemplar. How often
+the two agree is measured in the tests and in ``benchmarks/bench_exemplars.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vis.errors import VisError
+from vis.features import CENTRED_FRAMES, FPS, K
+
+BANK_SR = 48_000  # exemplar waveform rate (Hz): full audible band at half the size of 96 kHz
+PRE_S = 0.1  # waveform kept before the window's centre frame (s) ...
+POST_S = 0.5  # ... and after it (s): impacts and their ringing
+CENTRE_ROW = (CENTRED_FRAMES // 2) * K + (K - 1) // 2  # row 22 of 45: the centre frame's own time
+LONG_QUERY_FRAMES = 8  # long videos: 8-frame query windows ...
+LONG_QUERY_LEAD = 1  # ... starting one frame before the peak (paper Sec. 6.1)
+FADE_IN_S, FADE_OUT_S = 0.002, 0.05  # pasted segments fade in and out to avoid clicks
+CANDIDATES = 256  # exemplars re-ranked by exact L1 distance after the projected search
+PROJ_DIM = 48  # dimensions of the PCA projection used to find candidates
+PROJ_SAMPLE = 5000  # exemplars the projection is fitted on
+
+
+@dataclass
+class ExemplarBank:
+    """Centred training impacts.
+
+    features : np.ndarray [shape=(M, 45, 42)] float32, envelope window around each impact, ~90 Hz
+    audio : np.ndarray [shape=(M, L)] int16, waveform at ``sr``; the centre frame's time is sample ``pre``
+    labels : np.ndarray [shape=(M,)] str, material of the nearest annotated event ('' if none)
+    """
+
+    features: np.ndarray
+    audio: np.ndarray
+    sr: int
+    pre: int
+    labels: np.ndarray
+
+    def __post_init__(self):
+        self._proj: dict[tuple[int, int], tuple] = {}  # rows -> (mean, basis, projected bank, norms)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def save(self, path: str | os.PathLike) -> None:
+        from vis.io import atomic_output
+
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, features=self.features, audio=self.audio, sr=self.sr, pre=self.pre, labels=self.labels)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ExemplarBank:
+        p = Path(path)
+        try:
+            with np.load(p) as z:
+                return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"])
+        except (OSError, KeyError, ValueError) as e:
+            raise VisError(f"{p}: not an exemplar bank ({e})") from None
+
+    def waveform(self, i: int) -> np.ndarray:
+        return self.audio[i].astype(np.float32) / 32767.0
+
+    def _projection(self, rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """PCA of the bank's feature windows (fitted on up to PROJ_SAMPLE exemplars) and the projected bank."""
+        key = (rows.start or 0, rows.stop or self.features.shape[1])
+        if key not in self._proj:
+            flat = self.features[:, rows].reshape(len(self), -1)
+            sample = flat[np.random.default_rng(0).permutation(len(flat))[:PROJ_SAMPLE]]
+            mean = sample.mean(axis=0)
+            from sklearn.utils.extmath import randomized_svd
+
+            _, _, vt = randomized_svd(sample - mean, min(PROJ_DIM, *sample.shape), random_state=0)
+            basis = np.ascontiguousarray(vt.T.astype(np.float32))
+            proj = (flat - mean) @ basis
+            self._proj[key] = (mean, basis, proj, (proj**2).sum(axis=1))
+        return self._proj[key]
+
+    def search(self, query: np.ndarray, *, rows: slice = slice(None), subset: np.ndarray | None = None,
+               exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """L1-nearest exemplars for each query.
+
+        query : [Q, R, 42] (or [R, 42]) predicted envelopes; compared with ``features[:, rows]``.
+        subset : exemplar indices to search among (e.g. one material, for the oracle methods).
+        exact : compare with every exemplar. Otherwise the CANDIDATES nearest in a PCA projection are
+            re-ranked by exact L1 distance (agreement with brute force is measured in the tests and
+            ``benchmarks/bench_exemplars.py``).
+        Returns (index [Q], L1 distance [Q]).
+        """
+        q = np.asarray(query, dtype=np.float32)
+        single = q.ndim == 2
+        q = q.reshape(1 if single else len(q), -1)
+        ids = np.arange(len(self)) if subset is None else np.asarray(subset, dtype=np.int64)
+        if len(ids) == 0:
+            raise VisError("exemplar search over an empty bank")
+        flat = self.features[:, rows].reshape(len(self), -1)
+        if exact or len(ids) <= CANDIDATES:
+            cand = np.broadcast_to(ids, (len(q), len(ids)))
+        else:
+            mean, basis, proj, norms = self._projection(rows)
+            qp = (q - mean) @ basis  # [Q, P]
+            if subset is not None:
+                proj, norms = proj[ids], norms[ids]
+            d2 = norms[None, :] - 2 * qp @ proj.T  # squared distance, up to the constant |qp|^2
+            cand = ids[np.argpartition(d2, CANDIDATES, axis=1)[:, :CANDIDATES]]
+        best_i, best_d = np.empty(len(q), np.int64), np.empty(len(q), np.float32)
+        for n in range(len(q)):
+            d = np.abs(flat[cand[n]] - q[n]).sum(axis=1)
+            j = int(np.argmin(d))
+            best_i[n], best_d[n] = cand[n][j], d[j]
+        return (best_i[0], best_d[0]) if single else (best_i, best_d)
+
+
+def brute_force_search(bank: ExemplarBank, query: np.ndarray, *, rows: slice = slice(None)) -> tuple[int, float]:
+    """The slow reference: L1 distance to every exemplar (for tests and benchmarks)."""
+    d = np.abs(bank.features[:, rows].reshape(len(bank), -1) - np.asarray(query).reshape(-1)).sum(axis=1)
+    return int(np.argmin(d)), float(d.min())
+
+
+def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int = BANK_SR,
+               labels: dict[str, list] | None = None) -> ExemplarBank:
+    """A bank from training windows (:class:`vis.train.Windows`) and each video's audio.
+
+    audio_for : {video id: (audio [n] mono float, rate)}; labels : {video id: events} to label exemplars.
+    """
+    from scipy.signal import resample_poly
+
+    pre, post = int(round(PRE_S * sr)), int(round(POST_S * sr))
+    resampled: dict[str, np.ndarray] = {}
+    feats, clips, names = [], [], []
+    for (v, start), target in zip(windows.index, windows.targets):
+        vf = windows.videos[v]
+        if vf.vid not in resampled:
+            a, a_sr = audio_for[vf.vid]
+            g = np.gcd(int(a_sr), sr)
+            resampled[vf.vid] = resample_poly(a, sr // g, int(a_sr) // g).astype(np.float32) if a_sr != sr else a
+        a = resampled[vf.vid]
+        centre_t = (start + CENTRED_FRAMES // 2) / float(FPS)
+        c = int(round(centre_t * sr))
+        clip = np.zeros(pre + post, np.float32)
+        lo, hi = max(0, c - pre), min(len(a), c + post)
+        clip[lo - (c - pre) : hi - (c - pre)] = a[lo:hi]
+        clips.append(np.round(np.clip(clip, -1, 1) * 32767).astype(np.int16))
+        feats.append(target)
+        name = ""
+        if labels and vf.vid in labels:
+            near = [e for e in labels[vf.vid] if abs(e.time - centre_t) <= 0.1 and e.material]
+            name = min(near, key=lambda e: abs(e.time - centre_t)).material if near else ""
+        names.append(name)
+    if not feats:
+        raise VisError("no training impacts to build the exemplar bank from")
+    return ExemplarBank(np.stack(feats).astype(np.float32), np.stack(clips), sr, pre, np.array(names))
+
+
+def paste(out: np.ndarray, clip: np.ndarray, at: int) -> None:
+    """Overlap-add ``clip`` into ``out`` starting at sample ``at`` (may be negative or run past the end)."""
+    n_in, n_out = max(1, int(FADE_IN_S * BANK_SR)), max(1, int(FADE_OUT_S * BANK_SR))
+    w = np.ones(len(clip), np.float32)
+    w[:n_in] = np.linspace(0, 1, n_in, endpoint=False)
+    w[-n_out:] = np.minimum(w[-n_out:], np.linspace(1, 0, n_out))
+    lo, hi = max(0, at), min(len(out), at + len(clip))
+    if hi > lo:
+        out[lo:hi] += (clip * w)[lo - at : hi - at]
+
+
+def synthesize_centred(pred: np.ndarray, bank: ExemplarBank, *, subset: np.ndarray | None = None) -> np.ndarray:
+    """Centred task: each predicted window [45, 42] -> its nearest exemplar's waveform, [L] at ``bank.sr``."""
+    i, _ = bank.search(pred, subset=subset)
+    return bank.waveform(int(i))
+
+
+def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank: ExemplarBank, *,
+                    duration: float, colour=None) -> tuple[np.ndarray, list[dict]]:
+    """Long video: paste an exemplar at each peak time (s), chosen by its 8-frame window of ``env``.
+
+    env : [T, 42] predicted envelopes on the frame grid (row times ``times``); ``colour`` an optional
+    function applied to each query window before the search (the detection model's colouring).
+    Returns the waveform at ``bank.sr`` [duration * sr] and one record per pasted impact.
+    """
+    from vis.features import env_on_grid, row_times
+
+    out = np.zeros(int(round(duration * bank.sr)), np.float32)
+    rows = slice(CENTRE_ROW - 1 - LONG_QUERY_LEAD * K, CENTRE_ROW - 1 - LONG_QUERY_LEAD * K + LONG_QUERY_FRAMES * K)
+    records = []
+    for t in peaks:
+        p = int(round(t * float(FPS)))
+        grid = row_times(LONG_QUERY_FRAMES) + (p - LONG_QUERY_LEAD) / float(FPS)
+        q = env_on_grid(env, times, grid)
+        if colour is not None:
+            q = colour(q)
+        i, d = bank.search(q, rows=rows)
+        at = int(round(p / float(FPS) * bank.sr)) - bank.pre
+        paste(out, bank.waveform(int(i)), at)
+        records.append({"time": float(p / float(FPS)), "exemplar": int(i), "distance": float(d),
+                        "material": str(bank.labels[i]) or None})
+    return out, records
