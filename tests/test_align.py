@@ -1,0 +1,49 @@
+"""The detection model's time-shift alignment: Viterbi against brute force, and what it is for."""
+
+import numpy as np
+import pytest
+import torch
+
+from vis.align import align, brute_force_shifts, unary_costs, viterbi_shifts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_viterbi_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    t, s = 6, 4
+    unary = rng.random((3, t, s)) * 3
+    unary[0, 0, 0] = np.inf  # a forbidden label
+    switch = rng.random((3, t - 1)) * 2
+    labels = viterbi_shifts(torch.tensor(unary), torch.tensor(switch)).numpy()
+    for b in range(3):
+        ref, ref_cost = brute_force_shifts(unary[b], switch[b])
+        got = unary[b][np.arange(t), labels[b]].sum() + switch[b][labels[b][1:] != labels[b][:-1]].sum()
+        assert got == pytest.approx(ref_cost)
+
+
+def test_alignment_undoes_a_constant_delay():
+    rng = np.random.default_rng(0)
+    target = torch.zeros(1, 60, 10)
+    env = torch.zeros(1, 60, 42)
+    for t0 in (12, 35):  # two impacts
+        target[0, t0 : t0 + 6] = torch.tensor(rng.random((6, 10)), dtype=torch.float32) * 3
+        env[0, t0 : t0 + 6] = 0.6  # loud rows: ||env|| = 0.6 * sqrt(42) ~ 3.9 > tau
+    pred = torch.roll(target, 5, dims=1)  # prediction 5 rows late
+    shifted, shifts = align(pred, target, env)
+    assert (shifts[0, 10:41] == 5).all()
+    torch.testing.assert_close(shifted[0, 10:41], target[0, 10:41])
+
+
+def test_shifts_stay_inside_and_gradient_flows():
+    pred = torch.randn(2, 20, 10, requires_grad=True)
+    target = torch.randn(2, 20, 10)
+    shifted, shifts = align(pred, target, torch.rand(2, 20, 42), max_shift=3)
+    rows = torch.arange(20)[None] + shifts
+    assert (rows >= 0).all() and (rows < 20).all() and shifts.abs().max() <= 3
+    shifted.sum().backward()
+    assert pred.grad.abs().sum() > 0
+
+
+def test_unary_forbids_reading_outside():
+    c = unary_costs(torch.zeros(1, 5, 2), torch.zeros(1, 5, 2), torch.ones(1, 5), max_shift=2)
+    assert torch.isinf(c[0, 0, 0]) and torch.isinf(c[0, 4, 4]) and torch.isfinite(c[0, 2]).all()
