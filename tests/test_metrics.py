@@ -1,0 +1,89 @@
+"""Metrics on constructed cases with known answers."""
+
+import numpy as np
+import pytest
+
+from vis.metrics import (
+    average_precision,
+    centroid,
+    class_averaged_accuracy,
+    confusion_matrix,
+    error_and_r,
+    fit_linear_classifier,
+    loudness,
+    onset_metrics,
+    similarity_order,
+)
+
+TRUE = np.array([1.0, 2.0, 3.0, 4.0])
+
+
+def test_ap_perfect_and_shifted():
+    s = np.ones(4)
+    assert average_precision(TRUE, s, TRUE) == 1.0
+    assert average_precision(TRUE + 0.05, s, TRUE) == 1.0  # within 0.1 s
+    assert average_precision(TRUE + 0.2, s, TRUE) == 0.0  # outside
+
+
+def test_ap_missing_detections_count_against_recall():
+    assert average_precision(TRUE[:2], np.ones(2), TRUE) == pytest.approx(0.5)
+    assert average_precision([], [], TRUE) == 0.0
+    assert np.isnan(average_precision(TRUE, np.ones(4), []))
+
+
+def test_ap_extra_detections_depend_on_their_scores():
+    pred = np.concatenate([TRUE, [1.5, 2.5]])
+    low = np.array([1, 1, 1, 1, 0.1, 0.1])
+    high = np.array([0.5, 0.5, 0.5, 0.5, 1, 1])
+    assert average_precision(pred, low, TRUE) == 1.0
+    # two false alarms ranked first: precisions at the hits are 1/3, 2/4, 3/5, 4/6
+    assert average_precision(pred, high, TRUE) == pytest.approx(np.mean([1 / 3, 2 / 4, 3 / 5, 4 / 6]))
+
+
+def test_each_ground_truth_matched_once():
+    pred = np.array([1.0, 1.01, 1.02])
+    assert average_precision(pred, np.ones(3), [1.0]) == 1.0
+    assert onset_metrics(pred, np.ones(3), [1.0], duration=5)["onset_acc"] == 1.0
+    # two ground truths close together need two predictions
+    assert average_precision([1.0], [1.0], [0.98, 1.05]) == pytest.approx(0.5)
+
+
+def test_onset_metrics_per_clip_and_missed_ground_truth_after_predictions_run_out():
+    pred, s = np.array([0.5]), np.array([1.0])
+    truth = np.array([0.5, 1.2, 1.6])  # the prediction finds the first; two more are missed
+    m = onset_metrics(pred, s, truth, duration=2.0)
+    assert m["onset_acc"] == pytest.approx(1 / 3) and m["onset_ap"] == pytest.approx(1 / 3)
+    per_clip = onset_metrics(pred, s, truth, duration=2.0, clip_s=1.0)
+    assert per_clip["clips"] == 2 and per_clip["onset_acc"] == pytest.approx(0.5)
+
+
+def test_loudness_and_centroid():
+    env = np.zeros((45, 42))
+    env[22, 10] = 3.0
+    env[22, 20] = 4.0
+    assert loudness(env) == pytest.approx(5.0)
+    assert centroid(env) == pytest.approx((10 * 3 + 20 * 4) / 7)
+
+
+def test_perfect_predictor_r_one_and_zero_error():
+    x = np.random.default_rng(0).random(50)
+    assert error_and_r(x, x) == (0.0, pytest.approx(1.0))
+    assert error_and_r(x, 2 * x + 1)[1] == pytest.approx(1.0)
+
+
+def test_class_accuracy_confusion_and_order():
+    y = ["a", "a", "b", "b", "c", "c"]
+    p = ["a", "b", "b", "b", "a", "c"]
+    assert class_averaged_accuracy(y, p, ["a", "b", "c"]) == pytest.approx((0.5 + 1 + 0.5) / 3)
+    m = confusion_matrix(y, p, ["a", "b", "c"])
+    np.testing.assert_allclose(m.sum(1), 1) and np.testing.assert_allclose(np.diag(m), [0.5, 1, 0.5])
+    soft = np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.1, 0.2, 0.7]])
+    assert similarity_order(soft) == [0, 2, 1]
+
+
+def test_linear_classifier_separates_separable_classes():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (30, 5)), rng.normal(4, 1, (90, 5))])
+    y = np.array(["soft"] * 30 + ["hard"] * 90)
+    clf = fit_linear_classifier(x, y)
+    assert class_averaged_accuracy(y, clf.predict(x), ["hard", "soft"]) > 0.95
