@@ -1,0 +1,245 @@
+"""Synthetic Greatest Hits: learnable data in the real dataset's exact layout.
+
+:func:`generate` writes, for each video id, the six files of the released dataset
+(``ID_denoised.mp4``, ``ID_denoised.wav``, ``ID_denoised_thumb.mp4``, ``ID_mic.mp4``, ``ID_mic.wav``,
+``ID_times.txt``) and a seeded 75/25 video-level ``train.txt`` / ``test.txt``, so every other command runs
+on real and synthetic data alike.
+
+A video is a close-up of one to three material regions (:mod:`vis.synth.scene`) probed by a drumstick
+whose hits and scratches follow a real video's annotated schedule (:mod:`vis.synth.schedule`); each
+contact makes a sound that depends on the material, the object, the action, the speed and the reaction
+(:mod:`vis.synth.sound`). Difficulty knobs and their defaults: :mod:`vis.synth.knobs`.
+
+Everything is determined by ``(seed, index)``: the same seed gives the same wav and times.txt bytes,
+whatever the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from vis.errors import VisError
+from vis.synth.knobs import DEFAULTS, Difficulty, difficulty
+
+__all__ = ["generate", "synthesize", "video_id", "Difficulty", "DEFAULTS", "Video"]
+
+MIN_SECONDS = 2.0  # shortest video: room for an approach, one contact and its sound
+MAX_SECONDS = 3600.0
+MIN_SIZE = 32  # smallest frame side (pixels); the thumb is half of it
+THUMB_MEMORY = 256 * 2**20  # keep thumbnails in memory up to this many bytes, else render twice
+FIRST_DAY = datetime(2015, 2, 16, 9, 0, 0)  # the real recordings start on 2015-02-16
+
+
+@dataclass
+class Video:
+    """One synthetic video before it is written (also the debug hook of the tests)."""
+
+    id: str
+    scene: object  # vis.synth.scene.Scene
+    contacts: list  # [vis.synth.schedule.Contact], sorted by time
+    sounds: list  # [(start_sample, dry samples)] per contact
+    denoised: np.ndarray  # [n] float32, 96 kHz
+    mic: np.ndarray  # [n, 2] float32, 96 kHz
+    source: str  # id of the real video whose schedule was used
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for i in range(self.scene.n_frames):
+            yield self.scene.frame(i)
+
+    def annotations(self) -> list:
+        return [c.event() for c in self.contacts]
+
+
+def video_id(seed: int, index: int) -> str:
+    """A date-like id (``2015-03-02-14-07-31``), unique and increasing with ``index`` for a seed."""
+    day = int(np.random.SeedSequence(seed).generate_state(1)[0] % 240)
+    jitter = int(np.random.default_rng([seed, index, 7]).integers(0, 300))
+    t = FIRST_DAY + timedelta(days=day, seconds=index * 420 + jitter)  # 7 minutes apart
+    return t.strftime("%Y-%m-%d-%H-%M-%S")
+
+
+def synthesize(index: int, *, seconds: float, seed: int = 0, size: tuple[int, int] = (456, 256),
+               materials: Sequence[str] | None = None, knobs: Difficulty = DEFAULTS) -> Video:
+    """Build video ``index`` of the dataset with ``seed`` (scene, contacts, audio) without writing it."""
+    from vis.io import NTSC_FPS
+    from vis.synth import motion, schedule, sound
+    from vis.synth.scene import Scene
+
+    allowed = schedule.check_materials(materials)
+    fps = float(NTSC_FPS)
+    r_sched, r_scene, r_motion, r_sound = (np.random.default_rng(s) for s in
+                                           np.random.SeedSequence([seed, index]).spawn(4))
+    slots, n_groups, source = schedule.cut(r_sched, seconds)
+    region_materials = schedule.choose_materials(r_sched, max(1, min(n_groups, schedule.MAX_REGIONS)), allowed,
+                                                 knobs.material_balance)
+    n_frames = int(round(seconds * fps))
+    scene = Scene(r_scene, size, region_materials, knobs, n_frames=n_frames, fps=fps)
+    contacts = schedule.plan(r_sched, slots, region_materials, scene, fps=fps, seconds=seconds,
+                             speed_spread=knobs.speed_spread)
+    extra = motion.distractors(r_motion, contacts, seconds, knobs.distractor_rate,
+                               lambda rng: scene.sample_point(rng))
+    scene.set_motion(motion.Motion(contacts, extra, r_motion, wobble_px=3.0 * scene.px, seconds=seconds), contacts)
+    voices = sound.voices(r_sound, scene.regions, knobs)
+    sounds = sound.event_sounds(voices, contacts)
+    denoised, mic = sound.tracks(r_sound, sounds, int(round(seconds * sound.SR)), knobs)
+    return Video(video_id(seed, index), scene, contacts, sounds, denoised, mic, source)
+
+
+def _thumb(frame: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Half-size frame by 2x2 averaging, cropped to the (even) thumb size."""
+    f = frame[: 2 * h, : 2 * w].astype(np.uint16)
+    return ((f[0::2, 0::2] + f[1::2, 0::2] + f[0::2, 1::2] + f[1::2, 1::2] + 2) // 4).astype(np.uint8)
+
+
+def thumb_size(size: tuple[int, int]) -> tuple[int, int]:
+    """Thumb video size for a frame size: half, rounded down to even (456x256 -> 228x128)."""
+    return (size[0] // 2) // 2 * 2, (size[1] // 2) // 2 * 2
+
+
+def _write(root: Path, v: Video, size: tuple[int, int]) -> list[str]:
+    """Write the six files of ``v`` into a staging folder, then move them into ``root``."""
+    from vis.dataset import SUFFIXES, write_times
+    from vis.io import NTSC_FPS, mux_audio, write_video, write_wav
+    from vis.synth.sound import SR
+
+    stage = root / f".{v.id}.partial"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    name = {k: f"{v.id}{s}" for k, s in SUFFIXES.items()}
+    tw, th = thumb_size(size)
+    keep = v.scene.n_frames * tw * th * 3 <= THUMB_MEMORY
+    thumbs: list[np.ndarray] = []
+
+    def full() -> Iterator[np.ndarray]:
+        for f in v.frames():
+            if keep:
+                thumbs.append(_thumb(f, tw, th))
+            yield f
+
+    write_video(stage / name["denoised.mp4"], full(), fps=NTSC_FPS, audio=v.denoised, sr=SR)
+    small = thumbs if keep else (_thumb(f, tw, th) for f in v.frames())
+    write_video(stage / name["thumb.mp4"], small, fps=NTSC_FPS, audio=v.denoised, sr=SR)
+    thumbs = []
+    mux_audio(stage / name["denoised.mp4"], v.mic, SR, stage / name["mic.mp4"])
+    write_wav(stage / name["denoised.wav"], v.denoised, SR)
+    write_wav(stage / name["mic.wav"], v.mic, SR)
+    write_times(stage / name["times.txt"], v.annotations())
+    for n in name.values():  # times.txt last: a video with its annotations is complete
+        if n != name["times.txt"]:
+            os.replace(stage / n, root / n)
+    os.replace(stage / name["times.txt"], root / name["times.txt"])
+    stage.rmdir()
+    return list(name.values())
+
+
+def _job(args: tuple) -> dict:
+    """Make and write one video (runs in a worker process; arguments are plain data)."""
+    root, index, seed, seconds, size, materials, knobs = args
+    v = synthesize(index, seconds=seconds, seed=seed, size=size, materials=materials, knobs=Difficulty(**knobs))
+    files = _write(Path(root), v, size)
+    return {"id": v.id, "files": files, "events": len(v.contacts), "source": v.source,
+            "materials": [r.material for r in v.scene.regions]}
+
+
+def _check(videos, seconds, seed, size, workers) -> tuple[int, int]:
+    if isinstance(videos, bool) or not isinstance(videos, int) or videos < 1:
+        raise VisError(f"videos must be a whole number >= 1, got {videos!r}")
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or not (
+            MIN_SECONDS <= seconds <= MAX_SECONDS):
+        raise VisError(f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g}, got {seconds!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise VisError(f"seed must be a whole number >= 0, got {seed!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise VisError(f"workers must be a whole number >= 1, got {workers!r}")
+    try:
+        w, h = (int(s) for s in size)
+    except (TypeError, ValueError):
+        raise VisError(f"size must be (width, height), got {size!r}") from None
+    if w % 2 or h % 2:
+        raise VisError(f"size {w}x{h}: width and height must be even (H.264)")
+    if w < MIN_SIZE or h < MIN_SIZE:
+        raise VisError(f"size {w}x{h}: at least {MIN_SIZE}x{MIN_SIZE}")
+    return w, h
+
+
+def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int = 0,
+             size: tuple[int, int] = (456, 256), materials: Sequence[str] | None = None, workers: int = 1,
+             progress: bool = True, **knobs: float) -> dict:
+    """Write a synthetic Greatest Hits dataset of ``videos`` videos of ``seconds`` s each into ``out``.
+
+    Parameters
+    ----------
+    out : folder, created if missing (existing files of the same ids are replaced)
+    videos, seconds : number of videos and length of each (s, from 2 to 3600)
+    seed : same seed, same data (wav and times.txt byte for byte)
+    size : (width, height) of ``_denoised.mp4`` and ``_mic.mp4`` frames, even; the thumb video is half
+    materials : names among the 17 classes to draw scenes from (default: all)
+    workers : processes making videos in parallel (the output does not depend on it)
+    progress : show a progress bar on stderr
+    **knobs : difficulty knobs, see :class:`vis.synth.knobs.Difficulty` (e.g. ``noise=2.0``)
+
+    Returns
+    -------
+    summary : dict with ``root``, ``ids`` (in index order), ``train`` / ``test`` (ids), ``files`` (count
+        written), ``seconds`` (of video in all), ``events``, ``materials`` ({name: events}),
+        ``elapsed`` (s), ``knobs`` (the difficulty used)
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    from vis.dataset import random_split
+    from vis.io import atomic_output
+    from vis.synth.schedule import check_materials
+
+    start = time.perf_counter()
+    size = _check(videos, seconds, seed, size, workers)
+    allowed = check_materials(materials)
+    kn = difficulty(**knobs)
+    root = Path(out)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VisError(f"{root}: cannot create output folder ({e.strerror})") from None
+    for stale in root.glob(".*.partial"):  # left by an interrupted run
+        shutil.rmtree(stale, ignore_errors=True)
+    jobs = [(str(root), i, seed, float(seconds), size, allowed, asdict(kn)) for i in range(videos)]
+    results: dict[int, dict] = {}
+    bar = tqdm(total=videos, desc="synth", unit="video", disable=not progress)
+    try:
+        if workers == 1 or videos == 1:
+            for i, job in enumerate(jobs):
+                results[i] = _job(job)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, videos), mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(_job, job): i for i, job in enumerate(jobs)}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    bar.update()
+    finally:
+        bar.close()
+    ids = [results[i]["id"] for i in range(videos)]
+    split = random_split(ids, seed=seed)
+    for name in ("train", "test"):
+        with atomic_output(root / f"{name}.txt") as tmp:
+            tmp.write_text("".join(f"{i}\n" for i in split[name]), encoding="utf-8")
+    mats: dict[str, int] = {}
+    for r in results.values():
+        for m in r["materials"]:
+            mats[m] = mats.get(m, 0) + 1
+    return {"root": str(root.resolve()), "ids": ids, "train": split["train"], "test": split["test"],
+            "files": sum(len(r["files"]) for r in results.values()) + 2,
+            "seconds": videos * float(seconds), "events": sum(r["events"] for r in results.values()),
+            "materials": dict(sorted(mats.items(), key=lambda kv: -kv[1])),
+            "elapsed": time.perf_counter() - start, "knobs": asdict(kn)}

@@ -1,0 +1,380 @@
+"""The visual world: a close-up of one to three material regions, a drumstick, reactions, a hand-held camera.
+
+A :class:`Scene` precomputes, per video, a canvas slightly larger than the frame (textures, region
+layout, lighting, blur) and per-frame camera offsets. A frame is then cheap: a shifted crop of the canvas
+(camera shake), reaction overlays (rigid motion, dents, thrown pieces, splashes), the stick's shadow and
+the stick (thick shaded lines), and sensor noise.
+
+Geometry (world = canvas pixels): the tip is over ground point ``(x, y)`` at height ``z`` (hover units,
+``hover_px`` pixels at z = 1). The camera looks down at an angle, so a raised tip appears ``KZ * height``
+pixels higher in the image; light comes from one side, so the tip's shadow lies ``height * light``
+pixels away on the ground. The tip touches the surface exactly when it meets its shadow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vis.synth import motion as mo
+from vis.synth.knobs import Difficulty
+from vis.synth.materials import PROPERTIES
+from vis.synth.schedule import Contact
+from vis.synth.textures import TEXTURES, TexParams
+
+REF_HEIGHT = 256  # sizes below are in pixels of a 256-pixel-high frame, scaled by height / 256
+KZ = 0.6  # image rise per unit height (camera looking down at ~37 degrees off vertical)
+HOVER_PX = 30.0  # hover height of the tip above the surface
+MARGIN_PX = 14.0  # canvas margin on each side: room for shake and for objects moving rigidly
+STICK_TIP_PX, STICK_HANDLE_PX = 4.5, 9.0  # drumstick width at the tip and at the hand (off-screen)
+STICK_COLOURS = ((0.84, 0.70, 0.50), (0.70, 0.52, 0.32), (0.90, 0.82, 0.66), (0.35, 0.25, 0.18))
+MIN_REGION_FRACTION = 0.12  # each region covers at least this much of the visible frame
+
+
+@dataclass
+class Region:
+    material: str
+    size: float  # object size factor (1 = typical); bigger objects look coarser and sound lower
+    colour: tuple[float, float, float]
+
+
+@dataclass
+class Effect:
+    kind: str
+    start: float
+    stop: float
+    contact: Contact
+    data: object = None
+    colour: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))
+
+
+class Scene:
+    """One video's visual world. ``size`` is (width, height) of the frame in pixels."""
+
+    def __init__(self, rng: np.random.Generator, size: tuple[int, int], materials: list[str],
+                 knobs: Difficulty, *, n_frames: int, fps: float):
+        self.w, self.h = size
+        self.px = self.h / REF_HEIGHT
+        self.fps = fps
+        self.n_frames = n_frames
+        self.m = int(np.ceil((MARGIN_PX + 3.0 * knobs.shake) * self.px)) + 2
+        self.shape = (self.h + 2 * self.m, self.w + 2 * self.m)
+        self.hover_px = HOVER_PX * self.px
+        tv, sv = knobs.texture_variation, knobs.sound_variation
+        self.labels = self._layout(rng, len(materials))
+        self.regions: list[Region] = []
+        canvas = np.zeros(self.shape + (3,), np.float32)
+        for r, name in enumerate(materials):
+            mat = PROPERTIES[name]
+            lo, hi = mat.size
+            size_f = float(np.exp(rng.uniform(np.log(lo), np.log(hi)) * min(sv, 2.0)))
+            look = mat.look
+            colour = np.asarray(look.colours[rng.integers(len(look.colours))], np.float32)
+            colour = np.clip(colour * np.exp(rng.normal(0, 0.05 * tv, 3)) * np.exp(rng.normal(0, 0.15 * tv)),
+                             0.02, 1.0)
+            p = TexParams(contrast=look.contrast * float(np.exp(rng.normal(0, 0.25 * tv))),
+                          scale=look.scale * self.px * size_f ** 0.5 * float(np.exp(rng.normal(0, 0.25 * tv))),
+                          angle=float(rng.uniform(0, np.pi)),
+                          gloss=look.gloss * float(rng.uniform(0.5, 1.2)))
+            tex = TEXTURES[look.kind](rng, self.shape, colour, p)
+            mask = self.labels == r
+            canvas[mask] = tex[mask]
+            self.regions.append(Region(name, size_f, tuple(float(c) for c in colour)))
+        canvas = self._light(rng, canvas, tv)
+        self.canvas = (np.clip(canvas, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        # Camera: slow hand-held shake (sum of sinusoids, 0.2-1.5 Hz), integer crop offsets per frame.
+        t = np.arange(n_frames) / fps
+        off = np.zeros((n_frames, 2))
+        for _ in range(3):
+            f, ph = rng.uniform(0.2, 1.5, 2), rng.uniform(0, 2 * np.pi, 2)
+            off += np.sin(2 * np.pi * f[None, :] * t[:, None] + ph[None, :]) / (f[None, :] * 1.2)
+        off *= knobs.shake * self.px
+        self.offsets = np.clip(np.round(self.m + off), 0, 2 * self.m).astype(int)  # (ox, oy) per frame
+        sigma = 2.0 * knobs.sensor_noise
+        self.noise = [np.round(rng.normal(0, sigma, (self.h, self.w, 3))).astype(np.int16) for _ in range(4)]
+        self.noise_pick = rng.integers(0, 4, n_frames)
+        ang = rng.uniform(0, 2 * np.pi)
+        self.light = np.array([np.cos(ang), np.sin(ang)]) * rng.uniform(0.4, 0.9)  # shadow px per height px
+        side = rng.choice(["bottom", "left", "right", "bottom-left", "bottom-right"])
+        hx = {"left": -0.6, "bottom-left": -0.2, "bottom": 0.5, "bottom-right": 1.2, "right": 1.6}[side]
+        hy = 0.5 if side in ("left", "right") else 1.6
+        self.hand = np.array([self.m + hx * self.w, self.m + hy * self.h])
+        self.stick_colour = np.asarray(STICK_COLOURS[rng.integers(len(STICK_COLOURS))], np.float32) * 255
+        self._cand = self._candidates()
+        self.effects: list[Effect] = []
+        self.state: tuple[np.ndarray, ...] | None = None
+
+    # ------------------------------------------------------------------------------------- layout
+
+    def _layout(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        """Region index per canvas pixel: a background and up to two objects (half-planes or blobs)."""
+        h, w = self.shape
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        from vis.synth.textures import fractal
+
+        for _ in range(12):
+            labels = np.zeros((h, w), np.int8)
+            for r in range(1, k):
+                warp = fractal(rng, (h, w), h * 0.4, beta=3.0) * h * 0.05
+                cx, cy = self.m + rng.uniform(0.2, 0.8) * self.w, self.m + rng.uniform(0.25, 0.75) * self.h
+                if rng.random() < 0.5:  # an edge (a table top, the ground meeting a wall)
+                    a = rng.uniform(0, 2 * np.pi)
+                    inside = (xx - cx) * np.cos(a) + (yy - cy) * np.sin(a) + warp > 0
+                else:  # an object lying on the background
+                    rx, ry = rng.uniform(0.25, 0.5) * self.h, rng.uniform(0.2, 0.45) * self.h
+                    inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 + warp / h * 4 < 1.0
+                labels[inside] = r
+            vis = labels[self.m : self.m + self.h, self.m : self.m + self.w]
+            if all((vis == r).mean() >= MIN_REGION_FRACTION for r in range(k)):
+                return labels
+        return np.minimum((xx * k / w).astype(np.int8), k - 1)  # fallback: vertical stripes
+
+    def _light(self, rng: np.random.Generator, canvas: np.ndarray, tv: float) -> np.ndarray:
+        """World-fixed lighting: gradient, exposure, white balance, edges between regions, lens blur."""
+        from scipy.ndimage import gaussian_filter
+
+        h, w = self.shape
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        a = rng.uniform(0, 2 * np.pi)
+        grad = 1.0 + rng.uniform(0.05, 0.3) * min(tv, 2.0) * ((xx - w / 2) * np.cos(a) + (yy - h / 2) * np.sin(a)) / w
+        vignette = 1.0 - 0.25 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2)
+        gain = float(np.exp(rng.normal(0, 0.12 * tv))) * np.exp(rng.normal(0, 0.04 * tv, 3)).astype(np.float32)
+        canvas = canvas * (grad * vignette)[..., None] * gain
+        lab = self.labels
+        edge = np.zeros(lab.shape, np.float32)
+        edge[1:, :] += lab[1:, :] != lab[:-1, :]
+        edge[:, 1:] += lab[:, 1:] != lab[:, :-1]
+        edge = gaussian_filter(np.minimum(edge, 1.0), 1.2 * self.px)
+        canvas *= (1.0 - 1.5 * edge)[..., None].clip(0.4, 1.0)
+        sigma = rng.uniform(0.0, 0.9) * self.px * min(tv, 2.0)
+        return gaussian_filter(canvas, (sigma, sigma, 0)) if sigma > 0.2 else canvas
+
+    def _candidates(self) -> list[np.ndarray]:
+        """Flat canvas indices where each region can be struck: inside it (eroded) and well inside the frame."""
+        from scipy.ndimage import binary_erosion
+
+        h, w = self.shape
+        area = np.zeros((h, w), bool)
+        area[self.m + int(0.18 * self.h) : self.m + int(0.88 * self.h),
+             self.m + int(0.1 * self.w) : self.m + int(0.9 * self.w)] = True
+        out = []
+        for r in range(len(self.regions)):
+            inner = binary_erosion(self.labels == r, iterations=max(1, int(6 * self.px))) & area
+            idx = np.flatnonzero(inner)
+            out.append(idx if idx.size else np.flatnonzero((self.labels == r) & area) if
+                       ((self.labels == r) & area).any() else np.flatnonzero(area))
+        return out
+
+    def sample_point(self, rng: np.random.Generator, region: int | None = None, near=None) -> tuple[float, float]:
+        """A strike point (world px) on ``region`` (any region if None), near ``near`` when given."""
+        if region is None:
+            region = int(rng.integers(len(self.regions)))
+        cand = self._cand[region]
+        if near is not None:
+            for _ in range(8):
+                x, y = near[0] + rng.normal(0, 25 * self.px), near[1] + rng.normal(0, 18 * self.px)
+                if _member(cand, int(round(y)) * self.shape[1] + int(round(x))):
+                    return float(x), float(y)
+        i = int(cand[rng.integers(cand.size)])
+        return float(i % self.shape[1] + rng.uniform(-0.5, 0.5)), float(i // self.shape[1] + rng.uniform(-0.5, 0.5))
+
+    def fit_drag(self, rng: np.random.Generator, region: int, xy, *, speed: float, seconds: float):
+        """A drag vector (px) for a scratch of ``seconds`` from ``xy`` that stays on ``region``."""
+        cand = self._cand[region]
+        length = float(np.clip(45.0 * self.px * np.exp(rng.normal(0, 0.4)) * speed ** 0.5
+                               * min(1.0, seconds / 0.35), 4 * self.px, 110 * self.px))
+        a0 = rng.uniform(0, 2 * np.pi)
+        for scale in (1.0, 0.6, 0.35, 0.2):
+            for k in range(8):
+                a = a0 + k * np.pi / 4
+                dx, dy = length * scale * np.cos(a), length * scale * np.sin(a)
+                if all(_member(cand, int(round(xy[1] + f * dy)) * self.shape[1] + int(round(xy[0] + f * dx)))
+                       for f in (0.5, 1.0)):
+                    return float(dx), float(dy)
+        return float(2 * self.px * np.cos(a0)), float(2 * self.px * np.sin(a0))
+
+    # ------------------------------------------------------------------------------------- motion
+
+    def set_motion(self, motion: mo.Motion, contacts: list[Contact]) -> None:
+        """Fix the stick's per-frame state and the reactions to draw."""
+        t = np.arange(self.n_frames) / self.fps
+        self.state = motion.at(t)
+        self.effects = []
+        for c in contacts:
+            cx, cy = int(round(c.xy[0])), int(round(c.xy[1]))
+            colour = self.canvas[np.clip(cy, 0, self.shape[0] - 1), np.clip(cx, 0, self.shape[1] - 1)]
+            if c.reaction in ("rigid-motion", "other"):
+                wb = mo.wobble(c)
+                if c.reaction == "other":
+                    wb = mo.Wobble(wb.amp * 0.4, wb.freq * 1.5, wb.tau, wb.dir)
+                self.effects.append(Effect("rigid", c.time, c.end + 5 * wb.tau, c, wb))
+            elif c.reaction == "deformation":
+                d = mo.dent(c)
+                self.effects.append(Effect("dent", c.time, c.end + 3 * d.recover, c, d))
+            elif c.reaction in ("scatter", "splash"):
+                p = mo.particles(c, c.reaction)
+                stop = c.time + (1.2 if c.reaction == "scatter" else 0.9)
+                self.effects.append(Effect(c.reaction, c.time, stop, c, p, colour.astype(np.float32)))
+
+    def tip(self, i: int) -> dict:
+        """Debug: where the stick tip is drawn in frame ``i`` (frame px), its height and contact flag."""
+        x, y, z, contact = (a[i] for a in self.state)
+        ox, oy = self.offsets[i]
+        zp = float(z) * self.hover_px
+        return {"x": float(x - ox), "y": float(y - oy - KZ * zp), "z": float(z), "contact": bool(contact),
+                "shadow": (float(x - ox + self.light[0] * zp), float(y - oy + self.light[1] * zp))}
+
+    # ------------------------------------------------------------------------------------- drawing
+
+    def frame(self, i: int, *, stick: bool = True) -> np.ndarray:
+        """Frame ``i`` as uint8 RGB [h, w, 3] (``stick=False``: without stick and shadow, for tests)."""
+        t = i / self.fps
+        ox, oy = (int(v) for v in self.offsets[i])
+        img = self.canvas[oy : oy + self.h, ox : ox + self.w].copy()
+        for e in self.effects:
+            if e.start <= t < e.stop:
+                img = _EFFECTS[e.kind](self, img, t, e, ox, oy)
+        x, y, z, _ = (float(a[i]) for a in self.state)
+        zp = z * self.hover_px
+        zh = 3.5 * self.hover_px  # height of the hand
+        hand = self.hand + 0.3 * (np.array([x, y]) - self.hand)  # the hand follows the tip a little
+        lx, ly = self.light
+        tip = (x - ox, y - oy - KZ * zp)
+        handle = (hand[0] - ox, hand[1] - oy - KZ * zh)
+        s_tip = (x - ox + lx * zp, y - oy + ly * zp)
+        s_handle = (hand[0] - ox + lx * zh, hand[1] - oy + ly * zh)
+        f = img.astype(np.float32)
+        if not stick:
+            f += self.noise[self.noise_pick[i]]
+            return np.clip(f, 0, 255).astype(np.uint8)
+        _segment(f, s_tip, s_handle, STICK_TIP_PX * self.px * 1.3, STICK_HANDLE_PX * self.px * 1.3,
+                 None, soft=1.5 * self.px + 0.8 * zp / self.hover_px * self.px)
+        _segment(f, tip, handle, STICK_TIP_PX * self.px, STICK_HANDLE_PX * self.px, self.stick_colour)
+        f += self.noise[self.noise_pick[i]]
+        return np.clip(f, 0, 255).astype(np.uint8)
+
+
+def _member(sorted_idx: np.ndarray, i: int) -> bool:
+    """Whether flat index ``i`` is in the sorted array ``sorted_idx``."""
+    j = int(np.searchsorted(sorted_idx, i))
+    return j < sorted_idx.size and int(sorted_idx[j]) == i
+
+
+def _segment(img: np.ndarray, a, b, w_a: float, w_b: float, colour, soft: float = 0.5) -> None:
+    """Draw a tapered segment a -> b in place: a shaded stick (``colour``) or, if None, a soft shadow."""
+    h, w = img.shape[:2]
+    pad = max(w_a, w_b) / 2 + soft + 1
+    ax, ay = a
+    bx, by = b
+    # Clip b toward a so that the box stays near the frame (the hand is far off-screen).
+    dx, dy = bx - ax, by - ay
+    t1 = 1.0
+    for p, q in ((-dx, ax + pad), (dx, w - 1 + pad - ax), (-dy, ay + pad), (dy, h - 1 + pad - ay)):
+        if p > 0:
+            t1 = min(t1, q / p)
+    if t1 <= 0:
+        return
+    cx, cy = ax + t1 * dx, ay + t1 * dy
+    x0, x1 = int(max(0, np.floor(min(ax, cx) - pad))), int(min(w, np.ceil(max(ax, cx) + pad)))
+    y0, y1 = int(max(0, np.floor(min(ay, cy) - pad))), int(min(h, np.ceil(max(ay, cy) + pad)))
+    if x1 <= x0 or y1 <= y0:
+        return
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+    l2 = max(dx * dx + dy * dy, 1e-6)
+    u = np.clip(((xs - ax) * dx + (ys - ay) * dy) / l2, 0.0, 1.0)
+    ex, ey = ax + u * dx - xs, ay + u * dy - ys
+    dist = np.sqrt(ex * ex + ey * ey)
+    half = 0.5 * (w_a + (w_b - w_a) * u)
+    patch = img[y0:y1, x0:x1]
+    if colour is None:
+        alpha = 0.45 * np.clip((half - dist) / soft + 0.5, 0.0, 1.0)
+        patch *= (1.0 - alpha)[..., None]
+        return
+    alpha = np.clip(half - dist + 0.5, 0.0, 1.0)
+    side = ((xs - ax) * dy - (ys - ay) * dx) / np.sqrt(l2) / np.maximum(half, 1e-3)
+    shade = 0.55 + 0.5 * np.clip(1.0 - (side - 0.3) ** 2, 0.0, 1.0)
+    patch += alpha[..., None] * (colour[None, None, :] * shade[..., None] - patch)
+
+
+# ---------------------------------------------------------------------------------------------- effects
+
+
+def _rigid(scene: Scene, img, t, e: Effect, ox, oy):
+    wb: mo.Wobble = e.data
+    tau = max(t - e.contact.time, 0.0)
+    d = wb.amp * scene.px * np.exp(-tau / wb.tau) * np.sin(2 * np.pi * wb.freq * tau)
+    dx, dy = int(round(d * wb.dir[0])), int(round(d * wb.dir[1]))
+    if dx == 0 and dy == 0:
+        return img
+    sy, sx = oy - dy, ox - dx
+    if not (0 <= sy and sy + scene.h <= scene.shape[0] and 0 <= sx and sx + scene.w <= scene.shape[1]):
+        return img
+    mask = scene.labels[sy : sy + scene.h, sx : sx + scene.w] == e.contact.region
+    src = scene.canvas[sy : sy + scene.h, sx : sx + scene.w]
+    return np.where(mask[..., None], src, img)
+
+
+def _dent(scene: Scene, img, t, e: Effect, ox, oy):
+    d: mo.Dent = e.data
+    c = e.contact
+    if t <= c.end:
+        u = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - c.time) / max(c.end - c.time, 1e-6), 0, 1))
+        amp = d.depth
+    else:
+        u, amp = 1.0, d.depth * np.exp(-(t - c.end) / d.recover)
+    cx, cy = c.xy[0] + u * c.drag[0] - ox, c.xy[1] + u * c.drag[1] - oy
+    r = d.radius * scene.px
+    x0, x1 = int(max(0, cx - r)), int(min(scene.w, cx + r + 1))
+    y0, y1 = int(max(0, cy - r)), int(min(scene.h, cy + r + 1))
+    if x1 <= x0 or y1 <= y0:
+        return img
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    rr = np.hypot(xs - cx, ys - cy) / r
+    k = amp * np.clip(1.0 - rr, 0.0, 1.0) ** 2
+    sx = np.clip(np.round(cx + (xs - cx) * (1 + 0.6 * k)), 0, scene.w - 1).astype(int)
+    sy = np.clip(np.round(cy + (ys - cy) * (1 + 0.6 * k)), 0, scene.h - 1).astype(int)
+    out = img.copy()
+    out[y0:y1, x0:x1] = (img[sy, sx] * (1.0 - 0.35 * k)[..., None]).astype(np.uint8)
+    return out
+
+
+def _pieces(scene: Scene, img, t, e: Effect, ox, oy):
+    p: mo.Particles = e.data
+    c = e.contact
+    tau = t - c.time
+    fly = np.minimum(tau, p.flight)
+    gx = c.xy[0] - ox + p.vx * fly * scene.px
+    gy = c.xy[1] - oy + p.vy * fly * scene.px
+    height = np.maximum(p.vz * fly - 0.5 * mo.GRAVITY * fly ** 2, 0.0) * scene.px
+    px_, py_ = gx, gy - KZ * height
+    splash = e.kind == "splash"
+    fade = np.clip((e.stop - t) / 0.3, 0.0, 1.0)
+    out = img.astype(np.float32)
+    for k in range(len(p.vx)):
+        if splash and tau >= p.flight[k]:
+            continue
+        r = p.radius[k] * scene.px
+        x0, x1 = int(max(0, px_[k] - r)), int(min(scene.w, px_[k] + r + 1))
+        y0, y1 = int(max(0, py_[k] - r)), int(min(scene.h, py_[k] + r + 1))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        a = np.clip(r - np.hypot(xs - px_[k], ys - py_[k]) + 0.5, 0, 1) * fade
+        col = np.array([215, 228, 240], np.float32) if splash else np.clip(e.colour * p.shade[k], 0, 255)
+        a = a * (0.7 if splash else 1.0)
+        out[y0:y1, x0:x1] += a[..., None] * (col - out[y0:y1, x0:x1])
+    if splash:  # an expanding ring on the water surface
+        rad = (8.0 + 110.0 * tau) * scene.px
+        cx, cy = c.xy[0] - ox, c.xy[1] - oy
+        x0, x1 = int(max(0, cx - rad - 2)), int(min(scene.w, cx + rad + 3))
+        y0, y1 = int(max(0, cy - rad - 2)), int(min(scene.h, cy + rad + 3))
+        if x1 > x0 and y1 > y0:
+            ys, xs = np.mgrid[y0:y1, x0:x1]
+            ring = np.exp(-0.5 * ((np.hypot(xs - cx, (ys - cy) * 1.3) - rad) / (1.5 * scene.px)) ** 2)
+            out[y0:y1, x0:x1] += (60.0 * np.exp(-tau / 0.35) * ring)[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+_EFFECTS = {"rigid": _rigid, "dent": _dent, "scatter": _pieces, "splash": _pieces}
