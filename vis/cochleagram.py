@@ -228,11 +228,8 @@ def row_times(n: int, n_rows: int) -> np.ndarray:
 
 
 def _check_rate(sr: int | float) -> int:
-    try:
-        whole = not isinstance(sr, (bool, np.bool_)) and float(sr).is_integer()
-    except (TypeError, ValueError):
-        whole = False
-    if not whole:
+    real = isinstance(sr, (int, float, np.integer, np.floating)) and not isinstance(sr, (bool, np.bool_))
+    if not (real and float(sr).is_integer()):
         raise VisError(f"sample rate must be a whole number of Hz, got {sr!r}")
     if sr < SR:
         raise VisError(f"sample rate {int(sr)} Hz is below the {SR} Hz the cochleagram needs")
