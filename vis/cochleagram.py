@@ -165,16 +165,32 @@ def erb_filterbank(
     return filts
 
 
+def band_responses(n_samples: int, *, sr: int = SR) -> Iterator[tuple[int, np.ndarray]]:
+    """The default 42-channel bank on ``rfftfreq(n_samples, 1 / sr)``, sparse: one channel at a time.
+
+    Yields ``(start, response)`` per channel, ``response [shape=(width,)]`` its nonzero values on bins
+    ``start .. start + width - 1`` (the columns of :func:`erb_filterbank` without their zeros).
+    """
+    cutoffs = erb_cutoffs()
+    for k, (start, stop) in enumerate(_channel_slices(n_samples, sr, cutoffs)):
+        yield start, _channel_response(_rfftfreq(np.arange(start, stop), n_samples, sr), k, cutoffs)
+
+
 def _analytic_bands(n: int) -> Iterator[tuple[int, np.ndarray]]:
     """Per channel: its first bin and ``weights`` = response x Hilbert weights (1 at DC/Nyquist, else 2)."""
-    cutoffs = erb_cutoffs()
-    for k, (start, stop) in enumerate(_channel_slices(n, SR, cutoffs)):
-        w = 2 * _channel_response(_rfftfreq(np.arange(start, stop), n, SR), k, cutoffs)
-        if start == 0 and stop > 0:
-            w[0] /= 2
-        if stop == n // 2 + 1 and n % 2 == 0 and stop > start:
-            w[-1] /= 2
-        yield start, w
+    for start, response in band_responses(n):
+        yield start, response * hilbert_weights(start, len(response), n)
+
+
+def hilbert_weights(start: int, width: int, n: int) -> np.ndarray:
+    """Weights turning rfft bins ``start .. start + width - 1`` of a length-``n`` signal into the spectrum
+    of its analytic signal (as ``scipy.signal.hilbert``): 2, except 1 at DC and at the Nyquist bin."""
+    w = np.full(width, 2.0)
+    if start == 0 and width:
+        w[0] = 1.0
+    if n % 2 == 0 and start + width == n // 2 + 1 and width:
+        w[-1] = 1.0
+    return w
 
 
 @lru_cache(maxsize=4)
