@@ -1,0 +1,142 @@
+"""Onset detection (paper Sec. 3) on synthetic hits and scratches, and event matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vis.cochleagram import cochleagram
+from vis.errors import VisError
+from vis.onsets import amplitude, detect_onsets, match_events, onsets_from_audio, precision_recall_f1
+
+SR = 48_000
+
+
+def hit(rng: np.random.Generator, level: float) -> np.ndarray:
+    """A modal impact: five damped sinusoids (150 Hz - 9 kHz, 5-100 ms decays), peak ``level``."""
+    t = np.arange(int(0.5 * SR)) / SR
+    x = sum(
+        rng.uniform(0.3, 1)
+        * np.sin(2 * np.pi * rng.uniform(150, 9000) * t + rng.uniform(0, 6.3))
+        * np.exp(-t / rng.uniform(0.005, 0.1))
+        for _ in range(5)
+    )
+    return level * x / np.abs(x).max()
+
+
+def scratch(rng: np.random.Generator) -> np.ndarray:
+    """Friction noise: coloured noise for 0.3-1 s, 100 ms ramps, rough 4-15 Hz modulation, -40..-20 dB."""
+    size = int(rng.uniform(0.3, 1.0) * SR)
+    k = int(rng.integers(1, 10))
+    noise = np.convolve(rng.standard_normal(size), np.ones(k) / k, "same")
+    u = np.arange(size) / SR
+    ramp = np.minimum(1, np.minimum(u, u[::-1]) / 0.1)
+    rough = 1 + rng.uniform(0.2, 0.6) * np.sin(2 * np.pi * rng.uniform(4, 15) * u)
+    return 10 ** rng.uniform(-2, -1) * noise * ramp * rough
+
+
+def scene(seed: int, dur: float = 30.0, n_hits: int = 40, n_scratches: int = 6, floor: float = 1e-3):
+    """Hits at known times (>= 0.3 s apart, peaks 0.02-0.5) over a noise floor, plus scratches."""
+    rng = np.random.default_rng(seed)
+    x = floor * rng.standard_normal(int(dur * SR))
+    times: list[float] = []
+    while len(times) < n_hits:
+        t = rng.uniform(0.2, dur - 0.5)
+        if all(abs(t - u) >= 0.3 for u in times):
+            times.append(t)
+    for t0 in times:
+        h = hit(rng, 10 ** rng.uniform(-1.7, -0.3))
+        i = int(t0 * SR)
+        x[i : i + len(h)] += h[: len(x) - i]
+    for _ in range(n_scratches):
+        s = scratch(rng)
+        i = int(rng.uniform(0, dur - 1.2) * SR)
+        x[i : i + len(s)] += s
+    return x, np.sort(times)
+
+
+def score(seeds, **kwargs) -> tuple[float, float, float]:
+    counts = np.zeros(3, dtype=int)
+    for seed in seeds:
+        audio, true_times = scene(seed, **kwargs)
+        pred, strengths = onsets_from_audio(audio, SR)
+        assert np.all(np.diff(pred) >= 0.25) and len(strengths) == len(pred)
+        counts += match_events(pred, true_times, tol=0.1)
+    return precision_recall_f1(*counts)
+
+
+def test_hits_are_found_among_scratches() -> None:
+    p, r, f1 = score(range(3))
+    print(f"hits among scratches, 1e-3 noise floor: P {p:.3f} R {r:.3f} F1 {f1:.3f}")
+    assert f1 >= 0.9
+
+
+def test_detection_does_not_depend_on_the_gain() -> None:
+    quiet = [scene(seed) for seed in range(2)]
+    for gain in (0.1, 1.0):
+        counts = np.zeros(3, dtype=int)
+        for audio, true_times in quiet:
+            counts += match_events(onsets_from_audio(gain * audio, SR)[0], true_times)
+        p, r, f1 = precision_recall_f1(*counts)
+        print(f"gain {gain}: P {p:.3f} R {r:.3f} F1 {f1:.3f}")
+        assert f1 >= 0.9
+
+
+def test_noisier_floor() -> None:
+    p, r, f1 = score(range(2), floor=5e-3)  # the quietest hits are only ~12 dB above the noise
+    print(f"hits among scratches, 5e-3 noise floor: P {p:.3f} R {r:.3f} F1 {f1:.3f}")
+    assert p >= 0.9 and f1 >= 0.75
+
+
+def test_one_isolated_hit_is_one_onset_at_its_peak() -> None:
+    rng = np.random.default_rng(1)
+    x = 1e-4 * rng.standard_normal(2 * SR)
+    h = hit(rng, 0.3)
+    x[SR : SR + len(h)] += h
+    pred, strengths = onsets_from_audio(x, SR)
+    assert len(pred) == 1 and 0.0 <= pred[0] - 1.0 <= 0.05  # the amplitude peak, just after the onset
+    env, times = cochleagram(x, SR)
+    assert strengths[0] == pytest.approx(amplitude(env).max(), abs=1.0)
+
+
+def test_non_maximum_suppression_keeps_onsets_apart() -> None:
+    rng = np.random.default_rng(2)
+    for gap, expected in ((0.15, 1), (0.4, 2)):
+        x = 1e-4 * rng.standard_normal(2 * SR)
+        for t0, level in ((0.5, 0.3), (0.5 + gap, 0.1)):
+            h = hit(rng, level)
+            x[int(t0 * SR) : int(t0 * SR) + len(h)] += h
+        pred, _ = onsets_from_audio(x, SR)
+        assert len(pred) == expected
+        assert abs(pred[0] - 0.5) < 0.1  # the stronger, earlier hit survives
+
+
+def test_silence_and_steady_noise_have_no_onsets() -> None:
+    assert len(onsets_from_audio(np.zeros(SR), SR)[0]) == 0
+    noise = 0.1 * np.random.default_rng(3).standard_normal(5 * SR)
+    assert len(onsets_from_audio(noise, SR)[0]) <= 1
+
+
+def test_bad_input() -> None:
+    env = np.zeros((10, 42))
+    with pytest.raises(VisError, match="times"):
+        detect_onsets(env, np.arange(9) / 90)
+    with pytest.raises(VisError, match="increasing"):
+        detect_onsets(env, np.zeros(10))
+    with pytest.raises(VisError, match="shape"):
+        detect_onsets(np.zeros((10, 40)), np.arange(10) / 90)
+    with pytest.raises(VisError, match="bandwidth"):
+        detect_onsets(env, np.arange(10) / 90, bandwidth=0)
+
+
+def test_match_events_is_greedy_and_one_to_one() -> None:
+    assert match_events([], []) == (0, 0, 0)
+    assert match_events([1.0], []) == (0, 1, 0)
+    assert match_events([], [1.0]) == (0, 0, 1)
+    assert match_events([1.0, 1.05], [1.02]) == (1, 1, 0)  # one annotation matches once
+    assert match_events([1.0], [1.0, 1.05]) == (1, 0, 1)
+    assert match_events([1.0, 2.0], [1.1, 2.11]) == (1, 1, 1)  # tolerance is inclusive at 0.1
+    # closest pairs first: 1.09 takes 1.1, then 1.0 takes 0.95
+    assert match_events([1.0, 1.09], [0.95, 1.1]) == (2, 0, 0)
+    assert precision_recall_f1(0, 0, 0) == (1.0, 1.0, 1.0)
+    assert precision_recall_f1(3, 1, 2) == pytest.approx((0.75, 0.6, 2 * 0.75 * 0.6 / 1.35))
