@@ -300,3 +300,22 @@ def test_memory_stays_bounded_on_long_stereo_input() -> None:
     print(result)
     assert result["rows"] == C.analysis_lengths(120 * 96_000, 96_000)[3]
     assert result["extra_mib"] < 400
+
+
+# ----------------------------------------------------------------------------------------------------
+# Figure
+
+
+def test_cochleagram_png(tmp_path) -> None:
+    from vis.plots import save_cochleagram_png
+
+    env, times = C.cochleagram(sounds(48_000, 1.0)["impacts"], 48_000)
+    out = tmp_path / "c.png"
+    save_cochleagram_png(out, env, times, title="predicted", compare=(env * 0.5, times))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["c.png"]  # no temporary left behind
+    save_cochleagram_png(out, env, times)  # overwrites
+    with pytest.raises(VisError, match="shape"):
+        save_cochleagram_png(out, env[:, :40], times)
+    with pytest.raises(VisError, match="does not exist"):
+        save_cochleagram_png(tmp_path / "missing" / "c.png", env, times)
