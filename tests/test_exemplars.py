@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from vis.exemplars import CENTRE_ROW, ExemplarBank, brute_force_search, paste
 from vis.errors import VisError
+from vis.exemplars import CENTRE_ROW, ExemplarBank, brute_force_search, paste
 
 
 def impact_bank(m: int, *, seed: int = 0) -> ExemplarBank:

@@ -148,6 +148,26 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from vis.predict import predict_video
+
+    s = predict_video(args.video, args.model, args.output, method=args.method, wav=args.wav, png=args.png)
+    print(f"predicted {s['impacts']} impacts over {s['duration']:.1f} s ({s['method']}) in {s['seconds']:.1f} s "
+          f"({s['realtime_factor']:.1f}x real time) -> {', '.join(s['wrote'])}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from vis.demo import run_demo
+
+    s = run_demo(args.out, workers=args.workers)
+    print(f"demo finished in {sum(s['timings'].values()):.0f} s. Look at:")
+    print(f"  {s['report']}  (what was done, with metrics)")
+    print(f"  {s['videos']}/  (held-out videos with predicted and with true sound)")
+    print(f"  {s['figures']}/  (predicted vs real cochleagrams)")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- parser
 
 
@@ -211,6 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes for feature preparation")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="put predicted impact sound on a video")
+    p.add_argument("video", type=Path, help="any video PyAV reads (any rate, size, length; sound optional)")
+    p.add_argument("--model", type=Path, required=True, help="run folder written by `vis train`")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output mp4 (video copied, sound replaced)")
+    p.add_argument("--method", choices=["example", "parametric"], default="example",
+                   help="example-based (default) or parametric synthesis (paper Sec. 5.2)")
+    p.add_argument("--wav", type=Path, help="also write the predicted sound as wav")
+    p.add_argument("--png", type=Path, help="also write the predicted cochleagram (above the original's)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("demo", help="synthesize data, train, predict held-out videos, write a report")
+    p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)")
+    p.add_argument("--workers", type=int, default=2, help="processes for data synthesis")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

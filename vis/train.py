@@ -32,6 +32,7 @@ import torch
 
 from vis.errors import VisError
 from vis.features import CENTRED_FRAMES, K, VideoFeatures
+from vis.io import atomic_output
 from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict, robust_loss
 
 
@@ -405,4 +406,19 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     va = centred_windows([load(cache, v, size) for v in val_ids], centres=cfg.train.centres)
     summary = train(tr, va, cfg, out, resume=resume, progress=progress)
     summary["cache"] = str(cache)
+    if rank == 0:
+        write_bank(ds, tr, Path(out) / "bank.npz")
+        with atomic_output(Path(out) / "summary.json") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def write_bank(ds, windows: Windows, path: Path) -> None:
+    """The exemplar bank of the training impacts (their envelopes and waveforms), saved beside the model."""
+    from vis.exemplars import build_bank
+    from vis.io import read_audio
+
+    vids = {vf.vid for vf in windows.videos}
+    audio = {v: read_audio(ds.audio_path(v), mono=True) for v in vids}
+    labels = {v: ds.events(v) for v in vids}
+    build_bank(windows, audio, labels=labels).save(path)

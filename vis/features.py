@@ -1,0 +1,248 @@
+"""Per-video features, cached once: cochleagram, onsets and decoded frames; and the training windows.
+
+``vis prepare DATA`` fills a cache folder with, per video id:
+
+- ``ID.sound.npz``: the cochleagram ``env`` [T, 42] at ~90 Hz with its row ``times``, detected onsets
+  (``onsets``, ``onset_amps``), annotated event times, and the usable duration (see :mod:`vis.io`);
+- ``ID.frames-WxH.npy``: every frame, resampled by nearest frame to the model's rate (29.97 fps) and
+  resized to W x H, uint8 [N, H, W, 3], memory-mapped when read.
+
+Each file has a JSON sidecar recording what it was made from (input file size and modification time,
+and every parameter); a file whose sidecar does not match is rebuilt. Files are written under a
+temporary name and renamed, sidecar last, so an interrupted ``prepare`` loses at most the video in hand.
+
+Sound rows are tied to frames: frame ``f`` shows time ``f / fps`` and owns the ``K = 3`` rows at
+``f / fps + (j - 1) / (K * fps)``, j = 0, 1, 2, so row ``K*f + 1`` sits exactly at the frame's time
+(paper Sec. 5.1: "we replicate each CNN feature vector k times ... we use k = 3").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from vis.errors import VisError
+from vis.io import NTSC_FPS, atomic_output
+
+FEATURES_VERSION = 1  # bump when the stored content changes meaning
+FPS = NTSC_FPS  # the model's frame rate: Greatest Hits video is 29.97 fps
+K = 3  # sound rows per frame: 29.97 fps * 3 = 89.9 rows/s, the paper's ~90 Hz
+CENTRED_FRAMES = 15  # centred task: 0.5 s of video around each onset (paper Sec. 6.1)
+CENTRED_ROWS = CENTRED_FRAMES * K  # 45 rows, as in the released vis-sfs features (events, 45, 42)
+DETECTION_FRAMES = 60  # detection task: ~2 s sequences ...
+DETECTION_STRIDE = 15  # ... sampled with a 0.5 s stride (paper Sec. 6.1)
+
+
+def default_cache_dir(data: str | os.PathLike) -> Path:
+    """``$VIS_CACHE`` or ``~/.cache/vis``, plus a folder per dataset (its name and a hash of its path)."""
+    data = Path(data).resolve()
+    base = Path(os.environ.get("VIS_CACHE") or Path.home() / ".cache" / "vis")
+    return base / f"{data.name}-{hashlib.sha1(str(data).encode()).hexdigest()[:8]}"
+
+
+def row_times(n_frames: int, *, fps: float | Fraction = FPS, k: int = K) -> np.ndarray:
+    """Times in seconds of the ``k`` sound rows owned by each of ``n_frames`` frames: [n_frames * k]."""
+    f = np.arange(n_frames)[:, None] + (np.arange(k)[None, :] - (k - 1) / 2) / k
+    return (f / float(fps)).reshape(-1)
+
+
+def env_on_grid(env: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Linearly interpolate envelope rows ``env`` [T, C] at ``times`` [T] onto ``grid`` [G] (seconds).
+
+    Outside ``times`` the first / last row is held. Returns float32 [G, C].
+    """
+    pos = np.interp(grid, times, np.arange(len(times), dtype=np.float64))
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, len(times) - 1)
+    w = (pos - i0)[:, None]
+    return ((1 - w) * env[i0] + w * env[i1]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- cache
+
+
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"file": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _sound_params() -> dict:
+    import inspect
+
+    from vis import cochleagram, onsets
+
+    detector = {k: p.default for k, p in inspect.signature(onsets.detect_onsets).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {"version": FEATURES_VERSION, "sr": cochleagram.SR, "bands": cochleagram.N_BANDS,
+            "compression": cochleagram.COMPRESSION, "onsets": detector}
+
+
+def _fresh(sidecar: Path, meta: dict) -> bool:
+    try:
+        return json.loads(sidecar.read_text()) == meta
+    except (OSError, ValueError):
+        return False
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+def _save_json(path: Path, obj: dict) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj))
+
+
+def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: float, out: Path) -> bool:
+    """Compute and store ``ID.sound.npz`` unless up to date. Returns True when it computed."""
+    from vis.cochleagram import cochleagram
+    from vis.dataset import read_times
+    from vis.io import read_audio
+    from vis.onsets import detect_onsets
+
+    meta = {"params": _sound_params(), "audio": _stamp(audio_path),
+            "times": _stamp(times_path) if times_path else None, "video_duration": round(video_duration, 6)}
+    sidecar = out.with_suffix(".json")
+    if out.is_file() and _fresh(sidecar, meta):
+        return False
+    audio, sr = read_audio(audio_path)
+    env, times = cochleagram(audio, sr)
+    onset_t, onset_a = detect_onsets(env, times)
+    events = read_times(times_path) if times_path else []
+    duration = min(video_duration, len(audio) / sr) if video_duration > 0 else len(audio) / sr
+    with atomic_output(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, env=env, times=times, onsets=onset_t, onset_amps=onset_a, duration=duration,
+                 event_times=np.array([e.time for e in events], dtype=np.float64))
+    _save_json(sidecar, meta)
+    return True
+
+
+def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, fps: Fraction = FPS) -> bool:
+    """Decode, resample to ``fps`` and resize all frames into ``out`` (.npy) unless up to date."""
+    from vis.io import read_frames
+
+    meta = {"version": FEATURES_VERSION, "video": _stamp(video_path), "size": list(size), "fps": str(fps)}
+    sidecar = out.with_suffix(".json")
+    if out.is_file() and _fresh(sidecar, meta):
+        return False
+    frames, _ = read_frames(video_path, size=size, fps=fps)
+    _save_npy(out, frames)
+    _save_json(sidecar, meta)
+    return True
+
+
+def frames_name(vid: str, size: tuple[int, int]) -> str:
+    return f"{vid}.frames-{size[0]}x{size[1]}.npy"
+
+
+def _prepare_one(job: tuple) -> tuple[str, int]:
+    vid, video_path, audio_path, times_path, size, cache = job
+    from vis.io import probe
+
+    info = probe(video_path)
+    if not info.has_video:
+        raise VisError(f"{video_path}: no video stream")
+    did = prepare_sound(audio_path, times_path, info.duration, cache / f"{vid}.sound.npz")
+    if size is not None:
+        did += prepare_frames(video_path, size, cache / frames_name(vid, size))
+    return vid, int(did)
+
+
+def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: list[str] | None = None,
+            workers: int = 1, progress: bool = True) -> dict:
+    """Fill ``cache`` for the ids of dataset ``ds`` (all by default); reuse what is up to date.
+
+    ``size`` (width, height) of the stored frames; None stores sound features only.
+    Returns a summary: ``cache``, ``videos``, ``computed`` (how many needed work), ``bytes``.
+    """
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    ids = ids if ids is not None else ds.ids
+    jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache) for v in ids]
+    computed = 0
+    bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)
+    if workers > 1 and len(jobs) > 1:
+        with get_context("spawn").Pool(workers) as pool:
+            for _, did in pool.imap_unordered(_prepare_one, jobs):
+                computed += did
+                bar.update()
+    else:
+        for job in jobs:
+            computed += _prepare_one(job)[1]
+            bar.update()
+    bar.close()
+    size_bytes = sum(p.stat().st_size for p in cache.iterdir() if p.is_file())
+    return {"cache": str(cache), "videos": len(jobs), "computed": computed, "bytes": size_bytes}
+
+
+@dataclass
+class VideoFeatures:
+    """What the cache holds for one video. ``frames`` is memory-mapped (None if not prepared)."""
+
+    vid: str
+    env: np.ndarray  # [T, 42] compressed envelopes, ~90 Hz
+    times: np.ndarray  # [T] seconds
+    onsets: np.ndarray  # [K] detected onset times, seconds
+    onset_amps: np.ndarray  # [K]
+    event_times: np.ndarray  # [E] annotated times, seconds
+    duration: float  # usable seconds (video and audio both cover)
+    frames: np.ndarray | None  # [N, H, W, 3] uint8 at FPS
+
+    @property
+    def n_frames(self) -> int:
+        """Frames usable for training: those the audio also covers."""
+        n = int(np.floor(self.duration * float(FPS))) + 1
+        return min(n, len(self.frames)) if self.frames is not None else n
+
+    def targets(self, start_frame: int, n_frames: int) -> np.ndarray:
+        """Envelope rows for frames ``start_frame .. start_frame + n_frames - 1``: [n_frames * K, 42]."""
+        grid = row_times(n_frames) + start_frame / float(FPS)
+        return env_on_grid(self.env, self.times, grid)
+
+
+def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None) -> VideoFeatures:
+    """Read one video's cached features (run :func:`prepare` first)."""
+    cache = Path(cache)
+    sound = cache / f"{vid}.sound.npz"
+    if not sound.is_file():
+        raise VisError(f"{sound}: not prepared (run `vis prepare` first)")
+    with np.load(sound) as z:
+        d = {k: z[k] for k in z.files}
+    frames = None
+    if size is not None:
+        fpath = cache / frames_name(vid, size)
+        if not fpath.is_file():
+            raise VisError(f"{fpath}: frames not prepared at {size[0]}x{size[1]}")
+        frames = np.load(fpath, mmap_mode="r")
+    return VideoFeatures(vid, d["env"], d["times"], d["onsets"], d["onset_amps"], d["event_times"],
+                         float(d["duration"]), frames)
+
+
+def centred_starts(vf: VideoFeatures, centres: np.ndarray, *, n_frames: int = CENTRED_FRAMES) -> np.ndarray:
+    """First frames of the ``n_frames`` windows centred on each time in ``centres`` (seconds).
+
+    Windows that do not fit inside the video (with one spare frame on each side for the spacetime
+    images) are dropped. Returns int64 [M].
+    """
+    c = np.round(np.asarray(centres) * float(FPS)).astype(np.int64)
+    starts = c - n_frames // 2
+    keep = (starts >= 1) & (starts + n_frames + 1 <= vf.n_frames)
+    return starts[keep]
+
+
+def sequence_starts(vf: VideoFeatures, *, n_frames: int = DETECTION_FRAMES,
+                    stride: int = DETECTION_STRIDE) -> np.ndarray:
+    """First frames of the detection task's long windows: every ``stride`` frames, fully inside."""
+    last = vf.n_frames - n_frames - 1
+    return np.arange(1, last + 1, stride, dtype=np.int64) if last >= 1 else np.zeros(0, np.int64)

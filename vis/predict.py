@@ -1,0 +1,198 @@
+"""``vis predict``: a silent video in, the same video with predicted impact sound out.
+
+1. Frames are decoded at the model's rate (29.97 fps, nearest frame, so any input rate works) and size,
+   10 s at a time; windows overlap by 30 % and consecutive predictions are joined at the row where they
+   differ least (sum of squares), as in paper A1.1. Only one window of frames is in memory at a time.
+2. The network predicts PCA coefficients of the square-rooted envelopes, turned back into a cochleagram
+   [T, 42] on the frame grid (3 rows per frame).
+3. A waveform is made from it: ``parametric`` imposes the envelopes on noise (Sec. 5.2); ``example``
+   finds amplitude peaks of that parametric waveform and pastes at each the training impact whose 8-frame
+   window is nearest (L1) to the prediction (Sec. 5.2, 6.1).
+4. The input's video stream is copied without re-encoding and the sound muxed in (replacing any audio).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vis.errors import VisError
+from vis.features import FPS, K, row_times
+
+WINDOW_S = 10.0  # long videos run in 10 s windows ...
+OVERLAP = 0.3  # ... overlapping by 30 % (paper A1.1)
+OUT_SR = 48_000  # output sound rate (Hz)
+PEAK_GAIN = 10.0  # "applied a large gain to that waveform" before detecting peaks (Sec. 6.2)
+METHODS = ("example", "parametric")
+
+
+@dataclass
+class Prediction:
+    """Predicted sound features of a whole video. env [shape=(T, 42)], times [T] seconds."""
+
+    env: np.ndarray
+    times: np.ndarray
+    duration: float
+    n_frames: int
+
+
+def _windows_of_frames(frames, win: int, step: int):
+    """Group a (time, frame) stream into windows of ``win`` frames starting every ``step`` frames.
+
+    Yields (first frame index, frames [n + 2, H, W, 3]): the window's n frames with one spare frame on
+    each side (repeating the first / last frame of the video at its ends). The last window is whatever
+    remains after the last full one. Only the frames of the current window are kept.
+    """
+    buf: list[np.ndarray] = []
+    buf_start, s, covered = 0, 0, 0  # index of buf[0]; next window's start; end of the last window
+
+    def take(a: int, b: int, last: int) -> np.ndarray:
+        idx = np.clip(np.arange(a - 1, b + 1), 0, last) - buf_start
+        return np.stack([buf[i] for i in idx])
+
+    for _, f in frames:
+        buf.append(f)
+        while buf_start + len(buf) >= s + win + 1:  # frames s .. s+win-1 and the spare after are here
+            yield s, take(s, s + win, s + win)
+            covered, s = s + win, s + step
+            drop = max(0, s - 1 - buf_start)
+            buf, buf_start = buf[drop:], buf_start + drop
+    total = buf_start + len(buf)
+    if total > covered:
+        yield s, take(s, total, total - 1)
+
+
+def predict_features(net, pca, video: str | os.PathLike, *, window_s: float = WINDOW_S, overlap: float = OVERLAP,
+                     progress: bool = True) -> Prediction:
+    """Run the network over a whole video in overlapping windows; join them where they agree best."""
+    from tqdm import tqdm
+
+    from vis.io import iter_frames, probe
+
+    info = probe(video)
+    if not info.has_video:
+        raise VisError(f"{video}: no video stream")
+    cfg = net.cfg
+    win = max(2, int(round(window_s * float(FPS))))
+    step = max(1, int(round(win * (1 - overlap))))
+    lag = cfg.lag
+    stream = iter_frames(video, size=tuple(cfg.image_size), fps=FPS)
+    env: np.ndarray | None = None  # rows for frames [0, len/K)
+    n_frames = 0
+    est = int(info.duration * float(FPS)) if info.duration else None
+    bar = tqdm(total=est, desc="predict", unit="frame", disable=not progress)
+    with torch.no_grad():
+        for s, frames in _windows_of_frames(stream, win, step):
+            n = len(frames) - 2
+            if lag:  # the output lags by `lag` frames: feed `lag` more (repeating the last at the end)
+                frames = np.concatenate([frames, np.repeat(frames[-1:], lag, axis=0)])
+            code = net(torch.from_numpy(np.ascontiguousarray(frames))[None])[0].numpy()
+            rows = pca.decode(code[lag * K : lag * K + n * K])  # rows of frames s .. s+n-1
+            env = rows if env is None else _join(env, rows, s * K)
+            n_frames = max(n_frames, s + n)
+            bar.update(s + n - bar.n)
+    bar.close()
+    if env is None:
+        raise VisError(f"{video}: video stream has no frames")
+    times = row_times(n_frames)
+    return Prediction(env[: n_frames * K], times, n_frames / float(FPS), n_frames)
+
+
+def _join(a: np.ndarray, b: np.ndarray, b_start: int) -> np.ndarray:
+    """Join row arrays: ``a`` from row 0, ``b`` from row ``b_start``; switch where they differ least."""
+    ov = len(a) - b_start
+    if ov <= 0:
+        return np.concatenate([a, b])
+    diff = ((a[b_start:] - b[:ov]) ** 2).sum(axis=1)
+    r = int(np.argmin(diff))
+    return np.concatenate([a[: b_start + r], b[r:]])
+
+
+def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, colour=None, seed: int = 0
+               ) -> tuple[np.ndarray, list[dict]]:
+    """Waveform [duration * sr] for predicted features; with ``example``, one record per pasted impact."""
+    from scipy.signal import resample_poly
+
+    from vis.onsets import onsets_from_audio
+    from vis.synthesis import parametric
+
+    if method not in METHODS:
+        raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+    rate = K * float(FPS)
+    wave = parametric(pred.env, env_rate=rate, sr_out=sr, seed=seed)
+    n = int(round(pred.duration * sr))
+    wave = np.pad(wave, (0, max(0, n - len(wave))))[:n]
+    if method == "parametric":
+        return wave.astype(np.float32), []
+    if bank is None:
+        raise VisError("example-based synthesis needs the model's exemplar bank (bank.npz)")
+    peaks, _ = onsets_from_audio(np.clip(wave * PEAK_GAIN, -1, 1), sr)
+    from vis.exemplars import synthesize_long
+
+    out, records = synthesize_long(pred.env, pred.times, peaks, bank, duration=pred.duration, colour=colour)
+    if bank.sr != sr:
+        g = np.gcd(bank.sr, sr)
+        out = resample_poly(out, sr // g, bank.sr // g).astype(np.float32)
+    out = np.pad(out, (0, max(0, n - len(out))))[:n]
+    return np.clip(out, -1, 1), records
+
+
+def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | os.PathLike, *,
+                  method: str = "example", wav: str | os.PathLike | None = None, png: str | os.PathLike | None = None,
+                  progress: bool = True) -> dict:
+    """Everything ``vis predict`` does. Returns a summary (paths written, impacts, seconds)."""
+    import time
+
+    from vis.exemplars import ExemplarBank
+    from vis.io import mux_audio, probe, write_wav
+    from vis.train import load_model
+
+    t0 = time.time()
+    video = Path(video)
+    for p in (out, wav, png):
+        if p is not None and not Path(p).resolve().parent.is_dir():
+            raise VisError(f"{Path(p).parent}: output folder does not exist")
+    if method not in METHODS:
+        raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+    info = probe(video)
+    if not info.has_video:
+        raise VisError(f"{video}: no video stream" + (" (audio only)" if info.has_audio else ""))
+    net, pca, ck = load_model(run)
+    bank = None
+    if method == "example":
+        bank_path = Path(run) / "bank.npz"
+        if not bank_path.is_file():
+            raise VisError(f"{bank_path}: missing (the model has no exemplar bank; use --method parametric)")
+        bank = ExemplarBank.load(bank_path)
+    pred = predict_features(net, pca, video, progress=progress)
+    colour = None
+    if method == "example" and "colouring" in ck:
+        from vis.exemplars import Colouring
+
+        colour = Colouring.from_dict(ck["colouring"])
+    wave, records = synthesize(pred, method=method, bank=bank, colour=colour)
+    mux_audio(video, wave, OUT_SR, out)
+    wrote = [str(out)]
+    if wav is not None:
+        write_wav(wav, wave, OUT_SR)
+        wrote.append(str(wav))
+    if png is not None:
+        from vis.plots import save_cochleagram_png
+
+        compare = None
+        if info.has_audio:
+            from vis.cochleagram import cochleagram
+            from vis.io import read_audio
+
+            audio, sr = read_audio(video)
+            compare = cochleagram(audio, sr)
+        save_cochleagram_png(png, pred.env, pred.times, title=f"predicted: {video.name}", compare=compare)
+        wrote.append(str(png))
+    seconds = time.time() - t0
+    return {"video": str(video), "wrote": wrote, "duration": pred.duration, "impacts": len(records),
+            "method": method, "seconds": seconds, "realtime_factor": pred.duration / seconds if seconds else 0.0,
+            "records": records}
