@@ -65,3 +65,30 @@ def tiny_data(tmp_path_factory) -> Path:
     (root / "train.txt").write_text("\n".join(TINY_IDS[:3]) + "\n")
     (root / "test.txt").write_text(TINY_IDS[3] + "\n")
     return root
+
+
+TINY_CONFIG = """\
+[model]
+image_size = [32, 24]
+feat_dim = 16
+hidden = 8
+
+[train]
+epochs = 2
+batch_size = 2
+log_every = 1
+threads = 1
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data, tmp_path_factory) -> Path:
+    """A model trained for a few steps on ``tiny_data`` through the CLI (a real end-to-end smoke run)."""
+    from vis.cli import main
+
+    base = tmp_path_factory.mktemp("run")
+    (base / "tiny.toml").write_text(TINY_CONFIG)
+    code = main(["train", str(tiny_data), "--out", str(base / "run"), "--config", str(base / "tiny.toml"),
+                 "--cache", str(base / "cache")])
+    assert code == 0
+    return base / "run"

@@ -151,7 +151,7 @@ def _prepare_one(job: tuple) -> tuple[str, int]:
         raise VisError(f"{video_path}: no video stream")
     did = prepare_sound(audio_path, times_path, info.duration, cache / f"{vid}.sound.npz")
     if size is not None:
-        did += prepare_frames(video_path, size, cache / frames_name(vid, size))
+        did = prepare_frames(video_path, size, cache / frames_name(vid, size)) or did
     return vid, int(did)
 
 

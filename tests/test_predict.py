@@ -1,0 +1,94 @@
+"""`vis predict` on videos of any rate, size and length, with and without sound; its bad inputs."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from tests.conftest import clicks, moving_square_frames
+from vis.cli import main
+from vis.io import probe, read_audio, write_video, write_wav
+from vis.predict import _join, _windows_of_frames
+
+
+@pytest.mark.parametrize("fps,size,seconds,audio", [
+    (Fraction(60), (100, 60), 2.0, None),  # high rate, odd aspect, silent
+    (Fraction(25), (64, 48), 1.0, "stereo"),  # PAL rate, with a stereo track to replace
+    (Fraction(24000, 1001), (48, 64), 0.3, None),  # portrait, very short
+])
+def test_predict_any_video(tiny_run, tmp_path, capsys, fps, size, seconds, audio):
+    n = int(seconds * float(fps))
+    frames = [f[: size[1], : size[0]] for f in moving_square_frames(n, w=max(size), h=max(size))]
+    track = clicks([0.2], seconds, sr=44_100, channels=2) if audio else None
+    src = tmp_path / "in.mp4"
+    write_video(src, frames, fps=fps, audio=track, sr=44_100 if audio else None)
+    out = tmp_path / "out.mp4"
+    code = main(["predict", str(src), "--model", str(tiny_run), "-o", str(out), "--wav", str(tmp_path / "o.wav"),
+                 "--png", str(tmp_path / "o.png")])
+    assert code == 0, capsys.readouterr().err
+    info, src_info = probe(out), probe(src)
+    assert info.n_frames == src_info.n_frames and (info.width, info.height) == size  # video copied
+    assert info.has_audio and info.channels == 1
+    wav, sr = read_audio(tmp_path / "o.wav")
+    assert abs(len(wav) / sr - n / float(fps)) < 0.05
+    assert (tmp_path / "o.png").stat().st_size > 0
+
+
+def test_parametric_method(tiny_run, tmp_path, tiny_data):
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    assert main(["predict", str(src), "--model", str(tiny_run), "-o", str(tmp_path / "p.mp4"),
+                 "--method", "parametric"]) == 0
+    assert probe(tmp_path / "p.mp4").has_audio
+
+
+def error_line(capsys, argv):
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("vis: error:"), err
+    return err
+
+
+def test_bad_inputs(tiny_run, tmp_path, capsys, tiny_data):
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    wav = tmp_path / "sound.wav"
+    write_wav(wav, clicks([0.1], 0.5), 96_000)
+    assert "no video stream" in error_line(capsys, ["predict", wav, "--model", tiny_run, "-o", tmp_path / "a.mp4"])
+    audio_only = tmp_path / "audio.mp4"
+    import av
+
+    with av.open(str(audio_only), "w") as c:  # an mp4 with only an audio track
+        s = c.add_stream("aac", rate=48000)
+        s.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 48000
+        for p in list(s.encode(frame)) + list(s.encode()):
+            c.mux(p)
+    assert "no video stream" in error_line(capsys, ["predict", audio_only, "--model", tiny_run, "-o",
+                                                    tmp_path / "a.mp4"])
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 1000)
+    assert "junk.mp4" in error_line(capsys, ["predict", junk, "--model", tiny_run, "-o", tmp_path / "a.mp4"])
+    assert "not a vis model" in error_line(capsys, ["predict", src, "--model", tmp_path, "-o", tmp_path / "a.mp4"])
+    assert "output folder does not exist" in error_line(
+        capsys, ["predict", src, "--model", tiny_run, "-o", tmp_path / "nope" / "a.mp4"])
+    assert not list(tmp_path.glob("a.mp4")) and not list(tmp_path.glob(".a.mp4*"))  # nothing half-written
+
+
+def test_windows_cover_every_frame_once_with_spares():
+    for n in (1, 7, 30, 31, 95):
+        stream = ((i, np.full((1, 1, 3), i, np.uint8)) for i in range(n))
+        seen = []
+        for s, f in _windows_of_frames(stream, 30, 21):
+            v = f[:, 0, 0, 0].astype(int)
+            assert list(v[1:-1]) == list(range(s, s + len(f) - 2))
+            assert v[0] == max(s - 1, 0) and v[-1] == min(s + len(f) - 2, n - 1)
+            seen += list(range(s, s + len(f) - 2))
+        assert set(seen) == set(range(n))
+
+
+def test_join_switches_where_predictions_agree():
+    a = np.zeros((10, 2))
+    b = np.ones((8, 2))
+    b[3] = 0  # b agrees with a at its row 3 = overall row 7
+    j = _join(a, b, 4)
+    assert len(j) == 12 and (j[:7] == 0).all() and (j[8:] == 1).all()

@@ -1,0 +1,104 @@
+"""Training end to end on a tiny dataset: run folder, resume, DDP, and the feature cache."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import TINY_CONFIG
+from vis.dataset import Dataset
+from vis.features import load, prepare
+from vis.train import centred_windows, load_config, load_model, train
+
+
+def test_run_folder_is_complete_and_loadable(tiny_run):
+    for name in ("model.pt", "state.pt", "log.jsonl", "config.toml", "bank.npz", "summary.json"):
+        assert (tiny_run / name).is_file(), name
+    log = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
+    assert any("val_loss" in e for e in log) and any("train_loss" in e for e in log)
+    net, pca, ck = load_model(tiny_run)  # no flags: the checkpoint carries its config
+    assert net.cfg.image_size == (32, 24) and net.cfg.hidden == 8
+    x = torch.zeros(1, 17, 24, 32, 3, dtype=torch.uint8)
+    assert net(x).shape == (1, 45, 10)
+    assert pca.decode(np.zeros(10, np.float32)).shape == (42,)
+
+
+@pytest.fixture(scope="module")
+def windows(tiny_data, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    ds = Dataset.open(tiny_data)
+    prepare(ds, cache, size=(32, 24), progress=False)
+    tr = centred_windows([load(cache, v, (32, 24)) for v in ds.split("train")])
+    va = centred_windows([load(cache, v, (32, 24)) for v in ds.split("test")])
+    assert len(tr) >= 4 and len(va) >= 1
+    return tr, va
+
+
+def test_windows_are_centred_on_the_clicks(windows):
+    tr, _ = windows
+    loud = tr.targets.sum(axis=2).argmax(axis=1)  # the loudest row of each window
+    assert np.all(np.abs(loud - 22) <= 4)  # centre row 22, within ~1 frame
+
+
+def test_resume_ends_where_an_uninterrupted_run_would(windows, tmp_path):
+    tr, va = windows
+    (tmp_path / "c.toml").write_text(TINY_CONFIG)
+    cfg = load_config(tmp_path / "c.toml")
+    full = train(tr, va, cfg, tmp_path / "full", progress=False)
+    part = train(tr, va, cfg, tmp_path / "part", progress=False, max_steps=3)
+    assert part["steps"] == 3 and not (tmp_path / "part" / "model.pt").is_file() or part["steps"] == 3
+    resumed = train(tr, va, cfg, tmp_path / "part", progress=False, resume=True)
+    assert resumed["steps"] == full["steps"]
+    a = torch.load(tmp_path / "full" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "part" / "model.pt", weights_only=False)["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+    steps = [json.loads(x)["step"] for x in (tmp_path / "part" / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps)  # no duplicated log lines after resuming
+
+
+def test_resume_with_another_config_is_refused(windows, tmp_path):
+    from vis.errors import VisError
+
+    tr, va = windows
+    (tmp_path / "c.toml").write_text(TINY_CONFIG)
+    train(tr, va, load_config(tmp_path / "c.toml"), tmp_path / "r", progress=False, max_steps=1)
+    with pytest.raises(VisError, match="another configuration"):
+        train(tr, va, load_config(tmp_path / "c.toml", lr=0.5), tmp_path / "r", progress=False, resume=True)
+
+
+def test_cache_is_reused_and_rebuilt_when_inputs_change(tiny_data, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    ds = Dataset.open(data)
+    first = prepare(ds, tmp_path / "c", size=(32, 24), progress=False)
+    again = prepare(ds, tmp_path / "c", size=(32, 24), progress=False)
+    assert first["computed"] == 4 and again["computed"] == 0
+    wav = ds.audio_path(ds.ids[0])
+    os.utime(wav, ns=(wav.stat().st_atime_ns, wav.stat().st_mtime_ns + 10**9))
+    assert prepare(ds, tmp_path / "c", size=(32, 24), progress=False)["computed"] == 1
+    assert not [p for p in (tmp_path / "c").iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_ddp_two_processes_match_one(tiny_data, tmp_path):
+    (tmp_path / "c.toml").write_text(TINY_CONFIG)
+    common = [str(tiny_data), "--config", str(tmp_path / "c.toml"), "--cache", str(tmp_path / "cache")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, "-m", "vis", "train", *common, "--out", str(tmp_path / "one")],
+                         capture_output=True, text=True, env=env)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29517", "-m", "vis", "train", *common, "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, env=env)
+    assert two.returncode == 0, two.stderr[-2000:]
+    s1 = json.loads((tmp_path / "one" / "summary.json").read_text())
+    s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert s1["steps"] == s2["steps"]
+    # the same data order and global batch; only batch-norm statistics are per process
+    assert s2["val_loss"] == pytest.approx(s1["val_loss"], rel=0.1, abs=5)
