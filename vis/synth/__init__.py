@@ -89,15 +89,19 @@ def synthesize(index: int, *, seconds: float, seed: int = 0, size: tuple[int, in
                                lambda rng: scene.sample_point(rng))
     scene.set_motion(motion.Motion(contacts, extra, r_motion, wobble_px=3.0 * scene.px, seconds=seconds), contacts)
     voices = sound.voices(r_sound, scene.regions, knobs)
-    sounds = sound.event_sounds(voices, contacts)
+    sounds = sound.event_sounds(voices, contacts, scene.px)
     denoised, mic = sound.tracks(r_sound, sounds, int(round(seconds * sound.SR)), knobs)
     return Video(video_id(seed, index), scene, contacts, sounds, denoised, mic, source)
 
 
 def _thumb(frame: np.ndarray, w: int, h: int) -> np.ndarray:
     """Half-size frame by 2x2 averaging, cropped to the (even) thumb size."""
-    f = frame[: 2 * h, : 2 * w].astype(np.uint16)
-    return ((f[0::2, 0::2] + f[1::2, 0::2] + f[0::2, 1::2] + f[1::2, 1::2] + 2) // 4).astype(np.uint8)
+    f = frame[: 2 * h, : 2 * w]
+    rows = np.add(f[0::2], f[1::2], dtype=np.uint16)
+    quad = np.add(rows[:, 0::2], rows[:, 1::2])
+    quad += 2
+    quad >>= 2
+    return quad.astype(np.uint8)
 
 
 def thumb_size(size: tuple[int, int]) -> tuple[int, int]:

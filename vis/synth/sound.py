@@ -199,11 +199,11 @@ def _hit(v: Voice, c: Contact, rng, speed: float) -> np.ndarray:
     return _peak_to(x, peak)
 
 
-def _scratch(v: Voice, c: Contact, rng) -> np.ndarray:
+def _scratch(v: Voice, c: Contact, rng, px: float) -> np.ndarray:
     """Landing transient, then friction noise that follows the drag speed and the surface."""
     d = c.end - c.time
     t = _t(d)
-    speed = mo.drag_speed(c, c.time + t) / REF_DRAG_PX_S
+    speed = mo.drag_speed(c, c.time + t) / (REF_DRAG_PX_S * px)
     amp = np.clip(speed, 0, 3) ** 0.8
     noise = rng.standard_normal(len(t))
     if v.kind == "modal":  # friction excites the object's modes
@@ -237,13 +237,16 @@ def _band(band) -> np.ndarray:
     return signal.butter(2, [max(band[0], 20.0), min(band[1], 0.45 * SR)], "bandpass", fs=SR, output="sos")
 
 
-def event_sounds(voices_: list[Voice], contacts: list[Contact]) -> list[tuple[int, np.ndarray]]:
-    """Dry sound of each contact as ``(start_sample, samples)``: the contact starts at ``start_sample``."""
+def event_sounds(voices_: list[Voice], contacts: list[Contact], px: float = 1.0) -> list[tuple[int, np.ndarray]]:
+    """Dry sound of each contact as ``(start_sample, samples)``: the contact starts at ``start_sample``.
+
+    ``px``: frame height / 256, the scale of the contacts' pixel coordinates (drag speeds).
+    """
     out = []
     for c in contacts:
         v = voices_[c.region]
         rng = np.random.default_rng([c.seed, 0])
-        x = _hit(v, c, rng, c.speed) if c.action == "hit" else _scratch(v, c, rng)
+        x = _hit(v, c, rng, c.speed) if c.action == "hit" else _scratch(v, c, rng, px)
         x = np.concatenate([x, np.zeros(int(0.4 * SR))]) if c.reaction in ("rigid-motion", "scatter") else x
         if c.reaction in ("rigid-motion", "other"):  # the object rocks and knocks again
             wb = mo.wobble(c)
@@ -289,14 +292,18 @@ def tracks(rng: np.random.Generator, events: list[tuple[int, np.ndarray]], n: in
     nz = knobs.noise
     room = _pinkish(rng, n)
     denoised = dry + 0.12 * 0.5 * (wet[0] + wet[1]) + 10 ** (-62 / 20) * nz * room
-    t = np.arange(n) / SR
-    hum = sum(np.sin(2 * np.pi * 60 * k * t + rng.uniform(0, 6.3)) / k for k in (1, 2, 3)) * 10 ** (-52 / 20)
+    # Mains hum: 60 Hz and two harmonics; one period is exactly SR / 60 = 1600 samples, so tile it.
+    period = np.arange(SR // 60) / SR
+    hum = sum(np.sin(2 * np.pi * 60 * k * period + rng.uniform(0, 6.3)) / k for k in (1, 2, 3))
+    hum = np.tile(hum, n // len(period) + 1)[:n] * 10 ** (-52 / 20)
+    hiss = rng.standard_normal(n)
     delay = int(rng.integers(0, 25))  # up to 0.25 ms between the two capsules
     mic = np.zeros((n, 2))
     for ch in range(2):
-        d = np.roll(dry, delay * ch)
-        noise = 10 ** (-44 / 20) * (0.8 * room + 0.6 * _pinkish(rng, n)) + 10 ** (-58 / 20) * rng.standard_normal(n)
-        mic[:, ch] = (0.92 if ch else 1.0) * d + 0.3 * wet[ch] + nz * (noise + hum)
+        # Each capsule: the shared room plus its own part (the room and hiss, shifted by a second or so).
+        shift = int(rng.integers(SR // 2, 2 * SR))
+        noise = 10 ** (-44 / 20) * (0.8 * room + 0.6 * np.roll(room, shift)) + 10 ** (-58 / 20) * np.roll(hiss, shift)
+        mic[:, ch] = (0.92 if ch else 1.0) * np.roll(dry, delay * ch) + 0.3 * wet[ch] + nz * (noise + hum)
     peak = max(np.abs(denoised).max(), np.abs(mic).max())
     if peak > 0.95:  # no clipping: turn the whole recording down
         denoised, mic = denoised * (0.95 / peak), mic * (0.95 / peak)
