@@ -319,3 +319,10 @@ def test_cochleagram_png(tmp_path) -> None:
         save_cochleagram_png(out, env[:, :40], times)
     with pytest.raises(VisError, match="does not exist"):
         save_cochleagram_png(tmp_path / "missing" / "c.png", env, times)
+
+
+@pytest.mark.parametrize("q", [3153, 1051, 3000, 2 * 997])
+def test_rfft_of_awkward_lengths(q: int) -> None:
+    x = np.random.default_rng(q).standard_normal((2, C.HOP * q))
+    ref = np.fft.rfft(x, axis=-1)
+    np.testing.assert_allclose(C._rfft_of_hops(x), ref, rtol=0, atol=1e-9 * np.abs(ref).max())
