@@ -5,24 +5,26 @@ band-pass filters evenly spaced on the ERB scale from 20 Hz to 10 kHz, plus a lo
 compressed by ``** 0.3`` and resampled to ~90 Hz: an array ``env [T, 42]``.
 
 The reference recipe (steps 1-7, transcribed directly in :mod:`vis._reference`) does about 170 FFTs of
-the full 20 kHz signal. This module computes the same numbers with a handful:
+the full 20 kHz signal. This module computes the same numbers with far less work:
 
 * Input resampling (steps 1-2) is Fourier resampling, so only the lowest ``n_20k / 2 + 1`` bins of the
   input's DFT are needed. Short inputs take one ``rfft``; long ones (over :data:`INPUT_BLOCK` samples)
   assemble those bins from the DFTs of ``d`` interleaved sub-sequences (``x[r::d]``, a decimation in
   time), which is exact and keeps memory to a few blocks whatever the file length.
 * A band's analytic signal has nonzero spectrum only on the band's bins ``[a, b]``. Shifted down by
-  ``a`` bins, it is a trigonometric polynomial of degree ``b - a``, so an inverse FFT of any length
-  ``M > b - a`` gives its exact values (up to the shift, whose phase ``|.|`` removes) on ``M`` evenly
-  spaced instants. Each band's envelope is therefore computed at its own reduced rate.
+  ``a`` bins, it is a trigonometric polynomial, so inverse FFTs of the band's bins alone give its exact
+  values (up to the shift, whose phase ``|.|`` removes) on any grid of ``M`` evenly spaced instants:
+  each band's envelope is computed at its own reduced rate (as interleaved sub-grids of at most
+  :data:`ENV_BLOCK` points).
 * Compression is applied at that reduced rate, and step 7 is a Fourier resampling from ``M`` instead of
   ``n`` samples. This is the one approximation: ``env ** 0.3`` is not band-limited, and what lies
   above ``M / 2`` folds back. With ``M`` = :data:`OVERSAMPLE` x the band's width (and at least
-  :data:`MIN_RATE_FACTOR` x the output length), the difference from the oracle stays below 1e-3 (max
-  abs) on impacts, scratches, noise, tones, silence and clipped audio (see ``tests/test_cochleagram.py``).
+  :data:`MIN_RATE_FACTOR` x the output length), the difference from the oracle stays within 1.5e-3 max
+  abs and 2e-5 mean abs on impacts, scratches, white noise, tones, silence, DC and clipped audio (see
+  ``tests/test_cochleagram.py`` and ``benchmarks/bench_cochleagram.py``).
 
-Everything runs in float64 (the ``** 0.3`` compression turns float32 round-off of 1e-7 into errors of
-1e-2 in quiet channels) and returns float32.
+The signal's FFTs run in float64: the ``** 0.3`` compression would turn float32 round-off of 1e-7 into
+errors of 1e-2 in quiet channels. Results are float32.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ TRIM_MULTIPLE = 100  # recipe step 1: the 20 kHz length is trimmed to a multiple
 # beyond the band's width (|.| and ** 0.3 are not band-limited), and what lies above half the reduced
 # rate aliases into the output. Max / mean abs difference from the oracle on 35 s of white noise at
 # 96 kHz (the worst case measured): 8x -> 1.8e-3 / 3.8e-5, 12x -> 1.5e-3 / 2.1e-5, 16x -> 1.1e-3 / 1.4e-5;
-# impacts: 8x -> 2.5e-3, 12x -> 6e-4. Time for those 35 s: 0.31 s, 0.35 s, 0.42 s (oracle: ~12 s).
+# impacts: 8x -> 2.5e-3, 12x -> 6e-4. Relative run time: 8x -> 0.88, 12x -> 1, 16x -> 1.2.
 OVERSAMPLE = 12.0
 # Lowest per-band rate, as a multiple of the output rate (32 x 90 Hz = 2880 Hz): the 16 narrow low bands
 # (20 Hz to ~600 Hz) need a guard above the 45 Hz output band. Max abs difference in those bands on
@@ -179,12 +181,6 @@ def band_responses(n_samples: int, *, sr: int = SR) -> Iterator[tuple[int, np.nd
         yield start, _channel_response(_rfftfreq(np.arange(start, stop), n_samples, sr), k, cutoffs)
 
 
-def _analytic_bands(n: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Per channel: its first bin and ``weights`` = response x Hilbert weights (1 at DC/Nyquist, else 2)."""
-    for start, response in band_responses(n):
-        yield start, response * hilbert_weights(start, len(response), n)
-
-
 def hilbert_weights(start: int, width: int, n: int) -> np.ndarray:
     """Weights turning rfft bins ``start .. start + width - 1`` of a length-``n`` signal into the spectrum
     of its analytic signal (as ``scipy.signal.hilbert``): 2, except 1 at DC and at the Nyquist bin."""
@@ -194,6 +190,12 @@ def hilbert_weights(start: int, width: int, n: int) -> np.ndarray:
     if n % 2 == 0 and start + width == n // 2 + 1 and width:
         w[-1] = 1.0
     return w
+
+
+def _analytic_bands(n: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Per channel: its first bin and ``weights`` = response x Hilbert weights (1 at DC/Nyquist, else 2)."""
+    for start, response in band_responses(n):
+        yield start, response * hilbert_weights(start, len(response), n)
 
 
 @lru_cache(maxsize=4)
@@ -493,7 +495,7 @@ def cochleagram(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
         Time (s) of each row relative to the first audio sample (spacing ``n / T / 20000`` ~ 1/90 s).
 
     Raises :class:`vis.errors.VisError` for rates below 20 kHz, NaN or infinite samples, and audio too
-    short for one envelope frame (~11 ms).
+    short for one envelope row (:func:`min_samples`: 15 ms at 96 kHz).
     """
     env, times = _run(_as_signals(audio, batch=False), sr, "audio")
     return env[0], times
