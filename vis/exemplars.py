@@ -208,3 +208,44 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
         records.append({"time": float(p / float(FPS)), "exemplar": int(i), "distance": float(d),
                         "material": str(bank.labels[i]) or None})
     return out, records
+
+
+@dataclass
+class Colouring:
+    """Colouring transform for the detection model's predictions (paper A1.1).
+
+    Whiten with the mean and covariance of predicted features at detected peaks, re-colour with those of
+    real training peaks: ``x -> (x - pred_mean) @ matrix.T + real_mean``, per 42-band row. Covariances
+    are shrunk towards their mean variance by ``SHRINK`` so that a few dozen peaks suffice.
+    """
+
+    pred_mean: np.ndarray  # [42]
+    real_mean: np.ndarray  # [42]
+    matrix: np.ndarray  # [42, 42] = real_cov^(1/2) @ pred_cov^(-1/2)
+
+    SHRINK = 0.1
+
+    @classmethod
+    def fit(cls, pred_rows: np.ndarray, real_rows: np.ndarray) -> Colouring:
+        """pred_rows [n, 42] predicted features at detected peaks; real_rows [m, 42] real ones."""
+        if len(pred_rows) < 2 or len(real_rows) < 2:
+            raise VisError("colouring needs at least two predicted and two real peaks")
+
+        def root(x: np.ndarray, power: float) -> np.ndarray:
+            c = np.cov(x, rowvar=False)
+            c = (1 - cls.SHRINK) * c + cls.SHRINK * np.eye(len(c)) * max(np.trace(c) / len(c), 1e-8)
+            w, v = np.linalg.eigh(c)
+            return (v * np.maximum(w, 1e-10) ** power) @ v.T
+
+        m = root(real_rows, 0.5) @ root(pred_rows, -0.5)
+        return cls(pred_rows.mean(0).astype(np.float32), real_rows.mean(0).astype(np.float32), m.astype(np.float32))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.pred_mean) @ self.matrix.T + self.real_mean).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"pred_mean": self.pred_mean, "real_mean": self.real_mean, "matrix": self.matrix}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Colouring:
+        return cls(np.asarray(d["pred_mean"]), np.asarray(d["real_mean"]), np.asarray(d["matrix"]))

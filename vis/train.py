@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from vis.errors import VisError
-from vis.features import CENTRED_FRAMES, K, VideoFeatures
+from vis.features import CENTRED_FRAMES, DETECTION_FRAMES, DETECTION_STRIDE, K, VideoFeatures
 from vis.io import atomic_output
 from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict, robust_loss
 
@@ -183,6 +183,34 @@ def centred_windows(videos: list[VideoFeatures], *, centres: str = "onsets",
     return Windows(videos, np.asarray(index, np.int64), np.stack(targets), n_frames)
 
 
+def detection_windows(videos: list[VideoFeatures], *, lag: int = 0, n_frames: int = DETECTION_FRAMES,
+                      stride: int = DETECTION_STRIDE) -> Windows:
+    """The detection task's windows: ~2 s sequences every 0.5 s (paper Sec. 6.1).
+
+    With ``lag`` > 0 the targets are the sound of frames ``start - lag ..`` (the output lags, A1.1).
+    """
+    from vis.features import sequence_starts
+
+    index, targets = [], []
+    for i, vf in enumerate(videos):
+        for s in sequence_starts(vf, n_frames=n_frames, stride=stride):
+            if s - lag < 0:
+                continue
+            index.append((i, s))
+            targets.append(vf.targets(int(s) - lag, n_frames))
+    if not index:
+        return Windows(videos, np.zeros((0, 2), np.int64), np.zeros((0, n_frames * K, 42), np.float32), n_frames)
+    return Windows(videos, np.asarray(index, np.int64), np.stack(targets), n_frames)
+
+
+def make_windows(videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
+    if cfg.train.task == "detection":
+        return detection_windows(videos, lag=cfg.model.lag)
+    if cfg.train.task != "centred":
+        raise VisError(f"unknown task {cfg.train.task!r} (centred or detection)")
+    return centred_windows(videos, centres=cfg.train.centres)
+
+
 def augment(frames: np.ndarray, rng: np.random.Generator, shift: int) -> np.ndarray:
     """Random translation (edge-padded, up to ``shift`` px) and mirroring, the same for a whole window."""
     out = np.empty_like(frames)
@@ -244,8 +272,23 @@ def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
     return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
 
 
-def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, batch_size: int = 32) -> float:
-    """Mean per-window robust loss (Eq. 4) over ``windows``, no augmentation."""
+def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task: str) -> torch.Tensor:
+    """The training loss of a batch: Eq. 4 (centred task) or, for detection, the weighted loss after the
+    time-shift alignment of Eq. 5 (gradients flow through the shifted prediction; paper A1.1).
+
+    pred, code : [B, T, 10] predicted and true PCA codes; env : [B, T, 42] true envelopes.
+    """
+    if task == "centred":
+        return robust_loss(pred, code)
+    from vis.align import align, weighted_loss
+
+    shifted, _ = align(pred, code, env)
+    return weighted_loss(shifted, code, env)
+
+
+def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred",
+                  batch_size: int = 32) -> float:
+    """Mean per-window training loss over ``windows``, no augmentation."""
     if len(windows) == 0:
         return float("nan")
     net.eval()
@@ -254,8 +297,8 @@ def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, batch_size: i
         for i in range(0, len(windows), batch_size):
             rows = np.arange(i, min(i + batch_size, len(windows)))
             pred = net(torch.from_numpy(windows.frames(rows)))
-            target = torch.from_numpy(pca.encode(windows.targets[rows]))
-            total += robust_loss(pred, target).item() * len(rows)
+            env = torch.from_numpy(windows.targets[rows])
+            total += window_loss(pred, torch.from_numpy(pca.encode(env.numpy())), env, task).item() * len(rows)
     net.train()
     return total / len(windows)
 
@@ -311,8 +354,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     targets_code = pca.encode(train_windows.targets)  # [M, N*K, 10]
     baseline = math.nan  # the loss of always predicting the mean training sound (PCA code 0)
     if len(val_windows):
+        val_env = torch.from_numpy(val_windows.targets)
         val_code = torch.from_numpy(pca.encode(val_windows.targets))
-        baseline = float(robust_loss(torch.zeros_like(val_code), val_code).item())
+        baseline = float(window_loss(torch.zeros_like(val_code), val_code, val_env, tc.task).item())
 
     def log(entry: dict) -> None:
         if rank == 0:
@@ -342,7 +386,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             if tc.augment:
                 frames = augment(frames, np.random.default_rng([tc.seed, step, rank]), tc.shift)
             pred = model(torch.from_numpy(np.ascontiguousarray(frames)))
-            loss = robust_loss(pred, torch.from_numpy(targets_code[mine])) * (len(mine) * world / len(rows))
+            env = torch.from_numpy(train_windows.targets[mine])
+            share = len(mine) * world / len(rows)  # so that DDP's gradient average is the global batch mean
+            loss = window_loss(pred, torch.from_numpy(targets_code[mine]), env, tc.task) * share
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
@@ -354,7 +400,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             if step % tc.log_every == 0:
                 log({"step": step, "epoch": epoch, "train_loss": float(np.mean(running[-tc.log_every:]))})
             if step % steps_per_epoch == 0:
-                val_loss = _val(net, val_windows, pca, rank, world)
+                val_loss = _val(net, val_windows, pca, rank, world, tc.task)
                 log({"step": step, "epoch": epoch + 1, "val_loss": val_loss, "baseline_mean_loss": baseline})
                 if rank == 0:
                     _save(checkpoint(net, pca, cfg, {"step": step}), model_path)
@@ -373,11 +419,11 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             math.nan, "val_loss": val_loss, "baseline_mean_loss": baseline, "seconds": t_spent + time.time() - t0}
 
 
-def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int) -> float:
+def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, task: str) -> float:
     if world == 1:
-        return evaluate_loss(net, windows, pca)
+        return evaluate_loss(net, windows, pca, task=task)
     mine = Windows(windows.videos, windows.index[rank::world], windows.targets[rank::world], windows.n_frames)
-    t = torch.tensor([evaluate_loss(net, mine, pca) * len(mine) if len(mine) else 0.0, float(len(mine))],
+    t = torch.tensor([evaluate_loss(net, mine, pca, task=task) * len(mine) if len(mine) else 0.0, float(len(mine))],
                      dtype=torch.float64)
     torch.distributed.all_reduce(t)
     return float(t[0] / t[1]) if t[1] else math.nan
@@ -402,15 +448,47 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
         prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
     if world > 1:
         torch.distributed.barrier()
-    tr = centred_windows([load(cache, v, size) for v in train_ids], centres=cfg.train.centres)
-    va = centred_windows([load(cache, v, size) for v in val_ids], centres=cfg.train.centres)
+    train_videos = [load(cache, v, size) for v in train_ids]
+    val_videos = [load(cache, v, size) for v in val_ids]
+    tr = make_windows(train_videos, cfg)
+    va = make_windows(val_videos, cfg)
     summary = train(tr, va, cfg, out, resume=resume, progress=progress)
     summary["cache"] = str(cache)
     if rank == 0:
-        write_bank(ds, tr, Path(out) / "bank.npz")
+        # the exemplar bank always holds the centred training impacts (paper Sec. 6.1)
+        write_bank(ds, tr if cfg.train.task == "centred" else centred_windows(train_videos), Path(out) / "bank.npz")
+        if cfg.train.task == "detection":
+            summary["colouring_peaks"] = add_colouring(Path(out), val_videos, train_videos)
         with atomic_output(Path(out) / "summary.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def add_colouring(out: Path, silent_videos: list[VideoFeatures], train_videos: list[VideoFeatures]) -> int:
+    """Fit the detection model's colouring transform (paper A1.1) and store it in ``out/model.pt``.
+
+    Predicted statistics come from the network run on ``silent_videos`` (their frames only: the paper uses
+    the test videos, without their sound), at the peaks detected in its predictions; real statistics
+    from the envelopes of the training videos at their detected onsets. Returns the predicted peaks used.
+    """
+    from vis.exemplars import Colouring
+    from vis.features import env_on_grid
+    from vis.predict import detect_peaks, predict_cached
+
+    net, pca, ck = load_model(out)
+    pred_rows = []
+    for vf in silent_videos:
+        pred = predict_cached(net, pca, vf)
+        peaks, _ = detect_peaks(pred)
+        pred_rows.append(env_on_grid(pred.env, pred.times, peaks))
+    real_rows = [env_on_grid(vf.env, vf.times, vf.onsets) for vf in train_videos]
+    pred_rows_all = np.concatenate(pred_rows) if pred_rows else np.zeros((0, 42))
+    try:
+        ck["colouring"] = Colouring.fit(pred_rows_all, np.concatenate(real_rows)).to_dict()
+    except VisError:
+        return 0  # too few peaks: example-based synthesis runs without colouring
+    _save(ck, out / "model.pt")
+    return len(pred_rows_all)
 
 
 def write_bank(ds, windows: Windows, path: Path) -> None:
