@@ -95,6 +95,16 @@ def test_bad_arguments_raise_one_line_errors(tmp_path, kwargs, match):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_an_interrupted_video_leaves_no_files(tmp_path):
+    stale = tmp_path / ".2015-01-01-00-00-00.partial"
+    stale.mkdir()
+    (stale / "2015-01-01-00-00-00_denoised.wav").write_bytes(b"half")
+    summary = generate(tmp_path, videos=1, seconds=2.0, size=SMALL, progress=False)
+    assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{summary['ids'][0]}{s}" for s in SUFFIXES.values()] + ["train.txt", "test.txt"])
+
+
 def test_times_file_matches_the_contacts(small_set):
     root, summary = small_set
     v = synthesize(1, seconds=3.0, seed=7, size=SMALL)

@@ -194,7 +194,7 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
     Returns
     -------
     summary : dict with ``root``, ``ids`` (in index order), ``train`` / ``test`` (ids), ``files`` (count
-        written), ``seconds`` (of video in all), ``events``, ``materials`` ({name: events}),
+        written), ``seconds`` (of video in all), ``events``, ``materials`` ({name: scene regions}),
         ``elapsed`` (s), ``knobs`` (the difficulty used)
     """
     from concurrent.futures import ProcessPoolExecutor, as_completed

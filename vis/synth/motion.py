@@ -163,8 +163,9 @@ def particles(c: Contact, kind: str) -> Particles:
     speed = (200.0 if kind == "scatter" else 260.0) * c.speed * np.exp(rng.normal(0, 0.4, n))
     ang = rng.uniform(0, 2 * np.pi, n)
     vz = (800.0 if kind == "scatter" else 1200.0) * c.speed ** 0.5 * rng.uniform(0.4, 1.0, n)
-    radius = rng.uniform(1.0, 2.6, n) if kind == "scatter" else rng.uniform(0.8, 1.8, n)
-    return Particles(speed * np.cos(ang), speed * np.sin(ang), vz, radius, rng.uniform(0.6, 1.25, n),
+    radius = rng.uniform(1.5, 3.5, n) if kind == "scatter" else rng.uniform(0.8, 1.8, n)
+    shade = np.where(rng.random(n) < 0.5, rng.uniform(0.45, 0.75, n), rng.uniform(1.3, 1.7, n))
+    return Particles(speed * np.cos(ang), speed * np.sin(ang), vz, radius, shade,
                      2.0 * vz / GRAVITY)
 
 

@@ -30,6 +30,7 @@ MARGIN_PX = 14.0  # canvas margin on each side: room for shake and for objects m
 STICK_TIP_PX, STICK_HANDLE_PX = 4.5, 9.0  # drumstick width at the tip and at the hand (off-screen)
 STICK_COLOURS = ((0.84, 0.70, 0.50), (0.70, 0.52, 0.32), (0.90, 0.82, 0.66), (0.35, 0.25, 0.18))
 MIN_REGION_FRACTION = 0.12  # each region covers at least this much of the visible frame
+RIGID_PIECE_PX = 28.0  # radius of the loose piece that moves when the struck region fills the view
 
 
 @dataclass
@@ -102,6 +103,8 @@ class Scene:
         self.hand = np.array([self.m + hx * self.w, self.m + hy * self.h])
         self.stick_colour = np.asarray(STICK_COLOURS[rng.integers(len(STICK_COLOURS))], np.float32) * 255
         self._cand = self._candidates()
+        visible = self.labels[self.m : self.m + self.h, self.m : self.m + self.w]
+        self.region_fraction = [float((visible == r).mean()) for r in range(len(materials))]
         self.effects: list[Effect] = []
         self.state: tuple[np.ndarray, ...] | None = None
 
@@ -311,16 +314,29 @@ def _rigid(scene: Scene, img, t, e: Effect, ox, oy):
     sy, sx = oy - dy, ox - dx
     if not (0 <= sy and sy + scene.h <= scene.shape[0] and 0 <= sx and sx + scene.w <= scene.shape[1]):
         return img
-    mask = scene.labels[sy : sy + scene.h, sx : sx + scene.w] == e.contact.region
-    src = scene.canvas[sy : sy + scene.h, sx : sx + scene.w]
-    return np.where(mask[..., None], src, img)
+    if scene.region_fraction[e.contact.region] < 0.5:  # an object in the scene: it moves as a whole
+        mask = scene.labels[sy : sy + scene.h, sx : sx + scene.w] == e.contact.region
+        src = scene.canvas[sy : sy + scene.h, sx : sx + scene.w]
+        return np.where(mask[..., None], src, img)
+    # The struck region fills the view: a loose piece of it around the contact point moves instead.
+    r = RIGID_PIECE_PX * scene.px
+    cx, cy = e.contact.xy[0] - ox, e.contact.xy[1] - oy
+    x0, x1 = int(max(0, cx - r)), int(min(scene.w, cx + r + 1))
+    y0, y1 = int(max(0, cy - r)), int(min(scene.h, cy + r + 1))
+    if x1 <= x0 or y1 <= y0:
+        return img
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    inside = (np.hypot(xs - cx, ys - cy) < r) & (scene.labels[ys + sy, xs + sx] == e.contact.region)
+    out = img.copy()
+    out[y0:y1, x0:x1][inside] = scene.canvas[ys + sy, xs + sx][inside]
+    return out
 
 
 def _dent(scene: Scene, img, t, e: Effect, ox, oy):
     d: mo.Dent = e.data
     c = e.contact
     if t <= c.end:
-        u = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - c.time) / max(c.end - c.time, 1e-6), 0, 1))
+        u = float(mo.smoothstep((t - c.time) / max(c.end - c.time, 1e-6)))
         amp = d.depth
     else:
         u, amp = 1.0, d.depth * np.exp(-(t - c.end) / d.recover)
@@ -356,13 +372,16 @@ def _pieces(scene: Scene, img, t, e: Effect, ox, oy):
         if splash and tau >= p.flight[k]:
             continue
         r = p.radius[k] * scene.px
-        x0, x1 = int(max(0, px_[k] - r)), int(min(scene.w, px_[k] + r + 1))
-        y0, y1 = int(max(0, py_[k] - r)), int(min(scene.h, py_[k] + r + 1))
+        x0, x1 = int(max(0, px_[k] - r - 2)), int(min(scene.w, px_[k] + r + 3))
+        y0, y1 = int(max(0, py_[k] - r - 2)), int(min(scene.h, py_[k] + r + 3))
         if x1 <= x0 or y1 <= y0:
             continue
         ys, xs = np.mgrid[y0:y1, x0:x1]
         a = np.clip(r - np.hypot(xs - px_[k], ys - py_[k]) + 0.5, 0, 1) * fade
         col = np.array([215, 228, 240], np.float32) if splash else np.clip(e.colour * p.shade[k], 0, 255)
+        if not splash:  # a dark rim (the piece's own shadow) so pieces of the surface stand out on it
+            rim = np.clip(r + 1.2 - np.hypot(xs - px_[k], ys - py_[k]), 0, 1) * fade
+            out[y0:y1, x0:x1] *= (1.0 - 0.5 * rim)[..., None]
         a = a * (0.7 if splash else 1.0)
         out[y0:y1, x0:x1] += a[..., None] * (col - out[y0:y1, x0:x1])
     if splash:  # an expanding ring on the water surface
