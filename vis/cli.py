@@ -157,6 +157,33 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _named_runs(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise VisError(f"{flag} {item!r}: expected NAME=RUN (e.g. no-rnn=runs/no-rnn)")
+        out[name] = path
+    return out
+
+
+def cmd_evaluate(args) -> int:
+    from vis.evaluate import evaluate
+
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    m = evaluate(_open_dataset(args), args.model, args.out, cache=args.cache, methods=methods,
+                 compare=_named_runs(args.compare, "--compare"), detection=_named_runs(args.detection, "--detection"),
+                 seed=args.seed, progress=True)
+    full = m["methods"].get("full", {})
+    print(f"evaluated {m['test_impacts']} test impacts in {m['seconds']:.0f} s: full system loudness r "
+          f"{full.get('loudness_r', float('nan')):.2f}, centroid r {full.get('centroid_r', float('nan')):.2f}, "
+          f"material {100 * full.get('material_acc', float('nan')):.1f}%")
+    for name, d in m["detection"].items():
+        print(f"detection {name}: AP {100 * d['ap']:.1f}%, onset acc. {100 * d['onset_acc']:.1f}%")
+    print(f"wrote {Path(args.out).resolve()}/metrics.json, report.md, figures/")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from vis.demo import run_demo
 
@@ -241,6 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wav", type=Path, help="also write the predicted sound as wav")
     p.add_argument("--png", type=Path, help="also write the predicted cochleagram (above the original's)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="the paper's experiments on the test split: metrics, tables, figures")
+    _dataset_options(p)
+    p.add_argument("--model", type=Path, required=True, help="run folder of the full system")
+    p.add_argument("--out", type=Path, default=Path("report"), help="report folder (default: report)")
+    p.add_argument("--methods", help="comma-separated methods (default: all; see vis/evaluate.py)")
+    p.add_argument("--compare", action="append", metavar="NAME=RUN",
+                   help="another trained run to compare, e.g. no-rnn=runs/no-rnn (repeatable)")
+    p.add_argument("--detection", action="append", metavar="NAME=RUN",
+                   help="a detection run to score on full videos, e.g. rgb-only=runs/det-rgb (repeatable)")
+    p.add_argument("--cache", type=Path, help="feature cache folder")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="synthesize data, train, predict held-out videos, write a report")
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)")

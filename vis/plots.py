@@ -104,3 +104,102 @@ def save_cochleagram_png(
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _figure(size: tuple[float, float]):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise VisError(f"cannot write {path}: folder {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _freq_axis(ax, *, label: bool = True) -> None:
+    ticks = np.interp(hz_to_erb(np.array(TICK_HZ)), hz_to_erb(band_centres()), np.arange(N_BANDS))
+    ax.set_yticks(ticks, [f"{f // 1000}k" if f >= 1000 else str(f) for f in TICK_HZ] if label else [])
+    if label:
+        ax.set_ylabel("frequency (Hz)")
+
+
+def save_mean_cochleagrams_png(path: str | os.PathLike, means: dict[str, np.ndarray], *, title: str = "",
+                               rate: float = 90.0) -> None:
+    """Mean cochleagram of each class (paper Fig. 3a): one panel per class, windows [R, 42] centred on the impact.
+
+    Time in seconds relative to the impact, band centre frequencies in Hz, one colour scale for all.
+    """
+    names = list(means)
+    cols = min(6, len(names))
+    rows = (len(names) + cols - 1) // cols
+    fig = _figure((2.2 * cols + 1, 2.0 * rows + 0.6))
+    axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
+    vmax = max(1e-6, max(float(m.max()) for m in means.values()))
+    for i, ax in enumerate(axes.flat):
+        if i >= len(names):
+            ax.axis("off")
+            continue
+        m = means[names[i]]
+        half = len(m) / rate / 2
+        image = ax.imshow(m.T, origin="lower", aspect="auto", extent=[-half, half, -0.5, N_BANDS - 0.5], cmap=CMAP,
+                          vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_title(names[i], fontsize=9)
+        _freq_axis(ax, label=i % cols == 0)
+        if i // cols == rows - 1:
+            ax.set_xlabel("time (s)")
+    fig.colorbar(image, ax=list(axes.flat), label="envelope ** 0.3", shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def save_confusion_png(path: str | os.PathLike, matrix: np.ndarray, labels: list[str], *, title: str = "") -> None:
+    """A row-normalised confusion matrix (rows: true class, columns: predicted), paper Fig. 3b / 5b."""
+    n = len(labels)
+    fig = _figure((1.0 + 0.42 * n, 0.8 + 0.4 * n))
+    ax = fig.subplots()
+    image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=max(0.5, float(matrix.max())))
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of the row")
+    if title:
+        ax.set_title(title)
+    _save(fig, path)
+
+
+def save_prediction_figure_png(path: str | os.PathLike, frames: np.ndarray, frame_times: np.ndarray, pred: np.ndarray,
+                               true: np.ndarray, times: np.ndarray, *, title: str = "") -> None:
+    """Paper Fig. 8: a row of frames, then the predicted and the true cochleagram on one time axis."""
+    fig = _figure((PANEL_SIZE[0], 1.6 + 2 * PANEL_SIZE[1] * 0.8))
+    grid = fig.add_gridspec(3, len(frames), height_ratios=[1.0, 1.5, 1.5])
+    for i, (f, t) in enumerate(zip(frames, frame_times)):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(f)
+        ax.set_title(f"{t:.1f} s", fontsize=8)
+        ax.axis("off")
+    vmax = max(1e-6, float(max(pred.max(), true.max())))
+    for r, (env, name) in enumerate([(pred, "predicted"), (true, "real")], start=1):
+        ax = fig.add_subplot(grid[r, :])
+        ax.imshow(env.T, origin="lower", aspect="auto", extent=_extent(times), cmap=CMAP, vmin=0, vmax=vmax,
+                  interpolation="nearest")
+        _freq_axis(ax)
+        ax.set_title(name, fontsize=9)
+        if r == 2:
+            ax.set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)

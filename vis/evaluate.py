@@ -1,0 +1,351 @@
+"""``vis evaluate``: the paper's experiments on the test split as one command (Sec. 6.2-6.3, Fig. 3, 5, 6, 8).
+
+Test impacts are the centred windows around the onsets detected in each test video's real sound (the
+paper's "videos centered on audio amplitude peaks"), labelled with the nearest annotated event within
+0.1 s. Every method produces a sound-feature window [45, 42] per test impact:
+
+- ``full``: the network's predicted features (the paper computes its auditory metrics on these);
+- ``full-example``: the features of the training impact that example-based synthesis transfers;
+- ``parametric``: the cochleagram of the parametric waveform made from the prediction;
+- ``image-match`` / ``spacetime-match`` / ``image+spacetime-match``: the training impact whose centre
+  frame is nearest in ImageNet CNN features (EfficientNet-Lite0, pooled) of the colour image, the
+  spacetime image, or both;
+- ``random``: a random training impact;  ``real-match``: the training impact nearest to the real sound;
+- ``+mat`` oracles (on impacts with a material label): ``full-example+mat``, ``image+spacetime-match+mat``
+  and ``random+mat`` draw only from training impacts of the same material;
+- any other run given with ``--compare NAME=RUN`` (e.g. ``no-rnn``, ``no-spacetime``, ``scratch``):
+  that network's predicted features.
+
+Metrics per method: loudness and spectral centroid (mean abs error, Pearson r; Fig. 5a); material,
+action, reaction and hardness class-averaged accuracy of a linear SVM trained on real training sounds
+(classes resampled to equal size) and applied to the method's features (Fig. 3b, 5b, 6b); with a
+detection model (``--task detection`` run, or ``--detection NAME=RUN``), detection AP and onset
+accuracy / AP on the full test videos (Sec. 6.2, :mod:`vis.metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vis.errors import VisError
+from vis.features import FPS, K, VideoFeatures
+from vis.metrics import (
+    average_precision,
+    centroid,
+    class_averaged_accuracy,
+    confusion_matrix,
+    error_and_r,
+    fit_linear_classifier,
+    loudness,
+    onset_metrics,
+    similarity_order,
+    soft_confusion,
+)
+
+LABEL_KINDS = ("material", "action", "reaction", "hardness")
+BASE_METHODS = ("full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
+                "random", "real-match")
+ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat", "full-example",
+                  "image+spacetime-match", "random", "real-match")
+LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
+FIG8_VIDEOS = 3  # test videos shown in the predicted-vs-true figure
+
+
+def _labels(videos: list[VideoFeatures], events: dict[str, list], index: np.ndarray) -> dict[str, np.ndarray]:
+    """Labels of each window (nearest annotated event within LABEL_TOL of its centre frame), '' if none."""
+    out = {k: [] for k in LABEL_KINDS}
+    for v, s in index:
+        t = (s + 7) / float(FPS)
+        near = [e for e in events[videos[v].vid] if abs(e.time - t) <= LABEL_TOL]
+        e = min(near, key=lambda e: abs(e.time - t)) if near else None
+        for k in LABEL_KINDS:
+            out[k].append((e.label(k) if e else None) or "")
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
+    """The network's envelopes for every window: [M, N*K, 42] (lagged models get their future frames)."""
+    out = []
+    lag = net.cfg.lag
+    with torch.no_grad():
+        for i in range(0, len(windows), batch):
+            rows = np.arange(i, min(i + batch, len(windows)))
+            frames = []
+            for v, s in windows.index[rows]:
+                f = windows.videos[v].frames
+                idx = np.clip(np.arange(s - 1, s + windows.n_frames + 1 + lag), 0, len(f) - 1)
+                frames.append(np.asarray(f[idx]))
+            code = net(torch.from_numpy(np.stack(frames))).numpy()
+            out.append(pca.decode(code[:, lag * K : lag * K + windows.n_frames * K]))
+    return np.concatenate(out)
+
+
+def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
+    """ImageNet EfficientNet-Lite0 features (pooled, 1280) of each window's centre frame: colour and spacetime."""
+    from vis.model import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0, colour_images, spacetime_images
+
+    net = EfficientNetLite0().eval()
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    col, st = [], []
+    with torch.no_grad():
+        for i in range(0, len(windows), batch):
+            frames = []
+            for v, s in windows.index[i : i + batch]:
+                c = s + windows.n_frames // 2
+                frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
+            x = torch.from_numpy(np.stack(frames))
+            col.append(net.trunk((colour_images(x[:, 1]) - mean) / std).numpy())
+            st.append(net.trunk((spacetime_images(x)[:, 0] - mean) / std).numpy())
+    col, st = np.concatenate(col), np.concatenate(st)
+    col, st = _unit(col), _unit(st)
+    return {"image": col, "spacetime": st, "image+spacetime": _unit(np.concatenate([col, st], axis=1))}
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-8)
+
+
+def _nearest(query: np.ndarray, base: np.ndarray, allowed: list[np.ndarray] | None = None) -> np.ndarray:
+    """Index of the nearest (largest dot product) row of ``base`` for each query, among ``allowed[i]``."""
+    sim = query @ base.T
+    if allowed is not None:
+        mask = np.full(sim.shape, -np.inf)
+        for i, a in enumerate(allowed):
+            mask[i, a] = 0
+        sim = sim + mask
+    return sim.argmax(axis=1)
+
+
+def _parametric_features(pred: np.ndarray) -> np.ndarray:
+    """Cochleagram of the parametric waveform of each predicted window (re-analysed): [M, 45, 42]."""
+    from vis.cochleagram import cochleagram
+    from vis.features import env_on_grid, row_times
+    from vis.synthesis import parametric
+
+    grid = row_times(pred.shape[1] // K)
+    rate = K * float(FPS)
+    out = []
+    for env in pred:
+        wave = parametric(env, env_rate=rate, sr_out=20_000)
+        e, t = cochleagram(wave, 20_000)
+        out.append(env_on_grid(e, t + grid[0], grid))  # the waveform starts at the first row's time
+    return np.stack(out)
+
+
+def sound_metrics(feats: np.ndarray, true: np.ndarray, labels: dict, classifiers: dict, mask: np.ndarray | None = None
+                  ) -> dict:
+    """Loudness / centroid error and r, and class-averaged accuracy per label kind, for one method."""
+    m = np.ones(len(true), bool) if mask is None else mask
+    f, t = feats[m], true[m]
+    out = {}
+    out["loudness_err"], out["loudness_r"] = error_and_r(loudness(f), loudness(t))
+    out["centroid_err"], out["centroid_r"] = error_and_r(centroid(f), centroid(t))
+    flat = f.reshape(len(f), -1)
+    for kind, (clf, vocab) in classifiers.items():
+        y = labels[kind][m]
+        keep = y != ""
+        out[f"{kind}_acc"] = class_averaged_accuracy(y[keep], clf.predict(flat[keep]), vocab) if keep.any() else np.nan
+    return out
+
+
+def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str | os.PathLike | None = None,
+             methods: list[str] | None = None, compare: dict[str, str] | None = None,
+             detection: dict[str, str] | None = None, seed: int = 0, progress: bool = True) -> dict:
+    """Run the evaluation; write ``out/metrics.json``, ``out/report.md`` and figures. Returns the metrics."""
+    from vis.exemplars import ExemplarBank
+    from vis.features import default_cache_dir, load, prepare
+    from vis.io import atomic_output
+    from vis.train import centred_windows, load_model
+
+    t0 = time.time()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache) if cache else default_cache_dir(ds.root)
+    net, pca, ck = load_model(run)
+    bank = ExemplarBank.load(Path(run) / "bank.npz")
+    runs = {"full": (net, pca, ck)}
+    for name, path in (compare or {}).items():
+        runs[name] = load_model(path)
+    det_runs = dict(detection or {})
+    if ck["train_config"]["task"] == "detection":
+        det_runs.setdefault("full", str(run))
+    methods = list(methods or dict.fromkeys(BASE_METHODS + ORACLE_METHODS))
+    for m in methods:
+        if m not in BASE_METHODS + ORACLE_METHODS:
+            raise VisError(f"unknown method {m!r} (one of {', '.join(dict.fromkeys(BASE_METHODS + ORACLE_METHODS))})")
+    train_ids, test_ids = ds.split("train"), ds.split("test")
+    if not test_ids:
+        raise VisError(f"{ds.root}: the test split is empty")
+    sizes = {tuple(r[0].cfg.image_size) for r in runs.values()}
+    for d in det_runs.values():
+        sizes.add(tuple(load_model(d)[0].cfg.image_size))
+    for size in sorted(sizes):
+        prepare(ds, cache, size=size, ids=train_ids + test_ids, progress=progress)
+    size = tuple(net.cfg.image_size)
+    events = {v: ds.events(v) for v in train_ids + test_ids}
+    tr_videos = [load(cache, v, size) for v in train_ids]
+    te_videos = [load(cache, v, size) for v in test_ids]
+    tr, te = centred_windows(tr_videos), centred_windows(te_videos)
+    if len(te) == 0 or len(tr) == 0:
+        raise VisError(f"{ds.root}: no centred impacts in the train or test split")
+    tr_lab, te_lab = _labels(tr_videos, events, tr.index), _labels(te_videos, events, te.index)
+    true = te.targets
+
+    # Classifiers trained on real training sounds (Sec. 4, 6.3).
+    classifiers = {}
+    for kind in LABEL_KINDS:
+        y = tr_lab[kind]
+        keep = y != ""
+        vocab = ds.vocabulary(kind, train_ids)
+        if keep.sum() >= 2 and len(set(y[keep])) >= 2:
+            classifiers[kind] = (fit_linear_classifier(tr.targets[keep].reshape(keep.sum(), -1), y[keep], seed=seed),
+                                 vocab)
+
+    # Every method's features for every test impact.
+    feats: dict[str, np.ndarray] = {"real": true}
+    for name, (n, p, _) in runs.items():
+        if n.cfg.image_size != size:
+            te_n = centred_windows([load(cache, v, tuple(n.cfg.image_size)) for v in test_ids])
+            feats[name] = predict_windows(n, p, te_n)
+        else:
+            feats[name] = predict_windows(n, p, te)
+    rng = np.random.default_rng(seed)
+    mats = te_lab["material"]
+    same_mat = [np.flatnonzero(tr_lab["material"] == m) if m else np.arange(len(tr)) for m in mats]
+    wanted = set(methods)
+    if "full-example" in wanted:
+        feats["full-example"] = tr.targets[_search(bank, tr, feats["full"])]
+    if "full-example+mat" in wanted:
+        feats["full-example+mat"] = tr.targets[_search(bank, tr, feats["full"], same_mat)]
+    if "parametric" in wanted:
+        feats["parametric"] = _parametric_features(feats["full"])
+    if wanted & {"image-match", "spacetime-match", "image+spacetime-match", "image+spacetime-match+mat"}:
+        img_tr, img_te = image_features(tr), image_features(te)
+        for kind in ("image", "spacetime", "image+spacetime"):
+            if f"{kind}-match" in wanted:
+                feats[f"{kind}-match"] = tr.targets[_nearest(img_te[kind], img_tr[kind])]
+        if "image+spacetime-match+mat" in wanted:
+            feats["image+spacetime-match+mat"] = tr.targets[_nearest(img_te["image+spacetime"],
+                                                                     img_tr["image+spacetime"], same_mat)]
+    if "random" in wanted:
+        feats["random"] = tr.targets[rng.integers(0, len(tr), len(te))]
+    if "random+mat" in wanted:
+        feats["random+mat"] = tr.targets[[rng.choice(a) if len(a) else rng.integers(len(tr)) for a in same_mat]]
+    if "real-match" in wanted:
+        feats["real-match"] = tr.targets[_search(bank, tr, true)]
+
+    labelled = mats != ""
+    metrics = {"test_impacts": int(len(te)), "labelled_impacts": int(labelled.sum()), "train_impacts": int(len(tr)),
+               "methods": {}, "oracle": {}, "detection": {}}
+    for name, f in feats.items():
+        if not name.endswith("+mat"):
+            metrics["methods"][name] = sound_metrics(f, true, te_lab, classifiers)
+        if name in ORACLE_METHODS or name.endswith("+mat") or name == "real":
+            metrics["oracle"][name] = sound_metrics(f, true, te_lab, classifiers, mask=labelled)
+
+    # Detection on the full test videos.
+    for name, path in det_runs.items():
+        dn, dp, _ = runs["full"] if name == "full" and path == str(run) else load_model(path)
+        vids = [load(cache, v, tuple(dn.cfg.image_size)) for v in test_ids]
+        metrics["detection"][name] = detection_metrics(dn, dp, vids, events)
+
+    figs = out / "figures"
+    figs.mkdir(exist_ok=True)
+    _figures(figs, tr, tr_lab, te, te_lab, feats, classifiers, net, pca, te_videos, ds)
+    metrics["seconds"] = round(time.time() - t0, 1)
+    with atomic_output(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(_clean(metrics), indent=2))
+    from vis.report import evaluation_report
+
+    with atomic_output(out / "report.md") as tmp:
+        tmp.write_text(evaluation_report(metrics, run=str(run), data=str(ds.root)))
+    return metrics
+
+
+def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = None) -> np.ndarray:
+    """Nearest training impact (L1 over the whole window) for each query, optionally among ``allowed``."""
+    from vis.exemplars import ExemplarBank
+
+    base = ExemplarBank(tr.targets, np.zeros((len(tr), 1), np.int16), bank.sr, 0, np.array([""] * len(tr)))
+    if allowed is None:
+        return base.search(queries)[0]
+    return np.array([base.search(q, subset=a if len(a) else None)[0] for q, a in zip(queries, allowed)])
+
+
+def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, list]) -> dict:
+    """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset)."""
+    from vis.predict import detect_peaks, predict_cached
+
+    aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
+    all_p, all_s, all_t, offset = [], [], [], 0.0
+    for vf in videos:
+        pred = predict_cached(net, pca, vf)
+        times, amps = detect_peaks(pred)
+        truth = np.array([e.time for e in events[vf.vid] if e.time < pred.duration])
+        om = onset_metrics(times, amps, truth, duration=pred.duration)
+        if len(truth):
+            aps.append(average_precision(times, amps, truth))
+            accs.append(om["onset_acc"])
+            oaps.append(om["onset_ap"])
+        all_p.append(times + offset)
+        all_s.append(amps)
+        all_t.append(truth + offset)
+        offset += pred.duration + 1.0
+        n_pred += len(times)
+        n_true += len(truth)
+    pooled = average_precision(np.concatenate(all_p), np.concatenate(all_s), np.concatenate(all_t))
+    return {"ap": pooled, "ap_per_video": float(np.mean(aps)) if aps else np.nan,
+            "onset_acc": float(np.mean(accs)) if accs else np.nan, "onset_ap": float(np.mean(oaps)) if oaps else np.nan,
+            "predicted_onsets": n_pred, "true_onsets": n_true, "videos": len(videos)}
+
+
+def _figures(figs: Path, tr, tr_lab, te, te_lab, feats, classifiers, net, pca, te_videos, ds) -> None:
+    from vis.plots import save_confusion_png, save_mean_cochleagrams_png, save_prediction_figure_png
+
+    real = np.concatenate([tr.targets, te.targets])
+    for kind in ("material", "reaction"):
+        lab = np.concatenate([tr_lab[kind], te_lab[kind]])
+        vocab = [c for c in ds.vocabulary(kind) if np.any(lab == c)]
+        if vocab:
+            save_mean_cochleagrams_png(figs / f"mean_cochleagram_{kind}.png",
+                                       {c: real[lab == c].mean(0) for c in vocab}, title=f"mean cochleagram per {kind}")
+    if "material" in classifiers:
+        clf, vocab = classifiers["material"]
+        y = te_lab["material"]
+        keep = y != ""
+        if keep.any():
+            vocab = [c for c in vocab if c in set(y[keep]) | set(tr_lab["material"])]
+            order = similarity_order(soft_confusion(clf, te.targets[keep].reshape(keep.sum(), -1), y[keep], vocab))
+            vocab = [vocab[i] for i in order]
+            for name in ("real", "full"):
+                m = confusion_matrix(y[keep], clf.predict(feats[name][keep].reshape(keep.sum(), -1)), vocab)
+                title = f"material from {'real' if name == 'real' else 'predicted'} sound"
+                save_confusion_png(figs / f"confusion_material_{name}.png", m, vocab, title=title)
+    from vis.predict import predict_cached
+
+    for vf in te_videos[:FIG8_VIDEOS]:
+        pred = predict_cached(net, pca, vf)
+        n = min(len(pred.env), int(8 * K * float(FPS)))  # the first 8 s
+        idx = np.linspace(0, n // K - 1, 6).astype(int)
+        from vis.features import env_on_grid
+
+        truth = env_on_grid(vf.env, vf.times, pred.times[:n])
+        save_prediction_figure_png(figs / f"prediction_{vf.vid}.png", np.asarray(vf.frames[idx]), idx / float(FPS),
+                                   pred.env[:n], truth, pred.times[:n], title=vf.vid)
+
+
+def _clean(x):
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, float | np.floating):
+        return None if not np.isfinite(x) else round(float(x), 4)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
