@@ -55,6 +55,7 @@ ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat",
                   "image+spacetime-match", "random", "real-match")
 LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
 FIG8_VIDEOS = 3  # test videos shown in the predicted-vs-true figure
+IMAGE_MIN_SIDE = 64  # image-match baselines upsample smaller frames to this (pixels)
 
 
 def _labels(videos: list[VideoFeatures], events: dict[str, list], index: np.ndarray) -> dict[str, np.ndarray]:
@@ -101,8 +102,11 @@ def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
                 c = s + windows.n_frames // 2
                 frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
             x = torch.from_numpy(np.stack(frames))
-            col.append(net.trunk((colour_images(x[:, 1]) - mean) / std).numpy())
-            st.append(net.trunk((spacetime_images(x)[:, 0] - mean) / std).numpy())
+            for images, into in ((colour_images(x[:, 1]), col), (spacetime_images(x)[:, 0], st)):
+                scale = IMAGE_MIN_SIDE / min(images.shape[-2:])
+                if scale > 1:  # EfficientNet needs a few pixels left after its five stride-2 stages
+                    images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="bilinear")
+                into.append(net.trunk((images - mean) / std).numpy())
     col, st = np.concatenate(col), np.concatenate(st)
     col, st = _unit(col), _unit(st)
     return {"image": col, "spacetime": st, "image+spacetime": _unit(np.concatenate([col, st], axis=1))}

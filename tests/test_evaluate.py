@@ -1,0 +1,66 @@
+"""`vis evaluate`: every metric on constructed cases, and the whole command on a tiny dataset."""
+
+import json
+
+import numpy as np
+import pytest
+
+from vis.evaluate import sound_metrics
+from vis.metrics import fit_linear_classifier
+
+
+def impacts(n, rng):
+    """Windows [n, 45, 42] whose spectrum depends on a two-class label."""
+    y = rng.integers(0, 2, n)
+    t = np.exp(-np.clip(np.arange(45) - 22, 0, None) / 5.0)[None, :, None] * (np.arange(45) >= 22)[None, :, None]
+    spec = np.where(y[:, None] == 0, np.linspace(1, 0.1, 42)[None], np.linspace(0.1, 1, 42)[None])
+    x = t * spec[:, None, :] * rng.uniform(0.3, 1, (n, 1, 1)) + 0.01 * rng.random((n, 45, 42))
+    return x.astype(np.float32), np.array(["wood", "cloth"])[y]
+
+
+def test_perfect_predictor_gets_r_one_and_the_real_sound_accuracy():
+    rng = np.random.default_rng(0)
+    x_tr, y_tr = impacts(200, rng)
+    x_te, y_te = impacts(60, rng)
+    clf = fit_linear_classifier(x_tr.reshape(200, -1), y_tr)
+    labels = {"material": y_te}
+    classifiers = {"material": (clf, ["wood", "cloth"])}
+    real = sound_metrics(x_te, x_te, labels, classifiers)
+    assert real["loudness_r"] == pytest.approx(1) and real["centroid_r"] == pytest.approx(1)
+    assert real["loudness_err"] == 0 and real["material_acc"] > 0.95
+    shuffled = sound_metrics(x_te[rng.permutation(60)], x_te, labels, classifiers)
+    assert abs(shuffled["loudness_r"]) < 0.5 and shuffled["material_acc"] < 0.8
+    # a prediction off by a constant gain keeps r = 1 but has an error
+    louder = sound_metrics(1.5 * x_te, x_te, labels, classifiers)
+    assert louder["loudness_r"] == pytest.approx(1) and louder["loudness_err"] > 0
+
+
+def test_evaluate_end_to_end(tiny_data, tiny_run, tmp_path, capsys, monkeypatch):
+    from vis import evaluate as ev
+    from vis.cli import main
+
+    code = main(["evaluate", str(tiny_data), "--model", str(tiny_run), "--out", str(tmp_path / "rep"),
+                 "--cache", str(tmp_path / "cache"), "--compare", f"again={tiny_run}"])
+    assert code == 0, capsys.readouterr().err
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    for method in ("real", "full", "again", "full-example", "parametric", "image-match", "random", "real-match"):
+        assert method in m["methods"], method
+    assert m["methods"]["real"]["loudness_r"] == 1.0
+    assert m["methods"]["again"] == m["methods"]["full"]  # the same run compared with itself
+    assert "Full system" in (tmp_path / "rep" / "report.md").read_text()
+    assert list((tmp_path / "rep" / "figures").glob("prediction_*.png"))
+
+    # with a perfect network the full system's row equals the real sound's
+    monkeypatch.setattr(ev, "predict_windows", lambda net, pca, windows, **_: windows.targets)
+    assert main(["evaluate", str(tiny_data), "--model", str(tiny_run), "--out", str(tmp_path / "rep2"),
+                 "--cache", str(tmp_path / "cache"), "--methods", "full,random"]) == 0
+    m2 = json.loads((tmp_path / "rep2" / "metrics.json").read_text())
+    assert m2["methods"]["full"] == m2["methods"]["real"]
+
+
+def test_bad_compare_argument(tiny_data, tiny_run, tmp_path, capsys):
+    from vis.cli import main
+
+    assert main(["evaluate", str(tiny_data), "--model", str(tiny_run), "--out", str(tmp_path / "r"),
+                 "--compare", "noequals"]) == 2
+    assert "NAME=RUN" in capsys.readouterr().err
