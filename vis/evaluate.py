@@ -11,12 +11,14 @@ paper's "videos centered on audio amplitude peaks"), labelled with the nearest a
   frame is nearest in ImageNet CNN features (EfficientNet-Lite0, pooled) of the colour image, the
   spacetime image, or both;
 - ``random``: a random training impact;  ``real-match``: the training impact nearest to the real sound;
+- ``mean``: the mean training sound (the PCA mean at every row);
 - ``+mat`` oracles (on impacts with a material label): ``full-example+mat``, ``image+spacetime-match+mat``
   and ``random+mat`` draw only from training impacts of the same material;
 - any other run given with ``--compare NAME=RUN`` (e.g. ``no-rnn``, ``no-spacetime``, ``scratch``):
   that network's predicted features.
 
-Metrics per method: loudness and spectral centroid (mean abs error, Pearson r; Fig. 5a); material,
+Metrics per method: the centred task's loss (Eq. 4, in the full model's PCA space); loudness and
+spectral centroid (mean abs error, Pearson r; Fig. 5a); material,
 action, reaction and hardness class-averaged accuracy of a linear SVM trained on real training sounds
 (classes resampled to equal size) and applied to the method's features (Fig. 3b, 5b, 6b); with a
 detection model (``--task detection`` run, or ``--detection NAME=RUN``), detection AP and onset
@@ -47,10 +49,11 @@ from vis.metrics import (
     similarity_order,
     soft_confusion,
 )
+from vis.model import robust_loss
 
 LABEL_KINDS = ("material", "action", "reaction", "hardness")
 BASE_METHODS = ("full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
-                "random", "real-match")
+                "random", "real-match", "mean")
 ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat", "full-example",
                   "image+spacetime-match", "random", "real-match")
 LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
@@ -244,13 +247,19 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
         feats["random+mat"] = tr.targets[[rng.choice(a) if len(a) else rng.integers(len(tr)) for a in same_mat]]
     if "real-match" in wanted:
         feats["real-match"] = tr.targets[_search(bank, tr, true)]
+    if "mean" in wanted:  # the mean training sound: PCA code 0 at every row
+        feats["mean"] = np.broadcast_to(pca.decode(np.zeros(pca.components.shape[0], np.float32)), true.shape).copy()
 
     labelled = mats != ""
     metrics = {"test_impacts": int(len(te)), "labelled_impacts": int(labelled.sum()), "train_impacts": int(len(tr)),
                "methods": {}, "oracle": {}, "detection": {}}
+    true_code = torch.from_numpy(pca.encode(true))
     for name, f in feats.items():
         if not name.endswith("+mat"):
             metrics["methods"][name] = sound_metrics(f, true, te_lab, classifiers)
+            # the centred task's loss (Eq. 4) in the full model's PCA space: lower is better
+            loss = robust_loss(torch.from_numpy(pca.encode(f)), true_code).item()
+            metrics["methods"][name]["loss"] = loss
         if name in ORACLE_METHODS or name.endswith("+mat") or name == "real":
             metrics["oracle"][name] = sound_metrics(f, true, te_lab, classifiers, mask=labelled)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 ORDER = ("real", "full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
-         "random", "real-match")
+         "random", "real-match", "mean")
 NAMES = {
     "real": "Real sound (upper bound)",
     "full": "Full system (predicted features)",
@@ -14,6 +14,7 @@ NAMES = {
     "image+spacetime-match": "Image + spacetime match",
     "random": "Random impact sound",
     "real-match": "Real sound match",
+    "mean": "Mean training sound",
     "full-example+mat": "Full system + mat.",
     "image+spacetime-match+mat": "Image + spacetime match + mat.",
     "random+mat": "Random + mat.",
@@ -41,15 +42,15 @@ def evaluation_report(metrics: dict, *, run: str, data: str) -> str:
         "## Sound prediction (paper Fig. 5a and Sec. 6.3)", "",
         "Loudness and centroid: mean absolute error and Pearson r against the real sound. Class-averaged accuracy "
         "of a linear SVM trained on real training sounds, applied to each method's sound.", "",
-        "| Algorithm | Loudness err. | r | Centroid err. | r | Material | Action | Reaction | Hard/soft |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| Algorithm | Loss (Eq. 4) | Loudness err. | r | Centroid err. | r | Material | Action | Reaction "
+        "| Hard/soft |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in _order(metrics["methods"]):
         m = metrics["methods"][name]
-        lines.append(f"| {NAMES.get(name, name)} | {_f(m['loudness_err'])} | {_f(m['loudness_r'])} | "
-                     f"{_f(m['centroid_err'])} | {_f(m['centroid_r'])} | {_f(m.get('material_acc'), True)} | "
-                     f"{_f(m.get('action_acc'), True)} | {_f(m.get('reaction_acc'), True)} | "
-                     f"{_f(m.get('hardness_acc'), True)} |")
+        cells = [_f(m.get(k)) for k in ("loss", "loudness_err", "loudness_r", "centroid_err", "centroid_r")]
+        cells += [_f(m.get(f"{k}_acc"), True) for k in ("material", "action", "reaction", "hardness")]
+        lines.append(f"| {NAMES.get(name, name)} | " + " | ".join(cells) + " |")
     if metrics.get("oracle"):
         lines += ["", "## Oracles: knowing the material (paper Fig. 6a), impacts with a material label", "",
                   "| Algorithm | Loudness r | Centroid r | Material |", "| --- | --- | --- | --- |"]
