@@ -198,6 +198,7 @@ class VideoFeatures:
     event_times: np.ndarray  # [E] annotated times, seconds
     duration: float  # usable seconds (video and audio both cover)
     frames: np.ndarray | None  # [N, H, W, 3] uint8 at FPS
+    trunk: dict[str, np.ndarray] | None = None  # frozen backbone outputs per frame: "spacetime", "colour" [N, D]
 
     @property
     def n_frames(self) -> int:
@@ -211,8 +212,50 @@ class VideoFeatures:
         return env_on_grid(self.env, self.times, grid)
 
 
-def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None) -> VideoFeatures:
-    """Read one video's cached features (run :func:`prepare` first)."""
+def trunk_key(cfg) -> str:
+    """Names a frozen trunk's cache files: backbone, frame size, and the weights file it loaded."""
+    w = ""
+    if cfg.weights:
+        p = Path(cfg.weights)
+        w = "-" + hashlib.sha1(json.dumps(_stamp(p) if p.is_file() else str(p)).encode()).hexdigest()[:8]
+    return f"{cfg.backbone}{w}-{cfg.image_size[0]}x{cfg.image_size[1]}"
+
+
+def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
+    """Cache a frozen trunk's outputs for every frame of ``vid``: ``ID.trunk-KEY.npz`` (spacetime, colour).
+
+    The paper precomputes AlexNet's pool5 features once and fine-tunes only the layers above (A1.3).
+    """
+    import torch
+
+    from vis.model import colour_images, spacetime_images
+
+    size = tuple(net.cfg.image_size)
+    fpath = cache / frames_name(vid, size)
+    out = cache / f"{vid}.trunk-{trunk_key(net.cfg)}.npz"
+    meta = {"version": FEATURES_VERSION, "frames": _stamp(fpath), "key": trunk_key(net.cfg)}
+    sidecar = out.with_suffix(".json")
+    if out.is_file() and _fresh(sidecar, meta):
+        return False
+    frames = np.load(fpath, mmap_mode="r")
+    n = len(frames)
+    st, col = [], []
+    net.eval()
+    with torch.no_grad():
+        for a in range(0, n, chunk):
+            idx = np.clip(np.arange(a - 1, min(a + chunk, n) + 1), 0, n - 1)
+            x = torch.from_numpy(np.asarray(frames[idx]))[None]
+            st.append(net.trunk(spacetime_images(x)[0]).numpy().astype(np.float16))
+            col.append(net.trunk(colour_images(x[0, 1:-1])).numpy().astype(np.float16))
+    with atomic_output(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, spacetime=np.concatenate(st), colour=np.concatenate(col))
+    _save_json(sidecar, meta)
+    return True
+
+
+def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None, *, trunk: str | None = None
+         ) -> VideoFeatures:
+    """Read one video's cached features (run :func:`prepare` first; ``trunk``: a :func:`trunk_key`)."""
     cache = Path(cache)
     sound = cache / f"{vid}.sound.npz"
     if not sound.is_file():
@@ -225,8 +268,15 @@ def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None
         if not fpath.is_file():
             raise VisError(f"{fpath}: frames not prepared at {size[0]}x{size[1]}")
         frames = np.load(fpath, mmap_mode="r")
+    tr = None
+    if trunk is not None:
+        tpath = cache / f"{vid}.trunk-{trunk}.npz"
+        if not tpath.is_file():
+            raise VisError(f"{tpath}: trunk features not prepared")
+        with np.load(tpath) as z:
+            tr = {"spacetime": z["spacetime"], "colour": z["colour"]}
     return VideoFeatures(vid, d["env"], d["times"], d["onsets"], d["onset_amps"], d["event_times"],
-                         float(d["duration"]), frames)
+                         float(d["duration"]), frames, tr)
 
 
 def centred_starts(vf: VideoFeatures, centres: np.ndarray, *, n_frames: int = CENTRED_FRAMES) -> np.ndarray:

@@ -213,7 +213,10 @@ class VisNet(nn.Module):
         seq = spacetime_images(frames) if self.cfg.spacetime else colour_images(frames[:, 1:-1])
         return seq, colour_images(frames[:, 1])
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor | None = None, *, trunk_features: tuple | None = None) -> torch.Tensor:
+        """Predict from uint8 ``frames``, or (frozen mode) from cached ``trunk_features = (f_seq, f_first)``."""
+        if trunk_features is not None:
+            return self.forward_features(*trunk_features)
         seq, first = self.inputs(frames)
         b, n = seq.shape[:2]
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.frozen):

@@ -166,6 +166,25 @@ class Windows:
             out.append(np.asarray(self.videos[v].frames[s - 1 : s + self.n_frames + 1]))
         return np.stack(out)
 
+    def trunk_features(self, rows: np.ndarray, *, spacetime: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cached frozen-trunk outputs: per-frame [len(rows), n_frames, D] and first colour frame [len(rows), D]."""
+        seq, first = [], []
+        for v, s in self.index[rows]:
+            tr = self.videos[v].trunk
+            seq.append(tr["spacetime" if spacetime else "colour"][s : s + self.n_frames])
+            first.append(tr["colour"][s])
+        return torch.from_numpy(np.stack(seq).astype(np.float32)), torch.from_numpy(np.stack(first).astype(np.float32))
+
+    def predict(self, model, rows: np.ndarray, cfg: ModelConfig, *, augment_rng: np.random.Generator | None = None,
+                shift: int = 0) -> torch.Tensor:
+        """The network's output for some windows: from cached trunk features when frozen, else from frames."""
+        if cfg.frozen and all(v.trunk is not None for v in self.videos):
+            return model(trunk_features=self.trunk_features(rows, spacetime=cfg.spacetime))
+        frames = self.frames(rows)
+        if augment_rng is not None:
+            frames = augment(frames, augment_rng, shift)
+        return model(torch.from_numpy(np.ascontiguousarray(frames)))
+
 
 def centred_windows(videos: list[VideoFeatures], *, centres: str = "onsets",
                     n_frames: int = CENTRED_FRAMES) -> Windows:
@@ -296,7 +315,7 @@ def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "
     with torch.no_grad():
         for i in range(0, len(windows), batch_size):
             rows = np.arange(i, min(i + batch_size, len(windows)))
-            pred = net(torch.from_numpy(windows.frames(rows)))
+            pred = windows.predict(net, rows, net.cfg)
             env = torch.from_numpy(windows.targets[rows])
             total += window_loss(pred, torch.from_numpy(pca.encode(env.numpy())), env, task).item() * len(rows)
     net.train()
@@ -382,10 +401,8 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             order = np.random.default_rng([tc.seed, epoch]).permutation(len(train_windows))
             rows = order[within * tc.batch_size : (within + 1) * tc.batch_size]
             mine = rows[rank::world]
-            frames = train_windows.frames(mine)
-            if tc.augment:
-                frames = augment(frames, np.random.default_rng([tc.seed, step, rank]), tc.shift)
-            pred = model(torch.from_numpy(np.ascontiguousarray(frames)))
+            rng = np.random.default_rng([tc.seed, step, rank]) if tc.augment and not cfg.model.frozen else None
+            pred = train_windows.predict(model, mine, cfg.model, augment_rng=rng, shift=tc.shift)
             env = torch.from_numpy(train_windows.targets[mine])
             share = len(mine) * world / len(rows)  # so that DDP's gradient average is the global batch mean
             loss = window_loss(pred, torch.from_numpy(targets_code[mine]), env, tc.task) * share
@@ -435,7 +452,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
 
     Trains on the dataset's train split and validates on its ``val`` split (else ``test``).
     """
-    from vis.features import default_cache_dir, load, prepare
+    from vis.features import default_cache_dir, load, prepare, trunk_key
 
     rank, world = _dist()
     cache = Path(cache) if cache else default_cache_dir(ds.root)
@@ -446,10 +463,20 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
         raise VisError(f"{ds.root}: the train split is empty")
     if rank == 0:
         prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
+        if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
+            from tqdm import tqdm
+
+            from vis.features import prepare_trunk
+
+            torch.manual_seed(cfg.train.seed)
+            net = VisNet(cfg.model)
+            for v in tqdm(train_ids + val_ids, desc="trunk features", unit="video", disable=not progress):
+                prepare_trunk(net, cache, v)
     if world > 1:
         torch.distributed.barrier()
-    train_videos = [load(cache, v, size) for v in train_ids]
-    val_videos = [load(cache, v, size) for v in val_ids]
+    key = trunk_key(cfg.model) if cfg.model.frozen else None
+    train_videos = [load(cache, v, size, trunk=key) for v in train_ids]
+    val_videos = [load(cache, v, size, trunk=key) for v in val_ids]
     tr = make_windows(train_videos, cfg)
     va = make_windows(val_videos, cfg)
     summary = train(tr, va, cfg, out, resume=resume, progress=progress)
