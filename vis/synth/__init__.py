@@ -30,7 +30,7 @@ import numpy as np
 from vis.errors import VisError
 from vis.synth.knobs import DEFAULTS, Difficulty, difficulty
 
-__all__ = ["generate", "synthesize", "video_id", "Difficulty", "DEFAULTS", "Video"]
+__all__ = ["generate", "synthesize", "video_id", "thumb_size", "Difficulty", "DEFAULTS", "Video"]
 
 MIN_SECONDS = 2.0  # shortest video: room for an approach, one contact and its sound
 MAX_SECONDS = 3600.0
@@ -226,11 +226,16 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
                 results[i] = _job(job)
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, videos), mp_context=get_context("spawn")) as pool:
+            pool = ProcessPoolExecutor(max_workers=min(workers, videos), mp_context=get_context("spawn"))
+            try:
                 futures = {pool.submit(_job, job): i for i, job in enumerate(jobs)}
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
                     bar.update()
+            except BaseException:  # an error or Ctrl-C: do not start the videos still queued
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown()
     finally:
         bar.close()
     ids = [results[i]["id"] for i in range(videos)]

@@ -10,8 +10,8 @@ on the test split's, for two feature sets:
 * ``colour``: the mean RGB of the video frame nearest the event (the picture alone, no learning of
   texture), a floor for what vision must beat.
 
-Both use ``SGDClassifier(loss="hinge")`` with class-balanced weights; the score is the mean of the
-per-class recalls over the classes present in the test split.
+Both use a linear SVM (``LinearSVC``, hinge-type loss, class-balanced weights, as the paper's linear
+SVM); the score is the mean of the per-class recalls over the classes present in the test split.
 """
 
 from __future__ import annotations
@@ -66,16 +66,22 @@ def event_features(root: str | os.PathLike, *, video: str = "thumb", progress: b
 
 
 def _classifier(n_train: int, dim: int, pca: int | None, seed: int):
+    """Standardise (and PCA-reduce) then a class-balanced linear SVM (liblinear: deterministic, stable).
+
+    ``SGDClassifier(loss="hinge")`` is the same model fitted by SGD, but on three colour features its
+    one-vs-rest fit swings between 2 % and 14 % with the random seed; liblinear does not.
+    C: 0.01 on the 64 PCA components of sound windows, 1.0 on colour (chosen by video-grouped CV on a
+    100-video synthetic set; sound: 1e-3..1, colour: 1e-2..10).
+    """
     from sklearn.decomposition import PCA
-    from sklearn.linear_model import SGDClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
 
     steps = [StandardScaler()]
     if pca:
         steps.append(PCA(n_components=min(pca, n_train - 1, dim), random_state=seed))
-    steps.append(SGDClassifier(loss="hinge", alpha=1e-3, class_weight="balanced", max_iter=1000, tol=1e-4,
-                               random_state=seed))
+    steps.append(LinearSVC(C=0.01 if pca else 1.0, class_weight="balanced", max_iter=5000, random_state=seed))
     return make_pipeline(*steps)
 
 
@@ -114,7 +120,7 @@ def material_accuracy(root: str | os.PathLike, *, video: str = "thumb", pca: int
     f = event_features(root, video=video, progress=progress)
     (s_tr, c_tr, y_tr, g_tr), (s_te, c_te, y_te, g_te) = f["train"], f["test"]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter of SGD on tiny sets
+        warnings.simplefilter("ignore")  # convergence chatter of liblinear on tiny sets
         if folds:
             s, c = np.concatenate([s_tr, s_te]), np.concatenate([c_tr, c_te])
             y, g = np.concatenate([y_tr, y_te]), np.concatenate([g_tr, g_te])

@@ -4,9 +4,10 @@ One table, :data:`PROPERTIES`, holds every per-material constant the generator u
 world (:mod:`vis.synth.scene`) and the sound world (:mod:`vis.synth.sound`) agree about a material.
 Values are physically motivated, not measured: mode frequencies and loss factors follow textbook ranges
 for the material class (loss factor eta: decay rate of a mode at ``f`` Hz is ``pi * f * eta`` per second,
-so a 1 kHz mode of steel with eta = 5e-4 rings for ~1.4 s to -60 dB, one of wood with eta = 0.02 for
-~35 ms), contact durations follow Hertz contact of a wooden drumstick tip on a surface of that stiffness
-(0.1-0.3 ms on metal and glass, ~1 ms on wood and plastic, several ms on cloth).
+so a 1 kHz mode of steel with eta = 5e-4 takes ~4.4 s to fall by 60 dB, one of wood with eta = 0.02
+~110 ms; modes are cut after 1.5 s), contact durations follow Hertz contact of a wooden drumstick tip
+on a surface of that stiffness (0.1-0.3 ms on metal and glass, ~1 ms on wood and plastic, several ms
+on cloth).
 """
 
 from __future__ import annotations

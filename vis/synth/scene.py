@@ -21,7 +21,7 @@ from vis.synth import motion as mo
 from vis.synth.knobs import Difficulty
 from vis.synth.materials import PROPERTIES
 from vis.synth.schedule import Contact
-from vis.synth.textures import TEXTURES, TexParams
+from vis.synth.textures import TEXTURES, TexParams, fractal
 
 REF_HEIGHT = 256  # sizes below are in pixels of a 256-pixel-high frame, scaled by height / 256
 KZ = 0.6  # image rise per unit height (camera looking down at ~37 degrees off vertical)
@@ -114,8 +114,6 @@ class Scene:
         """Region index per canvas pixel: a background and up to two objects (half-planes or blobs)."""
         h, w = self.shape
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        from vis.synth.textures import fractal
-
         for _ in range(12):
             labels = np.zeros((h, w), np.int8)
             for r in range(1, k):

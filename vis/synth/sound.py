@@ -178,7 +178,7 @@ def _hit(v: Voice, c: Contact, rng, speed: float) -> np.ndarray:
         if v.thump_hz:
             _add(x, _thump(v.thump_hz * np.exp(rng.normal(0, 0.1)), 0.025), 0, 0.6)
         if v.material in ("paper", "grass"):
-            for _ in range(int(v.grains * 0 + rng.integers(3, 10))):
+            for _ in range(int(rng.integers(3, 10))):  # crackle of fibres or blades
                 _add(x, _grain(rng, v.band, "leaf"), int(rng.exponential(v.loss[0]) * SR), rng.uniform(0.2, 0.6))
     elif kind == "granular":
         decay = v.loss[0]
@@ -217,7 +217,7 @@ def _scratch(v: Voice, c: Contact, rng, px: float) -> np.ndarray:
         for tk in rng.uniform(0, d, n):
             _add(fr, _peak_to(_grain(rng, v.band, "gravel" if v.material == "gravel" else "leaf"), 1.0),
                  int(tk * SR), float(np.interp(tk, t, amp)) * rng.uniform(0.2, 1.0))
-        fr += 0.15 * signal.sosfilt(_band(v.band), noise) * amp / 0.3
+        fr += 0.5 * signal.sosfilt(_band(v.band), noise) * amp  # and a hiss of sliding pieces
     else:  # soft surfaces and water: band-limited swish
         fr = signal.sosfilt(_band(v.band), noise) * amp
     rough = 1.0 + 0.5 * signal.sosfilt(_LP30, rng.standard_normal(len(t))) * 8.0  # uneven surface
