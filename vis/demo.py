@@ -18,7 +18,7 @@ import numpy as np
 
 DEMO_VIDEOS = 32  # synthetic videos (75 % train, 25 % held out)
 DEMO_SECONDS = 12.0  # length of each
-DEMO_EPOCHS = 12  # training epochs of the CPU default model
+DEMO_EPOCHS = 10  # training epochs of the CPU default model
 
 
 def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEMO_SECONDS, epochs: int = DEMO_EPOCHS,
