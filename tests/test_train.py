@@ -102,3 +102,24 @@ def test_ddp_two_processes_match_one(tiny_data, tmp_path):
     assert s1["steps"] == s2["steps"]
     # the same data order and global batch; only batch-norm statistics are per process
     assert s2["val_loss"] == pytest.approx(s1["val_loss"], rel=0.1, abs=5)
+
+
+def test_frozen_trunk_cache_gives_the_same_predictions_as_frames(tiny_data, tmp_path):
+    from vis.features import prepare_trunk, trunk_key
+    from vis.model import ModelConfig, VisNet
+
+    cfg = ModelConfig(frozen=True, image_size=(32, 24), feat_dim=16, hidden=8)
+    ds = Dataset.open(tiny_data)
+    prepare(ds, tmp_path, size=(32, 24), progress=False)
+    torch.manual_seed(0)
+    net = VisNet(cfg).eval()
+    for v in ds.ids:
+        assert prepare_trunk(net, tmp_path, v)
+        assert not prepare_trunk(net, tmp_path, v)  # cached
+    videos = [load(tmp_path, v, (32, 24), trunk=trunk_key(cfg)) for v in ds.ids]
+    w = centred_windows(videos)
+    rows = np.arange(len(w))
+    with torch.no_grad():
+        from_frames = net(torch.from_numpy(w.frames(rows)))
+        from_cache = w.predict(net, rows, cfg)
+    torch.testing.assert_close(from_cache, from_frames, atol=2e-2, rtol=1e-2)  # float16 cache
