@@ -22,7 +22,7 @@ DEMO_EPOCHS = 10  # training epochs of the CPU default model
 
 
 def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEMO_SECONDS, epochs: int = DEMO_EPOCHS,
-             workers: int = 2, seed: int = 0, progress: bool = True) -> dict:
+             batch_size: int = 16, workers: int = 2, seed: int = 0, progress: bool = True) -> dict:
     """Run the demo into ``out`` (created; reused on a second run: finished steps are skipped)."""
     from vis.dataset import Dataset
     from vis.features import default_cache_dir
@@ -45,7 +45,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     t = time.time()
     ds = Dataset.open(data)
     run_dir = out / "run"
-    cfg = load_config(None, epochs=epochs, seed=seed)
+    cfg = load_config(None, epochs=epochs, seed=seed, batch_size=batch_size)
     if not (run_dir / "bank.npz").is_file():
         print(f"[2/4] training the CPU default model ({cfg.model.backbone} CNN + LSTM, {epochs} epochs) into {run_dir}")
         resume = (run_dir / "state.pt").is_file()
