@@ -1,12 +1,13 @@
 """Difficulty knobs of the synthetic dataset, with their defaults, in one place.
 
 Pass any of them to :func:`vis.synth.generate` as keyword arguments (``generate(..., noise=2.0)``).
-Each is a non-negative multiplier or rate; 0 switches the effect off. With the defaults, a linear
-classifier on the cochleagram windows of annotated events scores ~50-60 % class-averaged material
-accuracy (the paper's real sounds: 45.8 %), one on the contact frame's mean colour ~10-20 % (chance
-5.9 %); measure with ``python benchmarks/bench_synth.py --learnability``. Measured on 100 x 20 s
-(5-fold video-grouped CV): sound_variation 0 and texture_variation 0 give sound 72 % / colour 23 %;
-sound_variation 2 and texture_variation 2 give sound 40 % / colour 13 %.
+Each is a non-negative multiplier or rate; 0 switches the effect off. With the defaults, a linear SVM
+on the cochleagram windows of annotated events scores ~50-55 % class-averaged material accuracy (the
+paper's real sounds: 45.8 %), one on the contact frame's mean colour ~15 % (chance 5.9 %); measure with
+``python benchmarks/bench_synth.py --learnability``. On 100 videos x 20 s (train/test split, then 5-fold
+video-grouped CV): sound_variation 0 and texture_variation 0 give sound 63 / 70 %, colour 18 / 23 %;
+the defaults 53 / 53 % and 17 / 14 %; sound_variation 3 and texture_variation 2 give 36 / 37 % and
+16 / 14 %.
 
 * harder sound-to-material (and sound-from-vision): raise ``sound_variation``, ``noise``;
 * harder material-from-picture: raise ``texture_variation``, ``sensor_noise``;
