@@ -75,3 +75,10 @@ def test_missing_file_and_skip_broken(data, capsys):
 def test_console_script_exit_status(tmp_path):
     r = subprocess.run([sys.executable, "-m", "vis", "info", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("vis: error:") and "Traceback" not in r.stderr
+
+
+def test_synth_knob_errors(tmp_path, capsys):
+    code, _, err = run(capsys, "synth", tmp_path / "s", "--videos", "1", "--seconds", "3", "--knob", "bogus=1")
+    assert_one_line_error(code, err, "unknown difficulty knob 'bogus'")
+    code, _, err = run(capsys, "synth", tmp_path / "s", "--videos", "1", "--seconds", "3", "--knob", "noise")
+    assert_one_line_error(code, err, "NAME=NUMBER")

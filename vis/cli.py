@@ -70,8 +70,17 @@ def cmd_synth(args) -> int:
     from vis.synth import generate
 
     materials = [m.strip() for m in args.materials.split(",")] if args.materials else None
+    knobs = {}
+    for item in args.knob or []:
+        name, sep, value = item.partition("=")
+        try:
+            knobs[name.strip().replace("-", "_")] = float(value)
+        except ValueError:
+            raise VisError(f"--knob {item!r}: expected NAME=NUMBER (see vis/synth/knobs.py)") from None
+        if not sep:
+            raise VisError(f"--knob {item!r}: expected NAME=NUMBER (see vis/synth/knobs.py)")
     summary = generate(args.out, videos=args.videos, seconds=args.seconds, seed=args.seed, size=args.size,
-                       materials=materials, workers=args.workers)
+                       materials=materials, workers=args.workers, **knobs)
     print(f"wrote {len(summary['ids'])} videos ({summary['seconds']:.0f} s, {summary['events']} events) "
           f"to {Path(args.out).resolve()} in {summary['elapsed']:.1f} s")
     return 0
@@ -219,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, default=(456, 256), help="frame size WxH (default 456x256)")
     p.add_argument("--materials", help="comma-separated materials to use (default: all 17)")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("--knob", action="append", metavar="NAME=VALUE",
+                   help="difficulty knob, e.g. sound_variation=3 (repeatable; names and defaults: vis/synth/knobs.py)")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("cochleagram", help="compute the 42-band cochleagram of a wav or video")
