@@ -61,9 +61,6 @@ def save_cochleagram_png(
     compare_title : str
         Title of the second panel.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     path = Path(path)
     if not path.parent.is_dir():
         raise VisError(f"cannot write {path}: folder {path.parent} does not exist")
@@ -71,39 +68,17 @@ def save_cochleagram_png(
     if compare is not None:
         panels.append((*_check(compare[0], compare[1], "compare"), compare_title))
     vmax = max(1e-6, max(float(p[0].max()) for p in panels))
-    # Channels are evenly spaced in ERB: tick positions interpolate the frequency on that scale.
-    centres = band_centres()
-    ticks = np.interp(hz_to_erb(np.array(TICK_HZ)), hz_to_erb(centres), np.arange(N_BANDS))
-    labels = [f"{f // 1000}k" if f >= 1000 else str(f) for f in TICK_HZ]
-
-    fig = Figure(figsize=(PANEL_SIZE[0], PANEL_SIZE[1] * len(panels)), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _figure((PANEL_SIZE[0], PANEL_SIZE[1] * len(panels)))
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (e, t, name) in zip(axes, panels, strict=True):
-        image = ax.imshow(
-            e.T,
-            origin="lower",
-            aspect="auto",
-            extent=_extent(t),
-            cmap=CMAP,
-            vmin=0,
-            vmax=vmax,
-            interpolation="nearest",
-        )
-        ax.set_yticks(ticks, labels)
-        ax.set_ylabel("frequency (Hz)")
+        image = ax.imshow(e.T, origin="lower", aspect="auto", extent=_extent(t), cmap=CMAP, vmin=0, vmax=vmax,
+                          interpolation="nearest")
+        _freq_axis(ax)  # channels are evenly spaced in ERB: ticks interpolate the frequency on that scale
         if name:
             ax.set_title(name)
     axes[-1].set_xlabel("time (s)")
     fig.colorbar(image, ax=list(axes), label="envelope ** 0.3", shrink=0.9)
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    _save(fig, path)
 
 
 def _figure(size: tuple[float, float]):
