@@ -123,3 +123,21 @@ def test_frozen_trunk_cache_gives_the_same_predictions_as_frames(tiny_data, tmp_
         from_frames = net(torch.from_numpy(w.frames(rows)))
         from_cache = w.predict(net, rows, cfg)
     torch.testing.assert_close(from_cache, from_frames, atol=2e-2, rtol=1e-2)  # float16 cache
+
+
+def test_corrupt_video_stops_prepare_or_is_skipped(tiny_data, tmp_path):
+    import shutil
+
+    from vis.errors import VisError
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    bad = sorted(data.glob("*_denoised.mp4"))[1]
+    bad.write_bytes(bad.read_bytes()[:2000])  # truncated
+    with pytest.raises(VisError, match=bad.name):
+        prepare(Dataset.open(data), tmp_path / "c", size=(32, 24), progress=False)
+    ds = Dataset.open(data, skip_broken=True)
+    with pytest.warns(UserWarning, match=bad.name):
+        s = prepare(ds, tmp_path / "c", size=(32, 24), progress=False)
+    vid = bad.name.split("_")[0]
+    assert list(s["failed"]) == [vid] and vid not in ds.ids and vid not in ds.split("train")

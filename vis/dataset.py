@@ -186,6 +186,16 @@ class Dataset:
     audio: str = "denoised"
     split_source: str = "train.txt/test.txt"
     skipped: dict[str, str] = field(default_factory=dict)  # id -> why, with skip_broken
+    skip_broken: bool = False  # also skip (with a warning) ids whose files turn out unreadable later
+
+    def drop(self, vid: str, why: str) -> None:
+        """Leave out an id found broken after opening (with ``skip_broken``): warn, remove it from the splits."""
+        import warnings
+
+        warnings.warn(why, stacklevel=2)
+        self.skipped[vid] = why
+        self.files.pop(vid, None)
+        self.splits = {k: [v for v in ids if v != vid] for k, ids in self.splits.items()}
 
     @classmethod
     def open(cls, root: str | os.PathLike, *, video: str = "denoised", audio: str = "denoised",
@@ -232,7 +242,7 @@ class Dataset:
                 if str(split) in NAMED_SPLITS:
                     listed = [i for i in listed if i in known]
                 splits[name] = [i for i in listed if i in files]
-        return cls(root, files, splits, video, audio, source, skipped)
+        return cls(root, files, splits, video, audio, source, skipped, skip_broken)
 
     @property
     def ids(self) -> list[str]:

@@ -195,6 +195,8 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
         sizes.add(tuple(load_model(d)[0].cfg.image_size))
     for size in sorted(sizes):
         prepare(ds, cache, size=size, ids=train_ids + test_ids, progress=progress)
+    train_ids = [v for v in train_ids if v in ds.files]  # --skip-broken may have dropped some
+    test_ids = [v for v in test_ids if v in ds.files]
     size = tuple(net.cfg.image_size)
     events = {v: ds.events(v) for v in train_ids + test_ids}
     tr_videos = [load(cache, v, size) for v in train_ids]

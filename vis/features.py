@@ -18,6 +18,7 @@ Sound rows are tied to frames: frame ``f`` shows time ``f / fps`` and owns the `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -142,8 +143,15 @@ def frames_name(vid: str, size: tuple[int, int]) -> str:
     return f"{vid}.frames-{size[0]}x{size[1]}.npy"
 
 
-def _prepare_one(job: tuple) -> tuple[str, int]:
-    vid, video_path, audio_path, times_path, size, cache = job
+def _prepare_one(job: tuple) -> tuple[str, int | str]:
+    """Prepare one video; returns (id, 1 if computed / 0 if up to date), or (id, error message) if broken."""
+    try:
+        return _prepare_video(*job)
+    except VisError as e:
+        return job[0], str(e)
+
+
+def _prepare_video(vid, video_path, audio_path, times_path, size, cache) -> tuple[str, int]:
     from vis.io import probe
 
     info = probe(video_path)
@@ -160,7 +168,9 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
     """Fill ``cache`` for the ids of dataset ``ds`` (all by default); reuse what is up to date.
 
     ``size`` (width, height) of the stored frames; None stores sound features only.
-    Returns a summary: ``cache``, ``videos``, ``computed`` (how many needed work), ``bytes``.
+    A video whose files cannot be read stops with its error, or, if the dataset was opened with
+    ``skip_broken``, is dropped from it with a warning. Returns a summary: ``cache``, ``videos``,
+    ``computed`` (how many needed work), ``failed`` ({id: error}), ``bytes``.
     """
     from multiprocessing import get_context
 
@@ -170,20 +180,23 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
     cache.mkdir(parents=True, exist_ok=True)
     ids = ids if ids is not None else ds.ids
     jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache) for v in ids]
-    computed = 0
+    computed, failed = 0, {}
     bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)
-    if workers > 1 and len(jobs) > 1:
-        with get_context("spawn").Pool(workers) as pool:
-            for _, did in pool.imap_unordered(_prepare_one, jobs):
-                computed += did
-                bar.update()
-    else:
-        for job in jobs:
-            computed += _prepare_one(job)[1]
+    with get_context("spawn").Pool(workers) if workers > 1 and len(jobs) > 1 else contextlib.nullcontext() as pool:
+        results = pool.imap_unordered(_prepare_one, jobs) if pool else map(_prepare_one, jobs)
+        for vid, did in results:
             bar.update()
+            if isinstance(did, str):
+                failed[vid] = did
+                if not getattr(ds, "skip_broken", False):
+                    raise VisError(did)
+            else:
+                computed += did
     bar.close()
+    for vid, why in sorted(failed.items()):
+        ds.drop(vid, why)
     size_bytes = sum(p.stat().st_size for p in cache.iterdir() if p.is_file())
-    return {"cache": str(cache), "videos": len(jobs), "computed": computed, "bytes": size_bytes}
+    return {"cache": str(cache), "videos": len(jobs), "computed": computed, "failed": failed, "bytes": size_bytes}
 
 
 @dataclass

@@ -468,6 +468,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
         raise VisError(f"{ds.root}: the train split is empty")
     if rank == 0:
         prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
+
         if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
             from tqdm import tqdm
 
@@ -479,6 +480,9 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
                 prepare_trunk(net, cache, v)
     if world > 1:
         torch.distributed.barrier()
+    # --skip-broken may have dropped videos that could not be read; every process sees it in the cache
+    train_ids = [v for v in train_ids if (cache / f"{v}.sound.npz").is_file()]
+    val_ids = [v for v in val_ids if (cache / f"{v}.sound.npz").is_file()]
     key = trunk_key(cfg.model) if cfg.model.frozen else None
     train_videos = [load(cache, v, size, trunk=key) for v in train_ids]
     val_videos = [load(cache, v, size, trunk=key) for v in val_ids]
