@@ -74,3 +74,22 @@ def test_centre_row_is_the_centre_frames_own_time():
 
     t = row_times(15)
     assert t[CENTRE_ROW] == pytest.approx(7 / (30000 / 1001))
+
+
+def test_colouring_maps_prediction_statistics_onto_real_ones(monkeypatch):
+    from vis.exemplars import Colouring
+
+    monkeypatch.setattr(Colouring, "SHRINK", 0.0)  # without shrinkage the statistics match exactly
+    rng = np.random.default_rng(0)
+    mix_p, mix_r = rng.normal(size=(42, 42)) * 0.05, rng.normal(size=(42, 42)) * 0.2
+    pred = rng.normal(size=(4000, 42)) @ mix_p + 0.1  # under-predicted amplitude, other correlations
+    real = rng.normal(size=(4000, 42)) @ mix_r + 0.5
+    c = Colouring.fit(pred, real)
+    out = c(pred)
+    np.testing.assert_allclose(out.mean(0), real.mean(0), atol=0.02)
+    cov_out, cov_real = np.cov(out, rowvar=False), np.cov(real, rowvar=False)
+    np.testing.assert_allclose(cov_out, cov_real, atol=1e-4)
+    again = Colouring.from_dict(c.to_dict())
+    np.testing.assert_allclose(again(pred[:5]), out[:5])
+    with pytest.raises(VisError, match="at least two"):
+        Colouring.fit(pred[:1], real)
