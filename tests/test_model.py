@@ -118,3 +118,13 @@ def test_config_toml_round_trip_and_errors(tmp_path):
     p.write_text("[model\n")
     with pytest.raises(VisError, match="not valid TOML"):
         load_config(p)
+
+
+@pytest.mark.parametrize("overrides,match", [({"epochs": "ten"}, "epochs must be int"),
+                                             ({"centres": "onset"}, "centres must be"),
+                                             ({"batch_size": 0}, "batch_size must be"),
+                                             ({"lag": -1}, "lag must be an integer"),
+                                             ({"image_size": [4, 4]}, "image_size")])
+def test_config_values_are_checked(overrides, match):
+    with pytest.raises(VisError, match=match):
+        load_config(None, **overrides)

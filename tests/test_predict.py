@@ -78,12 +78,17 @@ def test_windows_cover_every_frame_once_with_spares():
     for n in (1, 7, 30, 31, 95):
         stream = ((i, np.full((1, 1, 3), i, np.uint8)) for i in range(n))
         seen = []
-        for s, f in _windows_of_frames(stream, 30, 21):
+        for s, m, f in _windows_of_frames(stream, 30, 21):
             v = f[:, 0, 0, 0].astype(int)
-            assert list(v[1:-1]) == list(range(s, s + len(f) - 2))
-            assert v[0] == max(s - 1, 0) and v[-1] == min(s + len(f) - 2, n - 1)
-            seen += list(range(s, s + len(f) - 2))
+            assert len(f) == m + 2 and list(v[1:-1]) == list(range(s, s + m))
+            assert v[0] == max(s - 1, 0) and v[-1] == min(s + m, n - 1)
+            seen += list(range(s, s + m))
         assert set(seen) == set(range(n))
+        # with look-ahead (a lagged model) the extra frames are the real next ones while they exist
+        stream = ((i, np.full((1, 1, 3), i, np.uint8)) for i in range(n))
+        for s, m, f in _windows_of_frames(stream, 30, 21, ahead=2):
+            v = f[:, 0, 0, 0].astype(int)
+            assert list(v) == [min(max(i, 0), n - 1) for i in range(s - 1, s + m + 3)]
 
 
 def test_join_switches_where_predictions_agree():
@@ -92,3 +97,30 @@ def test_join_switches_where_predictions_agree():
     b[3] = 0  # b agrees with a at its row 3 = overall row 7
     j = _join(a, b, 4)
     assert len(j) == 12 and (j[:7] == 0).all() and (j[8:] == 1).all()
+
+
+def test_output_that_is_a_folder_or_the_input_is_refused(tiny_run, tmp_path, capsys, tiny_data):
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    assert "is a folder" in error_line(capsys, ["predict", src, "--model", tiny_run, "-o", tmp_path])
+    assert "overwrite the input" in error_line(capsys, ["predict", src, "--model", tiny_run, "-o", src])
+
+
+def test_video_that_cannot_be_copied_into_mp4(tmp_path):
+    import av
+
+    from vis.errors import VisError
+    from vis.io import mux_audio
+
+    src = tmp_path / "raw.avi"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("rawvideo", rate=25)
+        s.width, s.height, s.pix_fmt = 16, 16, "yuv420p"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), i * 40, np.uint8), format="rgb24")
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    with pytest.raises(VisError, match="raw.avi: its rawvideo video cannot be copied"):
+        mux_audio(src, np.zeros(4800, np.float32), 48_000, tmp_path / "out.mp4")
+    assert not list(tmp_path.glob("*out.mp4*"))

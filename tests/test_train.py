@@ -116,7 +116,7 @@ def test_frozen_trunk_cache_gives_the_same_predictions_as_frames(tiny_data, tmp_
     for v in ds.ids:
         assert prepare_trunk(net, tmp_path, v)
         assert not prepare_trunk(net, tmp_path, v)  # cached
-    videos = [load(tmp_path, v, (32, 24), trunk=trunk_key(cfg)) for v in ds.ids]
+    videos = [load(tmp_path, v, (32, 24), trunk=trunk_key(net)) for v in ds.ids]
     w = centred_windows(videos)
     rows = np.arange(len(w))
     with torch.no_grad():

@@ -108,8 +108,9 @@ def cmd_cochleagram(args) -> int:
 
         save_cochleagram_png(args.png, env, times, title=args.input.name)
         wrote.append(str(args.png))
-    print(f"cochleagram {env.shape[0]} x {env.shape[1]} ({times[-1] + times[1]:.2f} s at "
-          f"{1 / times[1]:.2f} Hz) -> {', '.join(wrote)}")
+    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 90.0
+    print(f"cochleagram {env.shape[0]} x {env.shape[1]} ({len(times) / rate:.2f} s at {rate:.2f} Hz) -> "
+          f"{', '.join(wrote)}")
     return 0
 
 
@@ -246,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="compute and cache per-video features (cochleagram, onsets, frames)")
     _dataset_options(p)
     p.add_argument("--cache", type=Path, help="cache folder (default: $VIS_CACHE or ~/.cache/vis, per dataset)")
-    p.add_argument("--backbone", default="small", help="store frames at this backbone's default size")
+    p.add_argument("--backbone", default="small", choices=["small", "alexnet", "efficientnet-lite0"],
+                   help="store frames at this backbone's default size")
     p.add_argument("--size", type=_size, help="store frames at WxH instead")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     p.set_defaults(func=cmd_prepare)
@@ -315,3 +317,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vis: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a full disk, a permission, a path that is a folder: one line, not a traceback
+        print(f"vis: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 2

@@ -25,7 +25,6 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
              batch_size: int = 16, workers: int = 2, seed: int = 0, progress: bool = True) -> dict:
     """Run the demo into ``out`` (created; reused on a second run: finished steps are skipped)."""
     from vis.dataset import Dataset
-    from vis.features import default_cache_dir
     from vis.io import atomic_output
     from vis.metrics import average_precision, onset_metrics
     from vis.predict import predict_video
@@ -46,7 +45,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     ds = Dataset.open(data)
     run_dir = out / "run"
     cfg = load_config(None, epochs=epochs, seed=seed, batch_size=batch_size)
-    if not (run_dir / "bank.npz").is_file():
+    if not (run_dir / "summary.json").is_file():  # written last by training
         print(f"[2/4] training the CPU default model ({cfg.model.backbone} CNN + LSTM, {epochs} epochs) into {run_dir}")
         resume = (run_dir / "state.pt").is_file()
         summary = run(ds, run_dir, cfg, cache=out / "cache", resume=resume, workers=workers, progress=progress)
@@ -69,8 +68,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
         shutil.copyfile(ds.video_path(vid), vids / f"{vid}_true.mp4")
         centred_video(ds, vid, run_dir, out / "cache", vids / f"{vid}_centred.mp4")
         truth = np.array([e.time for e in ds.events(vid)])
-        times = np.array([x["time"] for x in r["records"]])
-        scores = np.ones(len(times))
+        times, scores = np.array(r["peaks"]), np.array(r["peak_amplitudes"])  # ranked by amplitude
         rows.append({"id": vid, "duration": r["duration"], "true_events": len(truth), "predicted_impacts": len(times),
                      "ap": average_precision(times, scores, truth),
                      **onset_metrics(times, scores, truth, duration=r["duration"]),
@@ -82,7 +80,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     with atomic_output(out / "report.md") as tmp:
         tmp.write_text(report)
     return {"out": str(out), "report": str(out / "report.md"), "videos": str(vids), "figures": str(figs),
-            "cache": str(default_cache_dir(data)), "timings": timings, "rows": rows}
+            "cache": str(out / "cache"), "timings": timings, "rows": rows}
 
 
 def centred_video(ds, vid: str, run: Path, cache: Path, out: Path) -> int:

@@ -59,6 +59,7 @@ ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat",
 LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
 FIG8_VIDEOS = 3  # test videos shown in the predicted-vs-true figure
 IMAGE_MIN_SIDE = 64  # image-match baselines upsample smaller frames to this (pixels)
+ONSET_CLIP_S = 2.0  # onset accuracy / AP per 2 s clip, the clip length of later generation work
 
 
 def _labels(videos: list[VideoFeatures], events: dict[str, list], index: np.ndarray) -> dict[str, np.ndarray]:
@@ -304,7 +305,7 @@ def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, l
         pred = predict_cached(net, pca, vf)
         times, amps = detect_peaks(pred)
         truth = np.array([e.time for e in events[vf.vid] if e.time < pred.duration])
-        om = onset_metrics(times, amps, truth, duration=pred.duration)
+        om = onset_metrics(times, amps, truth, duration=pred.duration, clip_s=ONSET_CLIP_S)
         if len(truth):
             aps.append(average_precision(times, amps, truth))
             accs.append(om["onset_acc"])

@@ -16,6 +16,7 @@ the two agree is measured in the tests and in ``benchmarks/bench_exemplars.py``.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,7 @@ class ExemplarBank:
         try:
             with np.load(p) as z:
                 return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"])
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise VisError(f"{p}: not an exemplar bank ({e})") from None
 
     def waveform(self, i: int) -> np.ndarray:
@@ -166,9 +167,9 @@ def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int
     return ExemplarBank(np.stack(feats).astype(np.float32), np.stack(clips), sr, pre, np.array(names))
 
 
-def paste(out: np.ndarray, clip: np.ndarray, at: int) -> None:
+def paste(out: np.ndarray, clip: np.ndarray, at: int, *, sr: int = BANK_SR) -> None:
     """Overlap-add ``clip`` into ``out`` starting at sample ``at`` (may be negative or run past the end)."""
-    n_in, n_out = max(1, int(FADE_IN_S * BANK_SR)), max(1, int(FADE_OUT_S * BANK_SR))
+    n_in, n_out = max(1, int(FADE_IN_S * sr)), max(1, int(FADE_OUT_S * sr))
     w = np.ones(len(clip), np.float32)
     w[:n_in] = np.linspace(0, 1, n_in, endpoint=False)
     w[-n_out:] = np.minimum(w[-n_out:], np.linspace(1, 0, n_out))
@@ -203,9 +204,9 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
         if colour is not None:
             q = colour(q)
         i, d = bank.search(q, rows=rows)
-        at = int(round(p / float(FPS) * bank.sr)) - bank.pre
-        paste(out, bank.waveform(int(i)), at)
-        records.append({"time": float(p / float(FPS)), "exemplar": int(i), "distance": float(d),
+        at = int(round(t * bank.sr)) - bank.pre  # at the peak itself (the query used its frame grid)
+        paste(out, bank.waveform(int(i)), at, sr=bank.sr)
+        records.append({"time": float(t), "exemplar": int(i), "distance": float(d),
                         "material": str(bank.labels[i]) or None})
     return out, records
 

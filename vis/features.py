@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -225,13 +226,14 @@ class VideoFeatures:
         return env_on_grid(self.env, self.times, grid)
 
 
-def trunk_key(cfg) -> str:
-    """Names a frozen trunk's cache files: backbone, frame size, and the weights file it loaded."""
-    w = ""
-    if cfg.weights:
-        p = Path(cfg.weights)
-        w = "-" + hashlib.sha1(json.dumps(_stamp(p) if p.is_file() else str(p)).encode()).hexdigest()[:8]
-    return f"{cfg.backbone}{w}-{cfg.image_size[0]}x{cfg.image_size[1]}"
+def trunk_key(net) -> str:
+    """Names a frozen trunk's cache files: backbone, frame size and a hash of the trunk's weights."""
+    h = hashlib.sha1()
+    for name, tensor in net.backbone.trunk.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().numpy().tobytes())
+    cfg = net.cfg
+    return f"{cfg.backbone}-{h.hexdigest()[:10]}-{cfg.image_size[0]}x{cfg.image_size[1]}"
 
 
 def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
@@ -245,8 +247,9 @@ def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
 
     size = tuple(net.cfg.image_size)
     fpath = cache / frames_name(vid, size)
-    out = cache / f"{vid}.trunk-{trunk_key(net.cfg)}.npz"
-    meta = {"version": FEATURES_VERSION, "frames": _stamp(fpath), "key": trunk_key(net.cfg)}
+    key = trunk_key(net)
+    out = cache / f"{vid}.trunk-{key}.npz"
+    meta = {"version": FEATURES_VERSION, "frames": _stamp(fpath), "key": key}
     sidecar = out.with_suffix(".json")
     if out.is_file() and _fresh(sidecar, meta):
         return False
@@ -273,8 +276,11 @@ def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None
     sound = cache / f"{vid}.sound.npz"
     if not sound.is_file():
         raise VisError(f"{sound}: not prepared (run `vis prepare` first)")
-    with np.load(sound) as z:
-        d = {k: z[k] for k in z.files}
+    try:
+        with np.load(sound) as z:
+            d = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise VisError(f"{sound}: damaged cache file, delete it to rebuild ({e})") from None
     frames = None
     if size is not None:
         fpath = cache / frames_name(vid, size)

@@ -325,15 +325,20 @@ def mux_audio(video: str | os.PathLike, audio: np.ndarray, sr: int, out_path: st
         if not src.streams.video:
             raise VisError(f"{video}: no video stream")
         vin = src.streams.video[0]
-        with atomic_output(out_path, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
-            vout = out.add_stream_from_template(vin)
-            astream = _add_audio_stream(out, audio, sr)
-            for packet in src.demux(vin):
-                if packet.dts is None:
-                    continue
-                packet.stream = vout
-                out.mux(packet)
-            _encode_audio(out, astream, audio, sr)
+        try:
+            with atomic_output(out_path, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
+                vout = out.add_stream_from_template(vin)
+                astream = _add_audio_stream(out, audio, sr)
+                for packet in src.demux(vin):
+                    if packet.dts is None:
+                        continue
+                    packet.stream = vout
+                    out.mux(packet)
+                _encode_audio(out, astream, audio, sr)
+        except (ValueError, av.error.FFmpegError) as e:
+            codec = vin.codec_context.name
+            raise VisError(f"{video}: its {codec} video cannot be copied into an mp4 ({_reason(e)}); "
+                           "convert it to H.264 first") from None
 
 
 # ---------------------------------------------------------------------------------------------- audio

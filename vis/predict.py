@@ -41,30 +41,30 @@ class Prediction:
     n_frames: int
 
 
-def _windows_of_frames(frames, win: int, step: int):
+def _windows_of_frames(frames, win: int, step: int, *, ahead: int = 0):
     """Group a (time, frame) stream into windows of ``win`` frames starting every ``step`` frames.
 
-    Yields (first frame index, frames [n + 2, H, W, 3]): the window's n frames with one spare frame on
-    each side (repeating the first / last frame of the video at its ends). The last window is whatever
-    remains after the last full one. Only the frames of the current window are kept.
+    Yields (first frame index, n, frames [n + 2 + ahead, H, W, 3]): the window's n frames with one spare
+    frame before and ``1 + ahead`` after (the video's first / last frame repeated at its ends). The last
+    window is whatever remains after the last full one. Only the frames of the current window are kept.
     """
     buf: list[np.ndarray] = []
     buf_start, s, covered = 0, 0, 0  # index of buf[0]; next window's start; end of the last window
 
     def take(a: int, b: int, last: int) -> np.ndarray:
-        idx = np.clip(np.arange(a - 1, b + 1), 0, last) - buf_start
+        idx = np.clip(np.arange(a - 1, b + 1 + ahead), 0, last) - buf_start
         return np.stack([buf[i] for i in idx])
 
     for _, f in frames:
         buf.append(f)
-        while buf_start + len(buf) >= s + win + 1:  # frames s .. s+win-1 and the spare after are here
-            yield s, take(s, s + win, s + win)
+        while buf_start + len(buf) >= s + win + 1 + ahead:  # the window's frames and those after are here
+            yield s, win, take(s, s + win, s + win + ahead)
             covered, s = s + win, s + step
             drop = max(0, s - 1 - buf_start)
             buf, buf_start = buf[drop:], buf_start + drop
     total = buf_start + len(buf)
     if total > covered:
-        yield s, take(s, total, total - 1)
+        yield s, total - s, take(s, total, total - 1)
 
 
 def predict_features(net, pca, video: str | os.PathLike, *, progress: bool = True) -> Prediction:
@@ -104,10 +104,9 @@ def predict_stream(net, pca, stream, *, total: int | None = None, window_s: floa
     n_frames = 0
     bar = tqdm(total=total, desc="predict", unit="frame", disable=not progress)
     with torch.no_grad():
-        for s, frames in _windows_of_frames(stream, win, step):
-            n = len(frames) - 2
-            if lag:  # the output lags by `lag` frames: feed `lag` more (repeating the last at the end)
-                frames = np.concatenate([frames, np.repeat(frames[-1:], lag, axis=0)])
+        for s, n, frames in _windows_of_frames(stream, win, step, ahead=lag):
+            # the output lags by `lag` frames, so the window carries `lag` frames more (real ones, or the
+            # last frame repeated at the end of the video)
             code = net(torch.from_numpy(np.ascontiguousarray(frames))[None])[0].numpy()
             rows = pca.decode(code[lag * K : lag * K + n * K])  # rows of frames s .. s+n-1
             env = rows if env is None else _join(env, rows, s * K)
@@ -134,6 +133,7 @@ def parametric_wave(pred: Prediction, *, sr: int = OUT_SR, seed: int = 0) -> np.
     from vis.synthesis import parametric
 
     wave = parametric(pred.env, env_rate=K * float(FPS), sr_out=sr, seed=seed)
+    wave = wave[int(round(-pred.times[0] * sr)) :]  # the first row sits 1/3 frame before t = 0
     n = int(round(pred.duration * sr))
     return np.pad(wave, (0, max(0, n - len(wave))))[:n].astype(np.float32)
 
@@ -161,10 +161,12 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
         return wave, []
     if bank is None:
         raise VisError("example-based synthesis needs the model's exemplar bank (bank.npz)")
-    peaks, _ = onsets_from_audio(wave, sr)
+    peaks, amps = onsets_from_audio(wave, sr)
     from vis.exemplars import synthesize_long
 
     out, records = synthesize_long(pred.env, pred.times, peaks, bank, duration=pred.duration, colour=colour)
+    for r, a in zip(records, amps):
+        r["amplitude"] = float(a)  # the peak's amplitude (dB): the confidence for detection AP
     if bank.sr != sr:
         g = np.gcd(bank.sr, sr)
         out = resample_poly(out, sr // g, bank.sr // g).astype(np.float32)
@@ -187,6 +189,10 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
     for p in (out, wav, png):
         if p is not None and not Path(p).resolve().parent.is_dir():
             raise VisError(f"{Path(p).parent}: output folder does not exist")
+        if p is not None and Path(p).is_dir():
+            raise VisError(f"{p}: is a folder (give a file name)")
+        if p is not None and Path(p).resolve() == video.resolve():
+            raise VisError(f"{p}: the output would overwrite the input video")
     if method not in METHODS:
         raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
     info = probe(video)
@@ -206,6 +212,7 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
 
         colour = Colouring.from_dict(ck["colouring"])
     wave, records = synthesize(pred, method=method, bank=bank, colour=colour)
+    peaks, amps = ([r["time"] for r in records], [r["amplitude"] for r in records]) if records else ([], [])
     mux_audio(video, wave, OUT_SR, out)
     wrote = [str(out)]
     if wav is not None:
@@ -225,5 +232,6 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
         wrote.append(str(png))
     seconds = time.time() - t0
     return {"video": str(video), "wrote": wrote, "duration": pred.duration, "impacts": len(records),
+            "peaks": peaks, "peak_amplitudes": amps,
             "method": method, "seconds": seconds, "realtime_factor": pred.duration / seconds if seconds else 0.0,
             "records": records}

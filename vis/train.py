@@ -13,8 +13,8 @@ A run folder holds:
 Randomness is a function of ``(seed, epoch)`` (batch order) and ``(seed, step)`` (augmentation), so a
 resumed run ends where an uninterrupted one would. Under ``torchrun --nproc_per_node N`` each process
 takes every N-th window of the same global batch and DistributedDataParallel averages the gradients
-(gloo on CPU, nccl on GPU); the result matches one process at the same global batch, up to batch norm
-statistics being per process.
+(gloo; training runs on the CPU); the result matches one process at the same global batch within noise:
+batch-norm statistics and the augmentation draws are per process.
 """
 
 from __future__ import annotations
@@ -93,7 +93,32 @@ def load_config(path: str | os.PathLike | None, **overrides) -> RunConfig:
     if data["train"].get("task", "centred") == "detection":
         data["model"].setdefault("layers", 3)
         data["model"].setdefault("lag", 2)
-    return RunConfig(ModelConfig(**data["model"]), TrainConfig(**data["train"]))
+    for key, value in data["train"].items():  # types as the defaults have them (TOML gives ints for floats)
+        default = getattr(TrainConfig(), key)
+        ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
+        if not ok or (isinstance(value, bool) and not isinstance(default, bool)):
+            raise VisError(f"train option {key} must be {type(default).__name__}, got {value!r}")
+    try:
+        model = ModelConfig(**data["model"])
+    except TypeError as e:
+        raise VisError(f"bad [model] option ({e})") from None
+    train_cfg = TrainConfig(**data["train"])
+    checks = [(train_cfg.task in ("centred", "detection"), "task must be 'centred' or 'detection'"),
+              (train_cfg.centres in ("onsets", "events"), "centres must be 'onsets' or 'events'"),
+              (train_cfg.epochs >= 1 and train_cfg.batch_size >= 1, "epochs and batch_size must be >= 1"),
+              (train_cfg.lr > 0 and train_cfg.clip > 0, "lr and clip must be > 0"),
+              (train_cfg.shift >= 0 and train_cfg.threads >= 0, "shift and threads must be >= 0"),
+              (train_cfg.log_every >= 1 and train_cfg.save_every >= 1, "log_every and save_every must be >= 1")]
+    for ok, message in checks:
+        if not ok:
+            raise VisError(message)
+    return RunConfig(model, train_cfg)
+
+
+def _resumable(cfg: RunConfig) -> str:
+    """The configuration a resumed run must share (run-time options such as threads may change)."""
+    c = RunConfig(cfg.model, TrainConfig(**{**asdict(cfg.train), "threads": 0, "log_every": 1, "save_every": 1}))
+    return to_toml(c)
 
 
 def _bad(key: str):
@@ -253,8 +278,7 @@ def _dist() -> tuple[int, int]:
     """(rank, world size); initialises torch.distributed under torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(backend)
+        torch.distributed.init_process_group("gloo")  # training runs on the CPU here (see README)
     return (torch.distributed.get_rank() if world > 1 else 0), world
 
 
@@ -284,9 +308,12 @@ def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
     if not isinstance(ck, dict) or ck.get("format") != "vis-model-1":
         raise VisError(f"{p}: not a vis model checkpoint")
     mc = dict(ck["model_config"])
-    mc["weights"] = None  # the weights are in the state_dict
-    net = VisNet(ModelConfig(**mc))
-    net.load_state_dict(ck["state_dict"])
+    mc["weights"] = None  # the weights are in the state_dict (mc["pretrained"] keeps the normalisation)
+    try:
+        net = VisNet(ModelConfig(**mc))
+        net.load_state_dict(ck["state_dict"])
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise VisError(f"{p}: incompatible vis model ({str(e).splitlines()[0]})") from None
     net.eval()
     return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
 
@@ -354,7 +381,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         if not state_path.is_file():
             raise VisError(f"{state_path}: nothing to resume")
         st = torch.load(state_path, map_location="cpu", weights_only=False)
-        if st["config"] != to_toml(cfg):
+        if st["config"] != _resumable(cfg):
             raise VisError(f"{state_path}: the run was started with another configuration (see {out / 'config.toml'})")
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
@@ -363,7 +390,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         if rank == 0 and log_path.is_file():  # drop log lines written after the saved state
             kept = [ln for ln in log_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
             log_path.write_text("".join(ln + "\n" for ln in kept))
-    elif rank == 0:
+    elif rank == 0:  # a fresh run: nothing of an earlier run in this folder may be mistaken for this one's
+        for name in ("model.pt", "state.pt", "bank.npz", "summary.json"):
+            (out / name).unlink(missing_ok=True)
         log_path.write_text("")
     if rank == 0:
         (out / "config.toml").write_text(to_toml(cfg))
@@ -385,7 +414,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
 
     def save_state() -> None:
         if rank == 0:
-            _save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step, "config": to_toml(cfg),
+            _save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step, "config": _resumable(cfg),
                    "seconds": t_spent + time.time() - t0, "pca_mean": pca.mean, "pca_components": pca.components,
                    "best": best}, state_path)
 
@@ -412,7 +441,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
             opt.step()
             step += 1
-            running.append(loss.item())
+            running.append(loss.item() / share)  # this process's own mean loss
             bar.update()
             bar.set_postfix(loss=f"{np.mean(running[-20:]):.2f}", val=f"{val_loss:.2f}")
             if step % tc.log_every == 0:
@@ -457,7 +486,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
 
     Trains on the dataset's train split and validates on its ``val`` split (else ``test``).
     """
-    from vis.features import default_cache_dir, load, prepare, trunk_key
+    from vis.features import default_cache_dir, frames_name, load, prepare, trunk_key
 
     rank, world = _dist()
     cache = Path(cache) if cache else default_cache_dir(ds.root)
@@ -466,30 +495,47 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     val_ids = ds.splits.get("val") or ds.split("test")
     if not train_ids:
         raise VisError(f"{ds.root}: the train split is empty")
+    key = None
+    if cfg.model.frozen:  # the same seeded initial network as train() builds: its trunk names the cache
+        torch.manual_seed(cfg.train.seed)
+        frozen_net = VisNet(cfg.model)
+        key = trunk_key(frozen_net)
+    failed = torch.zeros(1)
     if rank == 0:
-        prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
+        try:
+            prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
+            if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
+                from tqdm import tqdm
 
-        if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
-            from tqdm import tqdm
+                from vis.features import prepare_trunk
 
-            from vis.features import prepare_trunk
-
-            torch.manual_seed(cfg.train.seed)
-            net = VisNet(cfg.model)
-            for v in tqdm(train_ids + val_ids, desc="trunk features", unit="video", disable=not progress):
-                prepare_trunk(net, cache, v)
-    if world > 1:
-        torch.distributed.barrier()
-    # --skip-broken may have dropped videos that could not be read; every process sees it in the cache
-    train_ids = [v for v in train_ids if (cache / f"{v}.sound.npz").is_file()]
-    val_ids = [v for v in val_ids if (cache / f"{v}.sound.npz").is_file()]
-    key = trunk_key(cfg.model) if cfg.model.frozen else None
+                for v in tqdm([v for v in train_ids + val_ids if v in ds.files], desc="trunk features",
+                              unit="video", disable=not progress):
+                    prepare_trunk(frozen_net, cache, v)
+        except VisError:
+            if world == 1:
+                raise
+            failed += 1
+            raise
+        finally:
+            if world > 1:
+                torch.distributed.all_reduce(failed)  # tell the other processes whether to go on
+    elif world > 1:
+        torch.distributed.all_reduce(failed)
+        if failed.item():
+            raise VisError("feature preparation failed on the first process (see its error)")
+    # --skip-broken may have dropped videos that could not be read: keep those whose files are all there
+    ready = [v for v in train_ids + val_ids if (cache / f"{v}.sound.json").is_file()
+             and (cache / frames_name(v, size)).with_suffix(".json").is_file()]
+    train_ids = [v for v in train_ids if v in ready and v not in ds.skipped]
+    val_ids = [v for v in val_ids if v in ready and v not in ds.skipped]
     train_videos = [load(cache, v, size, trunk=key) for v in train_ids]
     val_videos = [load(cache, v, size, trunk=key) for v in val_ids]
     tr = make_windows(train_videos, cfg)
     va = make_windows(val_videos, cfg)
     summary = train(tr, va, cfg, out, resume=resume, progress=progress)
     summary["cache"] = str(cache)
+    summary["validation_split"] = "val" if ds.splits.get("val") else "test"  # model.pt is chosen on it
     if rank == 0:
         # the exemplar bank always holds the centred training impacts (paper Sec. 6.1)
         write_bank(ds, tr if cfg.train.task == "centred" else centred_windows(train_videos), Path(out) / "bank.npz")
