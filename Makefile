@@ -25,7 +25,6 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check vis tests benchmarks
-	$(BIN)/ruff format --check vis tests benchmarks
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache

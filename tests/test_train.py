@@ -12,7 +12,8 @@ import torch
 from tests.conftest import TINY_CONFIG
 from vis.dataset import Dataset
 from vis.features import load, prepare
-from vis.train import centred_windows, load_config, load_model, train
+from vis.train import load_config, load_model, train
+from vis.windows import centred_windows
 
 
 def test_run_folder_is_complete_and_loadable(tiny_run):

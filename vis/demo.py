@@ -92,7 +92,8 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path) -> int:
     from vis.exemplars import ExemplarBank, paste
     from vis.features import CENTRED_FRAMES, FPS, load
     from vis.io import mux_audio
-    from vis.train import centred_windows, load_model
+    from vis.train import load_model
+    from vis.windows import centred_windows
 
     net, pca, _ = load_model(run)
     bank = ExemplarBank.load(run / "bank.npz")

@@ -170,7 +170,8 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     from vis.exemplars import ExemplarBank
     from vis.features import default_cache_dir, load, prepare
     from vis.io import atomic_output
-    from vis.train import centred_windows, load_model
+    from vis.train import load_model
+    from vis.windows import centred_windows
 
     t0 = time.time()
     out = Path(out)

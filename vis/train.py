@@ -31,9 +31,10 @@ import numpy as np
 import torch
 
 from vis.errors import VisError
-from vis.features import CENTRED_FRAMES, DETECTION_FRAMES, DETECTION_STRIDE, K, VideoFeatures
+from vis.features import VideoFeatures
 from vis.io import atomic_output
 from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict, robust_loss
+from vis.windows import Windows, centred_windows, detection_windows
 
 
 @dataclass
@@ -169,109 +170,14 @@ class SoundPCA:
         return (root**2).astype(np.float32)
 
 
-# ---------------------------------------------------------------------------------------------- windows
-
-
-@dataclass
-class Windows:
-    """Training examples: (video, first frame) pairs with their target envelopes [M, N*K, 42]."""
-
-    videos: list[VideoFeatures]
-    index: np.ndarray  # [M, 2] (video number, first frame)
-    targets: np.ndarray  # [M, N*K, 42]
-    n_frames: int
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def frames(self, rows: np.ndarray) -> np.ndarray:
-        """uint8 [len(rows), n_frames + 2, H, W, 3]: each window with one spare frame on each side."""
-        out = []
-        for v, s in self.index[rows]:
-            out.append(np.asarray(self.videos[v].frames[s - 1 : s + self.n_frames + 1]))
-        return np.stack(out)
-
-    def trunk_features(self, rows: np.ndarray, *, spacetime: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cached frozen-trunk outputs: per-frame [len(rows), n_frames, D] and first colour frame [len(rows), D]."""
-        seq, first = [], []
-        for v, s in self.index[rows]:
-            tr = self.videos[v].trunk
-            seq.append(tr["spacetime" if spacetime else "colour"][s : s + self.n_frames])
-            first.append(tr["colour"][s])
-        return torch.from_numpy(np.stack(seq).astype(np.float32)), torch.from_numpy(np.stack(first).astype(np.float32))
-
-    def predict(self, model, rows: np.ndarray, cfg: ModelConfig, *, augment_rng: np.random.Generator | None = None,
-                shift: int = 0) -> torch.Tensor:
-        """The network's output for some windows: from cached trunk features when frozen, else from frames."""
-        if cfg.frozen and all(v.trunk is not None for v in self.videos):
-            return model(trunk_features=self.trunk_features(rows, spacetime=cfg.spacetime))
-        frames = self.frames(rows)
-        if augment_rng is not None:
-            frames = augment(frames, augment_rng, shift)
-        return model(torch.from_numpy(np.ascontiguousarray(frames)))
-
-
-def centred_windows(videos: list[VideoFeatures], *, centres: str = "onsets",
-                    n_frames: int = CENTRED_FRAMES) -> Windows:
-    """The centred task's windows: ``n_frames`` frames around each onset (or annotated event)."""
-    from vis.features import centred_starts
-
-    index, targets = [], []
-    for i, vf in enumerate(videos):
-        times = vf.onsets if centres == "onsets" else vf.event_times
-        for s in centred_starts(vf, times, n_frames=n_frames):
-            index.append((i, s))
-            targets.append(vf.targets(int(s), n_frames))
-    if not index:
-        return Windows(videos, np.zeros((0, 2), np.int64), np.zeros((0, n_frames * K, 42), np.float32), n_frames)
-    return Windows(videos, np.asarray(index, np.int64), np.stack(targets), n_frames)
-
-
-def detection_windows(videos: list[VideoFeatures], *, lag: int = 0, n_frames: int = DETECTION_FRAMES,
-                      stride: int = DETECTION_STRIDE) -> Windows:
-    """The detection task's windows: ~2 s sequences every 0.5 s (paper Sec. 6.1).
-
-    With ``lag`` > 0 the targets are the sound of frames ``start - lag ..`` (the output lags, A1.1).
-    """
-    from vis.features import sequence_starts
-
-    index, targets = [], []
-    for i, vf in enumerate(videos):
-        for s in sequence_starts(vf, n_frames=n_frames, stride=stride):
-            if s - lag < 0:
-                continue
-            index.append((i, s))
-            targets.append(vf.targets(int(s) - lag, n_frames))
-    if not index:
-        return Windows(videos, np.zeros((0, 2), np.int64), np.zeros((0, n_frames * K, 42), np.float32), n_frames)
-    return Windows(videos, np.asarray(index, np.int64), np.stack(targets), n_frames)
+# ---------------------------------------------------------------------------------------------- loop
 
 
 def make_windows(videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
+    """The task's training windows (:mod:`vis.windows`)."""
     if cfg.train.task == "detection":
         return detection_windows(videos, lag=cfg.model.lag)
-    if cfg.train.task != "centred":
-        raise VisError(f"unknown task {cfg.train.task!r} (centred or detection)")
     return centred_windows(videos, centres=cfg.train.centres)
-
-
-def augment(frames: np.ndarray, rng: np.random.Generator, shift: int) -> np.ndarray:
-    """Random translation (edge-padded, up to ``shift`` px) and mirroring, the same for a whole window."""
-    out = np.empty_like(frames)
-    b, _, h, w, _ = frames.shape
-    for i in range(b):
-        x = frames[i]
-        if rng.random() < 0.5:
-            x = x[:, :, ::-1]
-        if shift > 0:
-            dx, dy = rng.integers(-shift, shift + 1, size=2)
-            x = np.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
-            x = x[:, shift + dy : shift + dy + h, shift + dx : shift + dx + w]
-        out[i] = x
-    return out
-
-
-# ---------------------------------------------------------------------------------------------- loop
 
 
 def _dist() -> tuple[int, int]:
