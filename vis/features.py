@@ -1,11 +1,13 @@
-"""Per-video features, cached once: cochleagram, onsets and decoded frames; and the training windows.
+"""Per-video features, cached once: cochleagram, onsets, decoded frames and frozen-trunk outputs.
 
 ``vis prepare DATA`` fills a cache folder with, per video id:
 
 - ``ID.sound.npz``: the cochleagram ``env`` [T, 42] at ~90 Hz with its row ``times``, detected onsets
   (``onsets``, ``onset_amps``), annotated event times, and the usable duration (see :mod:`vis.io`);
 - ``ID.frames-WxH.npy``: every frame, resampled by nearest frame to the model's rate (29.97 fps) and
-  resized to W x H, uint8 [N, H, W, 3], memory-mapped when read.
+  resized to W x H, uint8 [N, H, W, 3], memory-mapped when read;
+- ``ID.trunk-KEY.npz`` (frozen backbones only, written by ``vis train --frozen``): the fixed trunk's
+  outputs for every frame's spacetime and colour image (the paper's precomputed pool5 features).
 
 Each file has a JSON sidecar recording what it was made from (input file size and modification time,
 and every parameter); a file whose sidecar does not match is rebuilt. Files are written under a

@@ -1,4 +1,4 @@
-"""Training: ``vis train DATA --out RUN`` on the centred task (paper Sec. 6.1), resumable, DDP-ready.
+"""Training: ``vis train DATA --out RUN``, centred or detection task (paper Sec. 6.1), resumable, DDP-ready.
 
 A run folder holds:
 
@@ -8,7 +8,9 @@ A run folder holds:
 - ``state.pt``: optimizer, step and epoch, to resume an interrupted run (``--resume``);
 - ``log.jsonl``: one JSON object a line, ``{"step", "epoch", "train_loss"}`` every ``log_every`` steps
   and ``{"step", "epoch", "val_loss", ...}`` after every epoch;
-- ``config.toml``: the configuration used.
+- ``config.toml``: the configuration used;
+- ``bank.npz``: the exemplar bank of the centred training impacts (:mod:`vis.exemplars`);
+- ``summary.json``: the numbers printed at the end (written last).
 
 Randomness is a function of ``(seed, epoch)`` (batch order) and ``(seed, step)`` (augmentation), so a
 resumed run ends where an uninterrupted one would. Under ``torchrun --nproc_per_node N`` each process
