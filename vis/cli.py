@@ -86,19 +86,13 @@ def cmd_synth(args) -> int:
     return 0
 
 
-def _read_sound(path: Path):
-    from vis.io import read_audio
-
-    return read_audio(path)
-
-
 def cmd_cochleagram(args) -> int:
     import numpy as np
 
     from vis.cochleagram import cochleagram
-    from vis.io import atomic_output
+    from vis.io import atomic_output, read_audio
 
-    audio, sr = _read_sound(args.input)
+    audio, sr = read_audio(args.input)
     env, times = cochleagram(audio, sr)
     with atomic_output(args.output) as tmp, open(tmp, "wb") as f:
         np.save(f, env)
@@ -115,9 +109,10 @@ def cmd_cochleagram(args) -> int:
 
 
 def cmd_onsets(args) -> int:
+    from vis.io import read_audio
     from vis.onsets import onsets_from_audio
 
-    audio, sr = _read_sound(args.input)
+    audio, sr = read_audio(args.input)
     times, strength = onsets_from_audio(audio, sr)
     if args.json:
         print(json.dumps({"input": str(args.input), "onsets": [

@@ -182,9 +182,9 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     runs = {"full": (net, pca, ck)}
     for name, path in (compare or {}).items():
         runs[name] = load_model(path)
-    det_runs = dict(detection or {})
+    det_runs = {name: load_model(path) for name, path in (detection or {}).items()}
     if ck["train_config"]["task"] == "detection":
-        det_runs.setdefault("full", str(run))
+        det_runs.setdefault("full", runs["full"])
     methods = list(methods or dict.fromkeys(BASE_METHODS + ORACLE_METHODS))
     for m in methods:
         if m not in BASE_METHODS + ORACLE_METHODS:
@@ -193,8 +193,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     if not test_ids:
         raise VisError(f"{ds.root}: the test split is empty")
     sizes = {tuple(r[0].cfg.image_size) for r in runs.values()}
-    for d in det_runs.values():
-        sizes.add(tuple(load_model(d)[0].cfg.image_size))
+    sizes |= {tuple(d[0].cfg.image_size) for d in det_runs.values()}
     for size in sorted(sizes):
         prepare(ds, cache, size=size, ids=train_ids + test_ids, progress=progress)
     train_ids = [v for v in train_ids if v in ds.files]  # --skip-broken may have dropped some
@@ -268,8 +267,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
             metrics["oracle"][name] = sound_metrics(f, true, te_lab, classifiers, mask=labelled)
 
     # Detection on the full test videos.
-    for name, path in det_runs.items():
-        dn, dp, _ = runs["full"] if name == "full" and path == str(run) else load_model(path)
+    for name, (dn, dp, _) in det_runs.items():
         vids = [load(cache, v, tuple(dn.cfg.image_size)) for v in test_ids]
         metrics["detection"][name] = detection_metrics(dn, dp, vids, events)
 

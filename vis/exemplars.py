@@ -178,12 +178,6 @@ def paste(out: np.ndarray, clip: np.ndarray, at: int, *, sr: int = BANK_SR) -> N
         out[lo:hi] += (clip * w)[lo - at : hi - at]
 
 
-def synthesize_centred(pred: np.ndarray, bank: ExemplarBank, *, subset: np.ndarray | None = None) -> np.ndarray:
-    """Centred task: each predicted window [45, 42] -> its nearest exemplar's waveform, [L] at ``bank.sr``."""
-    i, _ = bank.search(pred, subset=subset)
-    return bank.waveform(int(i))
-
-
 def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank: ExemplarBank, *,
                     duration: float, colour=None) -> tuple[np.ndarray, list[dict]]:
     """Long video: paste an exemplar at each peak time (s), chosen by its 8-frame window of ``env``.

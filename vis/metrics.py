@@ -18,11 +18,8 @@ TOL_S = 0.1  # a ground-truth onset is found if a prediction lies within 0.1 s (
 
 
 def match(pred_times: np.ndarray, scores: np.ndarray, true_times: np.ndarray, *, tol: float = TOL_S
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy one-to-one matching in order of decreasing score.
-
-    Returns ``hit`` [P] (bool, in score order) and ``order`` [P] (prediction indices by score).
-    """
+          ) -> np.ndarray:
+    """Greedy one-to-one matching in order of decreasing score: ``hit`` [P], bool, in score order."""
     pred_times = np.asarray(pred_times, float)
     true_times = np.asarray(true_times, float)
     order = np.argsort(-np.asarray(scores, float), kind="stable")
@@ -37,7 +34,7 @@ def match(pred_times: np.ndarray, scores: np.ndarray, true_times: np.ndarray, *,
         if d[j] <= tol + 1e-9:
             used[j] = True
             hit[k] = True
-    return hit, order
+    return hit
 
 
 def average_precision(pred_times, scores, true_times, *, tol: float = TOL_S) -> float:
@@ -48,7 +45,7 @@ def average_precision(pred_times, scores, true_times, *, tol: float = TOL_S) -> 
     n_true = len(true_times)
     if n_true == 0:
         return float("nan")
-    hit, _ = match(pred_times, scores, true_times, tol=tol)
+    hit = match(pred_times, scores, true_times, tol=tol)
     if not hit.any():
         return 0.0
     precision = np.cumsum(hit) / np.arange(1, len(hit) + 1)
@@ -69,7 +66,7 @@ def onset_metrics(pred_times, scores, true_times, *, duration: float, clip_s: fl
         if len(t) == 0:
             continue
         m = (pred_times >= a) & (pred_times < b)
-        hit, _ = match(pred_times[m], scores[m], t, tol=tol)
+        hit = match(pred_times[m], scores[m], t, tol=tol)
         accs.append(hit.sum() / len(t))
         aps.append(average_precision(pred_times[m], scores[m], t, tol=tol))
     return {"onset_acc": float(np.mean(accs)) if accs else float("nan"),
