@@ -110,8 +110,21 @@ def cmd_cochleagram(args) -> int:
 
 def cmd_onsets(args) -> int:
     from vis.io import read_audio
-    from vis.onsets import onsets_from_audio
+    from vis.onsets import onsets_from_audio, score_dataset
 
+    if args.input.is_dir():  # a dataset: score the detector against the annotated times
+        args.data = args.input
+        ds = _open_dataset(args)
+        res = score_dataset(ds, progress=not args.json)
+        if args.json:
+            print(json.dumps(res, indent=2))
+            return 0
+        print(f"onsets against annotated times within {res['tolerance_s']} s, {res['videos']} videos in {ds.root}:")
+        for action, r in res["actions"].items():
+            print(f"  {action:10s} P {r['precision']:.3f}  R {r['recall']:.3f}  F1 {r['f1']:.3f}  "
+                  f"(tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
+        print("  missed hits by material: " + (", ".join(f"{m} {n}" for m, n in res["hit_misses"].items()) or "none"))
+        return 0
     audio, sr = read_audio(args.input)
     times, strength = onsets_from_audio(audio, sr)
     if args.json:
@@ -234,9 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", type=Path, help="also write a figure (time in s, band centres in Hz)")
     p.set_defaults(func=cmd_cochleagram)
 
-    p = sub.add_parser("onsets", help="detect impact onsets in a wav or video (paper Sec. 3)")
-    p.add_argument("input", type=Path, help="wav file or video with an audio track")
+    p = sub.add_parser("onsets", help="detect impact onsets in a wav or video (paper Sec. 3), "
+                       "or score the detector on a dataset folder")
+    p.add_argument("input", type=Path, help="wav file or video with an audio track; or a Greatest Hits "
+                   "folder: precision / recall / F1 per action against its annotated times")
     p.add_argument("--json", action="store_true", help="print JSON instead of 'time<TAB>amplitude' lines")
+    p.add_argument("--video", default="denoised", choices=["denoised", "thumb", "mic"], help=argparse.SUPPRESS)
+    p.add_argument("--audio", default="denoised", choices=["denoised", "mic"],
+                   help="dataset folder: which wav gives the sound (default: denoised)")
+    p.add_argument("--split", help=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--skip-broken", action="store_true", help="dataset folder: skip ids with missing files")
     p.set_defaults(func=cmd_onsets)
 
     p = sub.add_parser("prepare", help="compute and cache per-video features (cochleagram, onsets, frames)")

@@ -185,11 +185,17 @@ def _hit(v: Voice, c: Contact, rng, speed: float) -> np.ndarray:
         x = np.zeros(int(min(6 * decay + 0.02, 1.2) * SR))
         if v.material == "dirt":
             _add(x, _peak_to(_noise_burst(rng, (60.0, 700.0), 0.02), 1.0), 0)
-        n = max(2, int(v.grains * speed**0.7))
-        when = np.concatenate([[0.0], rng.exponential(decay, n - 1)])
-        for k, tk in enumerate(when):
-            g = _grain(rng, v.band, "gravel" if v.material == "gravel" else "leaf")
-            _add(x, _peak_to(g, 1.0), int(tk * SR), (1.0 if k == 0 else rng.uniform(0.15, 0.8)) * np.exp(-tk / decay))
+        kind_ = "gravel" if v.material == "gravel" else "leaf"
+        # The strike crushes a cluster of pieces at once (the first ~12 ms, the stick's contact): the
+        # attack a listener and an annotator hear. A single first grain (~1 ms) would leave the hit
+        # 15-25 dB quieter than a hard material's within one 11 ms cochleagram row.
+        _add(x, _peak_to(_noise_burst(rng, v.band, 0.004, 0.0005), 1.0), 0, 0.5)
+        for tk in np.sort(rng.uniform(0.0, 0.012, max(3, v.grains // 2))):
+            _add(x, _peak_to(_grain(rng, v.band, kind_), 1.0), int(tk * SR), rng.uniform(0.5, 1.0))
+        n = max(2, int(v.grains * speed**0.7))  # then pieces settling, sparser and quieter
+        for tk in rng.exponential(decay, n):
+            g = _peak_to(_grain(rng, v.band, kind_), 1.0)
+            _add(x, g, int(tk * SR), rng.uniform(0.15, 0.8) * np.exp(-tk / decay))
     else:  # water: the stick's slap, then bubbles
         x = np.zeros(int(0.4 * SR))
         _add(x, _peak_to(_noise_burst(rng, v.band, 0.012), 1.0), 0)
