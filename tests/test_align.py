@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vis.align import align, brute_force_shifts, unary_costs, viterbi_shifts
+from vis.align import align, brute_force_shifts, target_weights, unary_costs, viterbi_shifts
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -27,7 +27,7 @@ def test_alignment_undoes_a_constant_delay():
     env = torch.zeros(1, 60, 42)
     for t0 in (12, 35):  # two impacts
         target[0, t0 : t0 + 6] = torch.tensor(rng.random((6, 10)), dtype=torch.float32) * 3
-        env[0, t0 : t0 + 6] = 0.6  # loud rows: ||env|| = 0.6 * sqrt(42) ~ 3.9 > tau
+        env[0, t0 : t0 + 6] = 0.6  # loud rows: ||sqrt(env)|| = sqrt(0.6 * 42) ~ 5.0 > tau
     pred = torch.roll(target, 5, dims=1)  # prediction 5 rows late
     shifted, shifts = align(pred, target, env)
     assert (shifts[0, 10:41] == 5).all()
@@ -47,3 +47,12 @@ def test_shifts_stay_inside_and_gradient_flows():
 def test_unary_forbids_reading_outside():
     c = unary_costs(torch.zeros(1, 5, 2), torch.zeros(1, 5, 2), torch.ones(1, 5), max_shift=2)
     assert torch.isinf(c[0, 0, 0]) and torch.isinf(c[0, 4, 4]) and torch.isfinite(c[0, 2]).all()
+
+
+def test_weights_use_the_norm_of_the_square_rooted_envelopes():
+    env = torch.zeros(1, 3, 42)
+    env[0, 0] = 0.05  # ||sqrt(env)|| = sqrt(0.05 * 42) = 1.45: quiet floor
+    env[0, 1] = 0.12  # sqrt(0.12 * 42) = 2.24 >= tau: loud (its own norm, 0.78, would not be)
+    w, potts = target_weights(env)
+    assert w[0].tolist() == [1.0, 4.0, 1.0]
+    assert potts[0, 0].item() == pytest.approx(0.5 * (np.sqrt(0.05 * 42) + np.sqrt(0.12 * 42)), rel=1e-5)

@@ -8,8 +8,11 @@ chosen to minimise
 
 ``rho(r) = log(eps + r^2)`` the robust loss, ``w_t = 1 + alpha * [tau <= ||s_t||]`` (loud rows count more),
 and ``V`` a Potts term, ``0.5 * (||s_t|| + ||s_{t+1}||) * [L_t != L_{t+1}]``, that discourages changing the
-shift where the sound is loud. ``||s_t||`` is the L2 norm of the target's 42 compressed envelopes (where
-``tau = 2.2`` separates impacts from quiet rows). Shifts that would read outside the sequence are not
+shift where the sound is loud. ``s_t`` is the network's target before PCA, the square root of the 42
+compressed envelopes (paper Sec. 5.1), so ``||s_t||`` is the L2 norm of ``sqrt(env_t)``: there
+``tau = 2.2`` separates impacts from the quiet floor (on `vis synth` data, 60 x 20 s: rows at annotated
+events have median 2.23, all rows median 1.68; 15 % of rows reach 2.2, none does for the norm of the
+envelopes themselves, whose median at events is 0.86). Shifts that would read outside the sequence are not
 allowed. The minimum is found exactly by Viterbi, vectorised over the batch and the 17 shifts.
 """
 
@@ -64,8 +67,11 @@ def viterbi_shifts(unary: torch.Tensor, switch: torch.Tensor) -> torch.Tensor:
 
 
 def target_weights(env: torch.Tensor, *, alpha: float = ALPHA, tau: float = TAU) -> tuple[torch.Tensor, torch.Tensor]:
-    """From target envelopes [B, T, 42]: the row weights ``w_t`` [B, T] and Potts weights [B, T-1]."""
-    norm = env.norm(dim=-1)
+    """From target envelopes [B, T, 42]: the row weights ``w_t`` [B, T] and Potts weights [B, T-1].
+
+    Both use ``||s_t||``, the norm of the square-rooted envelopes (the network's target before PCA).
+    """
+    norm = env.clamp(min=0).sqrt().norm(dim=-1)
     w = 1 + alpha * (norm >= tau).to(env.dtype)
     return w, 0.5 * (norm[:, :-1] + norm[:, 1:])
 
