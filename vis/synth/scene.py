@@ -27,7 +27,10 @@ REF_HEIGHT = 256  # sizes below are in pixels of a 256-pixel-high frame, scaled 
 KZ = 0.6  # image rise per unit height (camera looking down at ~37 degrees off vertical)
 HOVER_PX = 30.0  # hover height of the tip above the surface
 MARGIN_PX = 14.0  # canvas margin on each side: room for shake and for objects moving rigidly
-STICK_TIP_PX, STICK_HANDLE_PX = 4.5, 9.0  # drumstick width at the tip and at the hand (off-screen)
+# Drumstick width at the tip and at the hand (off-screen): a drumstick is ~1.4 cm thick at the grip and
+# ~0.9 cm near the tip; the Greatest Hits close-ups show ~50 cm of surface across 456 px (~0.9 px/mm)
+# at a 256-px-high frame, so ~12 and ~8 px.
+STICK_TIP_PX, STICK_HANDLE_PX = 8.0, 12.0
 STICK_COLOURS = ((0.84, 0.70, 0.50), (0.70, 0.52, 0.32), (0.90, 0.82, 0.66), (0.35, 0.25, 0.18))
 MIN_REGION_FRACTION = 0.12  # each region covers at least this much of the visible frame
 RIGID_PIECE_PX = 28.0  # radius of the loose piece that moves when the struck region fills the view
