@@ -68,6 +68,18 @@ def test_robust_loss_formula():
     assert robust_loss(p, t).item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_squared_loss_option():
+    from vis.train import window_loss
+
+    p, t = torch.zeros(2, 6, 10), torch.zeros(2, 6, 10)
+    t[0, 0, 0] = 0.5
+    env = torch.full((2, 6, 42), 0.01)
+    assert window_loss(p, t, env, "centred", "squared").item() == pytest.approx(0.25 / 2)
+    assert window_loss(p, t, env, "centred").item() == pytest.approx(robust_loss(p, t).item())
+    # detection: the aligned loss; a prediction equal to the target costs nothing with squared residuals
+    assert window_loss(t, t, env, "detection", "squared").item() == 0.0
+
+
 def test_frozen_trunk_gets_no_gradient():
     net = VisNet(ModelConfig(frozen=True, **TINY))
     net(frames(2, 3)).sum().backward()
@@ -122,6 +134,7 @@ def test_config_toml_round_trip_and_errors(tmp_path):
 
 @pytest.mark.parametrize("overrides,match", [({"epochs": "ten"}, "epochs must be int"),
                                              ({"centres": "onset"}, "centres must be"),
+                                             ({"loss": "l1"}, "loss must be"),
                                              ({"batch_size": 0}, "batch_size must be"),
                                              ({"lag": -1}, "lag must be an integer"),
                                              ({"image_size": [4, 4]}, "image_size")])

@@ -27,8 +27,13 @@ TAU = 2.2  # ... when ||s_t|| >= tau
 EPS = 1 / 25**2  # the robust loss's epsilon (paper Sec. 5.1)
 
 
+def rho(r2: torch.Tensor, loss: str = "robust", eps: float = EPS) -> torch.Tensor:
+    """The per-row loss of the squared residual norm: ``log(eps + r^2)`` (paper Eq. 4) or ``r^2`` ("squared")."""
+    return torch.log(eps + r2) if loss == "robust" else r2
+
+
 def unary_costs(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, max_shift: int = MAX_SHIFT,
-                eps: float = EPS) -> torch.Tensor:
+                eps: float = EPS, loss: str = "robust") -> torch.Tensor:
     """``w_t * rho(||pred_{t+L} - target_t||)`` for every row and shift: [B, T, 2*max_shift+1].
 
     pred, target : [B, T, D]; weight : [B, T]. Shifts reading outside the sequence cost +inf.
@@ -39,7 +44,7 @@ def unary_costs(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, 
     valid = (src >= 0) & (src < t)
     gathered = pred[:, src.clamp(0, t - 1)]  # [B, T, S, D]
     r2 = (gathered - target[:, :, None]).pow(2).sum(-1)
-    cost = weight[:, :, None] * torch.log(eps + r2)
+    cost = weight[:, :, None] * rho(r2, loss, eps)
     return cost.masked_fill(~valid[None], float("inf"))
 
 
@@ -76,8 +81,8 @@ def target_weights(env: torch.Tensor, *, alpha: float = ALPHA, tau: float = TAU)
     return w, 0.5 * (norm[:, :-1] + norm[:, 1:])
 
 
-def align(pred: torch.Tensor, target: torch.Tensor, env: torch.Tensor, *, max_shift: int = MAX_SHIFT
-          ) -> tuple[torch.Tensor, torch.Tensor]:
+def align(pred: torch.Tensor, target: torch.Tensor, env: torch.Tensor, *, max_shift: int = MAX_SHIFT,
+          loss: str = "robust") -> tuple[torch.Tensor, torch.Tensor]:
     """Shift ``pred`` [B, T, D] to best match ``target`` [B, T, D] (both in the loss's space, e.g. PCA).
 
     env : the target's 42-band envelopes [B, T, 42] (for the weights). Returns the shifted prediction
@@ -85,17 +90,18 @@ def align(pred: torch.Tensor, target: torch.Tensor, env: torch.Tensor, *, max_sh
     """
     w, potts = target_weights(env)
     with torch.no_grad():
-        labels = viterbi_shifts(unary_costs(pred.detach(), target, w, max_shift=max_shift), potts)
+        labels = viterbi_shifts(unary_costs(pred.detach(), target, w, max_shift=max_shift, loss=loss), potts)
     shifts = labels - max_shift
     src = (torch.arange(pred.shape[1])[None] + shifts).clamp(0, pred.shape[1] - 1)
     shifted = pred.gather(1, src[..., None].expand(-1, -1, pred.shape[2]))
     return shifted, shifts
 
 
-def weighted_loss(shifted: torch.Tensor, target: torch.Tensor, env: torch.Tensor, *, eps: float = EPS) -> torch.Tensor:
+def weighted_loss(shifted: torch.Tensor, target: torch.Tensor, env: torch.Tensor, *, eps: float = EPS,
+                  loss: str = "robust") -> torch.Tensor:
     """``sum_t w_t rho(||s'_t - s_t||)`` summed over time, averaged over the batch (Eq. 5's data term)."""
     w, _ = target_weights(env)
-    return (w * torch.log(eps + (shifted - target).pow(2).sum(-1))).sum(-1).mean()
+    return (w * rho((shifted - target).pow(2).sum(-1), loss, eps)).sum(-1).mean()
 
 
 def brute_force_shifts(unary: np.ndarray, switch: np.ndarray) -> tuple[np.ndarray, float]:

@@ -47,6 +47,7 @@ class TrainConfig:
     centres: str = "onsets"  # window centres: detected audio onsets (the paper) or annotated "events"
     epochs: int = 10  # on ~60 synthetic videos validation loss bottoms out by epoch 5-8; model.pt keeps the best
     batch_size: int = 16  # global batch (split across processes under torchrun)
+    loss: str = "robust"  # the paper's log(eps + r^2) (Eq. 4); "squared": r^2 (weighs badly predicted loud rows more)
     lr: float = 1e-3  # Adam (the paper used SGD in Caffe)
     clip: float = 5.0  # gradient norm clipping ("we clip large gradients", Sec. 5.1)
     augment: bool = True  # random translation and mirroring (from-scratch training, Sec. 5.1)
@@ -108,6 +109,7 @@ def load_config(path: str | os.PathLike | None, **overrides) -> RunConfig:
     train_cfg = TrainConfig(**data["train"])
     checks = [(train_cfg.task in ("centred", "detection"), "task must be 'centred' or 'detection'"),
               (train_cfg.centres in ("onsets", "events"), "centres must be 'onsets' or 'events'"),
+              (train_cfg.loss in ("robust", "squared"), "loss must be 'robust' or 'squared'"),
               (train_cfg.epochs >= 1 and train_cfg.batch_size >= 1, "epochs and batch_size must be >= 1"),
               (train_cfg.lr > 0 and train_cfg.clip > 0, "lr and clip must be > 0"),
               (train_cfg.shift >= 0 and train_cfg.threads >= 0, "shift and threads must be >= 0"),
@@ -226,21 +228,23 @@ def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
     return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
 
 
-def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task: str) -> torch.Tensor:
+def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task: str, loss: str = "robust"
+                ) -> torch.Tensor:
     """The training loss of a batch: Eq. 4 (centred task) or, for detection, the weighted loss after the
     time-shift alignment of Eq. 5 (gradients flow through the shifted prediction; paper A1.1).
 
     pred, code : [B, T, 10] predicted and true PCA codes; env : [B, T, 42] true envelopes.
+    ``loss``: "robust" (the paper's) or "squared" (see :class:`TrainConfig`).
     """
     if task == "centred":
-        return robust_loss(pred, code)
+        return robust_loss(pred, code) if loss == "robust" else (pred - code).pow(2).sum(-1).sum(-1).mean()
     from vis.align import align, weighted_loss
 
-    shifted, _ = align(pred, code, env)
-    return weighted_loss(shifted, code, env)
+    shifted, _ = align(pred, code, env, loss=loss)
+    return weighted_loss(shifted, code, env, loss=loss)
 
 
-def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred",
+def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred", loss: str = "robust",
                   batch_size: int = 32) -> float:
     """Mean per-window training loss over ``windows``, no augmentation."""
     if len(windows) == 0:
@@ -252,7 +256,8 @@ def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "
             rows = np.arange(i, min(i + batch_size, len(windows)))
             pred = windows.predict(net, rows, net.cfg)
             env = torch.from_numpy(windows.targets[rows])
-            total += window_loss(pred, torch.from_numpy(pca.encode(env.numpy())), env, task).item() * len(rows)
+            code = torch.from_numpy(pca.encode(env.numpy()))
+            total += window_loss(pred, code, env, task, loss).item() * len(rows)
     net.train()
     return total / len(windows)
 
@@ -313,7 +318,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     if len(val_windows):
         val_env = torch.from_numpy(val_windows.targets)
         val_code = torch.from_numpy(pca.encode(val_windows.targets))
-        baseline = float(window_loss(torch.zeros_like(val_code), val_code, val_env, tc.task).item())
+        baseline = float(window_loss(torch.zeros_like(val_code), val_code, val_env, tc.task, tc.loss).item())
 
     def log(entry: dict) -> None:
         if rank == 0:
@@ -343,7 +348,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             pred = train_windows.predict(model, mine, cfg.model, augment_rng=rng, shift=tc.shift)
             env = torch.from_numpy(train_windows.targets[mine])
             share = len(mine) * world / len(rows)  # so that DDP's gradient average is the global batch mean
-            loss = window_loss(pred, torch.from_numpy(targets_code[mine]), env, tc.task) * share
+            loss = window_loss(pred, torch.from_numpy(targets_code[mine]), env, tc.task, tc.loss) * share
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
@@ -355,7 +360,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             if step % tc.log_every == 0:
                 log({"step": step, "epoch": epoch, "train_loss": float(np.mean(running[-tc.log_every:]))})
             if step % steps_per_epoch == 0:
-                val_loss = _val(net, val_windows, pca, rank, world, tc.task)
+                val_loss = _val(net, val_windows, pca, rank, world, tc.task, tc.loss)
                 log({"step": step, "epoch": epoch + 1, "val_loss": val_loss, "baseline_mean_loss": baseline})
                 if not val_loss >= best[0]:  # model.pt keeps the epoch with the lowest validation loss
                     best = (val_loss, epoch + 1)
@@ -378,12 +383,12 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             "last_val_loss": val_loss, "baseline_mean_loss": baseline, "seconds": t_spent + time.time() - t0}
 
 
-def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, task: str) -> float:
+def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, task: str, loss: str) -> float:
     if world == 1:
-        return evaluate_loss(net, windows, pca, task=task)
+        return evaluate_loss(net, windows, pca, task=task, loss=loss)
     mine = Windows(windows.videos, windows.index[rank::world], windows.targets[rank::world], windows.n_frames)
-    t = torch.tensor([evaluate_loss(net, mine, pca, task=task) * len(mine) if len(mine) else 0.0, float(len(mine))],
-                     dtype=torch.float64)
+    total = evaluate_loss(net, mine, pca, task=task, loss=loss) * len(mine) if len(mine) else 0.0
+    t = torch.tensor([total, float(len(mine))], dtype=torch.float64)
     torch.distributed.all_reduce(t)
     return float(t[0] / t[1]) if t[1] else math.nan
 
