@@ -56,3 +56,15 @@ def test_weights_use_the_norm_of_the_square_rooted_envelopes():
     w, potts = target_weights(env)
     assert w[0].tolist() == [1.0, 4.0, 1.0]
     assert potts[0, 0].item() == pytest.approx(0.5 * (np.sqrt(0.05 * 42) + np.sqrt(0.12 * 42)), rel=1e-5)
+
+
+def test_loss_option_reaches_the_unary_costs():
+    pred, target = torch.zeros(1, 4, 2), torch.zeros(1, 4, 2)
+    target[0, 1, 0] = 0.5
+    w = torch.tensor([[1.0, 4.0, 1.0, 1.0]])
+    c = unary_costs(pred, target, w, max_shift=1, loss="squared")
+    assert c[0, 1, 1].item() == pytest.approx(4 * 0.25)  # w_t * r^2 at shift 0
+    r = unary_costs(pred, target, w, max_shift=1)
+    assert r[0, 1, 1].item() == pytest.approx(4 * np.log(1 / 625 + 0.25))
+    with pytest.raises(ValueError, match="loss must be"):
+        unary_costs(pred, target, w, loss="l1")

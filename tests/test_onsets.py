@@ -160,6 +160,8 @@ def test_score_by_action_counts_each_action_on_its_own() -> None:
     assert score_by_action(np.zeros(0), events)["all"] == (0, 0, 4)
     # one detection between two events counts once
     assert score_by_action(np.array([1.5]), [(1.45, "hit"), (1.55, "hit")])["hit"] == (1, 0, 1)
+    with pytest.raises(VisError, match="floor_percentile"):
+        detect_onsets(np.zeros((10, 42)), np.arange(10) / 90, floor_percentile=120)
 
 
 def test_vis_synth_hits_are_found(tmp_path, capsys) -> None:
@@ -173,6 +175,8 @@ def test_vis_synth_hits_are_found(tmp_path, capsys) -> None:
     assert main(["onsets", str(tmp_path), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     hits = res["actions"]["hit"]
-    print(res)
     assert res["videos"] == 8 and hits["tp"] + hits["fn"] >= 40
     assert hits["f1"] >= 0.85 and res["actions"]["all"]["precision"] >= 0.9
+    assert sum(res["hit_misses"].values()) == hits["fn"]  # misses per material add up
+    wav = next(tmp_path.glob("*_denoised.wav"))
+    assert main(["onsets", str(wav), "--audio", "mic"]) == 2  # dataset-only options refused on a file

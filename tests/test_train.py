@@ -165,3 +165,13 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
         ap[spacetime] = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids})
     assert ap[True]["ap"] >= 0.5 and ap[True]["onset_acc"] >= 0.5, ap[True]  # measured 0.66-0.73
     assert ap[False]["ap"] <= ap[True]["ap"] - 0.3, ap  # colour-only: 0.08-0.12
+
+
+def test_a_run_saved_before_an_option_existed_still_resumes():
+    from vis.train import _normalised, _resumable
+
+    cfg = load_config(None, epochs=2)
+    older = _resumable(cfg).replace('loss = "robust"\n', "")  # state.pt written before `loss` existed
+    assert older != _resumable(cfg) and _normalised(older) == _resumable(cfg)
+    other = _resumable(load_config(None, epochs=3))
+    assert _normalised(other) != _resumable(cfg)

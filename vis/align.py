@@ -6,14 +6,16 @@ chosen to minimise
 
     sum_t w_t * rho(||s_hat_{t+L_t} - s_t||) + sum_t V(L_t, L_{t+1}),
 
-``rho(r) = log(eps + r^2)`` the robust loss, ``w_t = 1 + alpha * [tau <= ||s_t||]`` (loud rows count more),
-and ``V`` a Potts term, ``0.5 * (||s_t|| + ||s_{t+1}||) * [L_t != L_{t+1}]``, that discourages changing the
-shift where the sound is loud. ``s_t`` is the network's target before PCA, the square root of the 42
-compressed envelopes (paper Sec. 5.1), so ``||s_t||`` is the L2 norm of ``sqrt(env_t)``: there
-``tau = 2.2`` separates impacts from the quiet floor (on `vis synth` data, 60 x 20 s: rows at annotated
-events have median 2.23, all rows median 1.68; 15 % of rows reach 2.2, none does for the norm of the
-envelopes themselves, whose median at events is 0.86). Shifts that would read outside the sequence are not
-allowed. The minimum is found exactly by Viterbi, vectorised over the batch and the 17 shifts.
+``rho(r) = log(eps + r^2)`` the robust loss (or ``r^2`` with ``loss="squared"``),
+``w_t = 1 + alpha * [tau <= ||s_t||]`` (loud rows count more), and ``V`` a Potts term,
+``0.5 * (||s_t|| + ||s_{t+1}||) * [L_t != L_{t+1}]``, that makes changing the shift cost something
+everywhere and a little more where the sound is loud. ``s_t`` is the network's target before PCA, the
+square root of the 42 compressed envelopes (paper Sec. 5.1), so ``||s_t||`` is the L2 norm of
+``sqrt(env_t)``: there ``tau = 2.2`` separates impacts from the quiet floor (on `vis synth` data,
+60 x 20 s: rows at annotated events have median 2.23, all rows median 1.68; 15 % of rows reach 2.2, none
+does for the norm of the envelopes themselves, whose median at events is 0.86). Shifts that would read
+outside the sequence are not allowed. The minimum is found exactly by Viterbi, vectorised over the batch
+and the 17 shifts.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ EPS = 1 / 25**2  # the robust loss's epsilon (paper Sec. 5.1)
 
 def rho(r2: torch.Tensor, loss: str = "robust", eps: float = EPS) -> torch.Tensor:
     """The per-row loss of the squared residual norm: ``log(eps + r^2)`` (paper Eq. 4) or ``r^2`` ("squared")."""
-    return torch.log(eps + r2) if loss == "robust" else r2
+    if loss == "robust":
+        return torch.log(eps + r2)
+    if loss == "squared":
+        return r2
+    raise ValueError(f"loss must be 'robust' or 'squared', got {loss!r}")
 
 
 def unary_costs(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, max_shift: int = MAX_SHIFT,

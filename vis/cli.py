@@ -125,6 +125,8 @@ def cmd_onsets(args) -> int:
                   f"(tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
         print("  missed hits by material: " + (", ".join(f"{m} {n}" for m, n in res["hit_misses"].items()) or "none"))
         return 0
+    if args.audio != "denoised" or args.skip_broken:
+        raise VisError(f"{args.input}: --audio and --skip-broken apply to a dataset folder, not to one file")
     audio, sr = read_audio(args.input)
     times, strength = onsets_from_audio(audio, sr)
     if args.json:
@@ -252,12 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="wav file or video with an audio track; or a Greatest Hits "
                    "folder: precision / recall / F1 per action against its annotated times")
     p.add_argument("--json", action="store_true", help="print JSON instead of 'time<TAB>amplitude' lines")
-    p.add_argument("--video", default="denoised", choices=["denoised", "thumb", "mic"], help=argparse.SUPPRESS)
     p.add_argument("--audio", default="denoised", choices=["denoised", "mic"],
                    help="dataset folder: which wav gives the sound (default: denoised)")
-    p.add_argument("--split", help=argparse.SUPPRESS)
-    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--skip-broken", action="store_true", help="dataset folder: skip ids with missing files")
+    p.set_defaults(video="denoised", split=None, seed=0)  # a dataset is scored whole: every id, every event
     p.set_defaults(func=cmd_onsets)
 
     p = sub.add_parser("prepare", help="compute and cache per-video features (cochleagram, onsets, frames)")

@@ -296,13 +296,13 @@ def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = No
 
 def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, list]) -> dict:
     """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset)."""
-    from vis.predict import AP_PEAKS, detect_peaks, predict_cached
+    from vis.predict import detect_peaks, predict_cached
 
     aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
     all_p, all_s, all_t, offset = [], [], [], 0.0
     for vf in videos:
         pred = predict_cached(net, pca, vf)
-        times, amps = detect_peaks(pred, **AP_PEAKS)
+        times, amps = detect_peaks(pred)
         truth = np.array([e.time for e in events[vf.vid] if e.time < pred.duration])
         om = onset_metrics(times, amps, truth, duration=pred.duration, clip_s=ONSET_CLIP_S)
         if len(truth):

@@ -138,8 +138,9 @@ def detect_onsets(
         raise VisError("times must be increasing")
     if not np.isfinite(amp).all():
         raise VisError("envelopes contain NaN or infinite values")
-    if rise_rows < 1 or bandwidth <= 0 or min_gap < 0:
-        raise VisError(f"need rise_rows >= 1, bandwidth > 0, min_gap >= 0; got {rise_rows}, {bandwidth}, {min_gap}")
+    if rise_rows < 1 or bandwidth <= 0 or min_gap < 0 or not 0 <= floor_percentile <= 100:
+        raise VisError(f"need rise_rows >= 1, bandwidth > 0, min_gap >= 0, 0 <= floor_percentile <= 100; got "
+                       f"{rise_rows}, {bandwidth}, {min_gap}, {floor_percentile}")
     empty = np.zeros(0), np.zeros(0)
     if len(amp) < 2:
         return empty
@@ -199,6 +200,19 @@ def precision_recall_f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]
     return precision, recall, f1
 
 
+def _pairs(pred: np.ndarray, true: np.ndarray, tol: float) -> dict[int, int]:
+    """One-to-one matching, closest pairs first, within ``tol`` s: {detection index: event index}."""
+    gaps = np.abs(pred[:, None] - true[None, :])
+    pairs = np.argwhere(gaps <= tol + 1e-9)
+    matched_to: dict[int, int] = {}
+    used: set[int] = set()
+    for i, j in pairs[np.argsort(gaps[pairs[:, 0], pairs[:, 1]], kind="stable")]:
+        if int(i) not in matched_to and int(j) not in used:
+            matched_to[int(i)] = int(j)
+            used.add(int(j))
+    return matched_to
+
+
 def score_by_action(pred_times: np.ndarray, events: list[tuple[float, str | None]], *, tol: float = MATCH_TOL
                     ) -> dict[str, tuple[int, int, int]]:
     """Score detections against annotated events of every action: ``{action: (tp, fp, fn)}``.
@@ -209,22 +223,15 @@ def score_by_action(pred_times: np.ndarray, events: list[tuple[float, str | None
     unmatched detection is a false positive; events of that action left unmatched are misses.
     """
     pred = np.asarray(pred_times, dtype=np.float64).ravel()
-    true = np.array([t for t, _ in events], dtype=np.float64)
     actions = [a for _, a in events]
-    gaps = np.abs(pred[:, None] - true[None, :])
-    pairs = np.argwhere(gaps <= tol + 1e-9)
-    matched_to: dict[int, int] = {}
-    used: set[int] = set()
-    for i, j in pairs[np.argsort(gaps[pairs[:, 0], pairs[:, 1]], kind="stable")]:
-        if i not in matched_to and j not in used:
-            matched_to[int(i)] = int(j)
-            used.add(int(j))
+    matched_to = _pairs(pred, np.array([t for t, _ in events], dtype=np.float64), tol)
+    used = set(matched_to.values())
     unmatched = len(pred) - len(matched_to)
     out = {}
     for action in sorted({str(a) for a in actions if a is not None}) + ["all"]:
         of = [action == "all" or a == action for a in actions]
         tp = sum(of[j] for j in matched_to.values())
-        fn = sum(of[j] and j not in used for j in range(len(true)))
+        fn = sum(of[j] and j not in used for j in range(len(events)))
         out[action] = (tp, unmatched, fn)
     return out
 
@@ -254,8 +261,9 @@ def score_dataset(ds, *, ids: list[str] | None = None, tol: float = MATCH_TOL, p
         for action, (tp, _, fn) in scores.items():
             counts[action] = counts.get(action, np.zeros(3, int)) + (tp, 0, fn)
         false_alarms += scores["all"][1]  # unmatched detections: the same for every action
-        for e in events:
-            if e.action == "hit" and (len(pred) == 0 or np.abs(pred - e.time).min() > tol + 1e-9):
+        found = set(_pairs(np.asarray(pred, np.float64), np.array([e.time for e in events], np.float64), tol).values())
+        for j, e in enumerate(events):
+            if e.action == "hit" and j not in found:
                 misses[str(e.material)] = misses.get(str(e.material), 0) + 1
     actions = {}
     for action, (tp, _, fn) in counts.items():

@@ -29,11 +29,6 @@ OUT_SR = 48_000  # output sound rate (Hz)
 # The paper "applied a large gain" to the parametric waveform before detecting peaks (Sec. 6.2) because
 # its detector had absolute thresholds; ours works in dB above the recording's own floor, so no gain.
 METHODS = ("example", "parametric")
-# Detection AP ranks the amplitude peaks of the parametric waveform by amplitude; the paper first applies
-# a large gain so that weakly predicted impacts still make peaks (Sec. 6.2). The dB onset detector is
-# gain-invariant, so the same is done by lowering its thresholds for AP: a 3 dB rise, 3 dB above the
-# floor. Weak peaks rank last, so they can only add found onsets at the low end of the ranking.
-AP_PEAKS = {"rise_db": 3.0, "level_db": 3.0}
 
 
 @dataclass

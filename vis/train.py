@@ -126,6 +126,15 @@ def _resumable(cfg: RunConfig) -> str:
     return to_toml(c)
 
 
+def _normalised(saved: str) -> str:
+    """A saved config string with today's defaults filled in (runs saved before an option existed resume)."""
+    try:
+        data = tomllib.loads(saved)
+        return _resumable(RunConfig(ModelConfig(**data.get("model", {})), TrainConfig(**data.get("train", {}))))
+    except (tomllib.TOMLDecodeError, TypeError, VisError):
+        return saved
+
+
 def _bad(key: str):
     raise VisError(f"unknown option {key!r}")
 
@@ -236,6 +245,8 @@ def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task:
     pred, code : [B, T, 10] predicted and true PCA codes; env : [B, T, 42] true envelopes.
     ``loss``: "robust" (the paper's) or "squared" (see :class:`TrainConfig`).
     """
+    if loss not in ("robust", "squared"):
+        raise VisError(f"loss must be 'robust' or 'squared', got {loss!r}")
     if task == "centred":
         return robust_loss(pred, code) if loss == "robust" else (pred - code).pow(2).sum(-1).sum(-1).mean()
     from vis.align import align, weighted_loss
@@ -294,7 +305,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         if not state_path.is_file():
             raise VisError(f"{state_path}: nothing to resume")
         st = torch.load(state_path, map_location="cpu", weights_only=False)
-        if st["config"] != _resumable(cfg):
+        if _normalised(st["config"]) != _resumable(cfg):
             raise VisError(f"{state_path}: the run was started with another configuration (see {out / 'config.toml'})")
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])

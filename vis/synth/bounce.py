@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vis.dataset import Event, write_times
+from vis.errors import VisError
 from vis.io import NTSC_FPS, write_video, write_wav
 
 SR = 48_000  # Hz
@@ -67,6 +68,8 @@ def bounce_video(rng: np.random.Generator, seconds: float) -> tuple[list[np.ndar
 def write_bounce(root: str | os.PathLike, *, videos: int = 12, seconds: float = 8.0, seed: int = 0,
                  test_fraction: float = 0.25) -> list[str]:
     """Write ``videos`` bounce videos in the Greatest Hits layout, with ``train.txt`` / ``test.txt``."""
+    if videos < 2:
+        raise VisError(f"bounce data needs at least 2 videos (one to train, one to test), got {videos}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -80,7 +83,7 @@ def write_bounce(root: str | os.PathLike, *, videos: int = 12, seconds: float = 
         write_wav(root / f"{vid}_denoised.wav", audio, SR)
         write_wav(root / f"{vid}_mic.wav", stereo, SR)
         write_times(root / f"{vid}_times.txt", [Event(float(c), None, "hit", None) for c in contacts])
-    n_test = max(1, int(round(videos * test_fraction)))
+    n_test = min(videos - 1, max(1, int(round(videos * test_fraction))))
     (root / "train.txt").write_text("".join(f"{v}\n" for v in ids[:-n_test]))
     (root / "test.txt").write_text("".join(f"{v}\n" for v in ids[-n_test:]))
     return ids
