@@ -181,14 +181,7 @@ def match_events(pred_times: np.ndarray, true_times: np.ndarray, tol: float = MA
     """
     pred = np.asarray(pred_times, dtype=np.float64).ravel()
     true = np.asarray(true_times, dtype=np.float64).ravel()
-    gaps = np.abs(pred[:, None] - true[None, :])
-    pairs = np.argwhere(gaps <= tol + 1e-9)  # inclusive, whatever the rounding of the times
-    used_pred, used_true = set(), set()
-    for i, j in pairs[np.argsort(gaps[pairs[:, 0], pairs[:, 1]], kind="stable")]:
-        if i not in used_pred and j not in used_true:
-            used_pred.add(i)
-            used_true.add(j)
-    tp = len(used_pred)
+    tp = len(_pairs(pred, true, tol))
     return tp, len(pred) - tp, len(true) - tp
 
 
@@ -203,7 +196,7 @@ def precision_recall_f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]
 def _pairs(pred: np.ndarray, true: np.ndarray, tol: float) -> dict[int, int]:
     """One-to-one matching, closest pairs first, within ``tol`` s: {detection index: event index}."""
     gaps = np.abs(pred[:, None] - true[None, :])
-    pairs = np.argwhere(gaps <= tol + 1e-9)
+    pairs = np.argwhere(gaps <= tol + 1e-9)  # inclusive, whatever the rounding of the times
     matched_to: dict[int, int] = {}
     used: set[int] = set()
     for i, j in pairs[np.argsort(gaps[pairs[:, 0], pairs[:, 1]], kind="stable")]:
