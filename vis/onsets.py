@@ -216,15 +216,19 @@ def score_by_action(pred_times: np.ndarray, events: list[tuple[float, str | None
     unmatched detection is a false positive; events of that action left unmatched are misses.
     """
     pred = np.asarray(pred_times, dtype=np.float64).ravel()
-    actions = [a for _, a in events]
     matched_to = _pairs(pred, np.array([t for t, _ in events], dtype=np.float64), tol)
+    return _counts([a for _, a in events], matched_to, len(pred))
+
+
+def _counts(actions: list[str | None], matched_to: dict[int, int], n_pred: int) -> dict[str, tuple[int, int, int]]:
+    """:func:`score_by_action`'s counts from a matching ``{detection: event}`` of ``n_pred`` detections."""
     used = set(matched_to.values())
-    unmatched = len(pred) - len(matched_to)
+    unmatched = n_pred - len(matched_to)
     out = {}
     for action in sorted({str(a) for a in actions if a is not None}) + ["all"]:
         of = [action == "all" or a == action for a in actions]
-        tp = sum(of[j] for j in matched_to.values())
-        fn = sum(of[j] and j not in used for j in range(len(events)))
+        tp = sum(of[j] for j in used)
+        fn = sum(of[j] and j not in used for j in range(len(actions)))
         out[action] = (tp, unmatched, fn)
     return out
 
@@ -242,27 +246,26 @@ def score_dataset(ds, *, ids: list[str] | None = None, tol: float = MATCH_TOL, p
 
     from vis.io import read_audio
 
-    counts: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}  # action -> (tp, fn)
     misses: dict[str, int] = {}
-    false_alarms = 0
+    false_alarms = 0  # unmatched detections: the same for every action
     ids = ds.ids if ids is None else ids
     for vid in tqdm(ids, desc="onsets", unit="video", disable=not progress):
         audio, sr = read_audio(ds.audio_path(vid))
         pred, _ = onsets_from_audio(audio, sr, **params)
         events = [e for e in ds.events(vid) if e.time < len(audio) / sr]
-        scores = score_by_action(pred, [(e.time, e.action) for e in events], tol=tol)
-        for action, (tp, _, fn) in scores.items():
-            counts[action] = counts.get(action, np.zeros(3, int)) + (tp, 0, fn)
-        false_alarms += scores["all"][1]  # unmatched detections: the same for every action
-        found = set(_pairs(np.asarray(pred, np.float64), np.array([e.time for e in events], np.float64), tol).values())
+        matched_to = _pairs(pred, np.array([e.time for e in events], np.float64), tol)
+        for action, (tp, _, fn) in _counts([e.action for e in events], matched_to, len(pred)).items():
+            counts[action] = counts.get(action, np.zeros(2, int)) + (tp, fn)
+        false_alarms += len(pred) - len(matched_to)
+        found = set(matched_to.values())
         for j, e in enumerate(events):
             if e.action == "hit" and j not in found:
                 misses[str(e.material)] = misses.get(str(e.material), 0) + 1
     actions = {}
-    for action, (tp, _, fn) in counts.items():
-        fp = false_alarms
-        p, r, f1 = precision_recall_f1(int(tp), int(fp), int(fn))
-        actions[action] = {"tp": int(tp), "fp": int(fp), "fn": int(fn), "precision": round(p, 4),
+    for action, (tp, fn) in counts.items():
+        p, r, f1 = precision_recall_f1(int(tp), false_alarms, int(fn))
+        actions[action] = {"tp": int(tp), "fp": false_alarms, "fn": int(fn), "precision": round(p, 4),
                            "recall": round(r, 4), "f1": round(f1, 4)}
     return {"videos": len(ids), "tolerance_s": tol, "actions": actions,
             "hit_misses": dict(sorted(misses.items(), key=lambda kv: -kv[1]))}

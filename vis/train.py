@@ -35,7 +35,7 @@ import torch
 from vis.errors import VisError
 from vis.features import VideoFeatures
 from vis.io import atomic_output
-from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict, robust_loss
+from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict
 from vis.windows import Windows, centred_windows, detection_windows
 
 
@@ -247,9 +247,10 @@ def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task:
     """
     if loss not in ("robust", "squared"):
         raise VisError(f"loss must be 'robust' or 'squared', got {loss!r}")
-    if task == "centred":
-        return robust_loss(pred, code) if loss == "robust" else (pred - code).pow(2).sum(-1).sum(-1).mean()
-    from vis.align import align, weighted_loss
+    from vis.align import align, rho, weighted_loss
+
+    if task == "centred":  # rho summed over time, averaged over the batch (robust: vis.model.robust_loss)
+        return rho((pred - code).pow(2).sum(-1), loss).sum(-1).mean()
 
     shifted, _ = align(pred, code, env, loss=loss)
     return weighted_loss(shifted, code, env, loss=loss)
