@@ -8,11 +8,13 @@ from vis.metrics import (
     centroid,
     class_averaged_accuracy,
     confusion_matrix,
+    contrast,
     error_and_r,
     fit_linear_classifier,
     loudness,
     onset_metrics,
     similarity_order,
+    sq_err,
 )
 
 TRUE = np.array([1.0, 2.0, 3.0, 4.0])
@@ -87,3 +89,24 @@ def test_linear_classifier_separates_separable_classes():
     y = np.array(["soft"] * 30 + ["hard"] * 90)
     clf = fit_linear_classifier(x, y)
     assert class_averaged_accuracy(y, clf.predict(x), ["hard", "soft"]) > 0.95
+
+
+def test_sq_err_zero_for_identical_and_known_value():
+    x = np.random.default_rng(0).random((5, 45, 42))
+    assert sq_err(x, x) == 0.0
+    pred, true = np.zeros((1, 2, 42)), np.zeros((1, 2, 42))
+    pred[0, 0, 3] = 4.0  # sqrt: 2 in one band of one of the two rows -> row errors 4 and 0
+    assert sq_err(pred, true) == pytest.approx(2.0)
+    assert sq_err(np.ones((3, 42)), np.zeros((3, 42))) == pytest.approx(42.0)  # summed over the bands
+    assert sq_err(-np.ones((3, 42)), np.zeros((3, 42))) == 0.0  # negative envelopes count as 0
+    assert sq_err(np.ones(42), np.ones((4, 45, 42))) == 0.0  # one row broadcast to every row
+
+
+def test_contrast_of_a_centred_peak_and_of_a_flat_window():
+    env = np.zeros((2, 45, 42))
+    env[0, 22, 5] = 3.0  # one of the three centre rows: mean norm 1
+    env[1] += 0.5  # flat
+    c = contrast(env)
+    assert c.shape == (2,) and c[0] == pytest.approx(1.0) and c[1] == pytest.approx(0.0)
+    env[0, :3, 5] = 3.0  # as loud at the start as at the centre peak's row
+    assert contrast(env)[0] == pytest.approx(1.0 - 3.0)

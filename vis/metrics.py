@@ -89,6 +89,31 @@ def centroid(env: np.ndarray, *, centre_row: int = 22, half_width: int = 1) -> n
     return (w * ch).sum(axis=-1) / np.maximum(w.sum(axis=-1), 1e-12)
 
 
+def sq_err(pred: np.ndarray, true: np.ndarray) -> float:
+    """Squared L2 error per row between square-rooted envelopes, averaged over rows and windows.
+
+    pred, true : [..., T, 42] compressed envelopes (broadcastable; negative values count as 0). Returns
+    ``mean over [..., T] of sum over the 42 bands of (sqrt(pred) - sqrt(true))**2``: the distance the
+    network's target (the square root, before PCA) is measured in, with no robust floor, so a prediction
+    that is constant over time cannot win it the way it can win the robust loss (Eq. 4).
+    """
+    p = np.sqrt(np.clip(np.asarray(pred, np.float64), 0, None))
+    t = np.sqrt(np.clip(np.asarray(true, np.float64), 0, None))
+    return float(((p - t) ** 2).sum(axis=-1).mean())
+
+
+def contrast(env: np.ndarray, *, centre_row: int = 22, half_width: int = 1, first_rows: int = 3) -> np.ndarray:
+    """Impact contrast: the envelope norm at the impact centre minus that at the start of the window.
+
+    env : [..., T, 42]. Per window, the mean over rows ``centre_row - half_width .. centre_row + half_width``
+    of the L2 norm over bands, minus the mean of the same norm over the first ``first_rows`` rows: [...].
+    A prediction that is flat in time has contrast 0; a real impact centred at row 22 has contrast > 0.
+    """
+    norm = np.linalg.norm(np.asarray(env, np.float64), axis=-1)
+    centre = norm[..., centre_row - half_width : centre_row + half_width + 1].mean(axis=-1)
+    return centre - norm[..., :first_rows].mean(axis=-1)
+
+
 def error_and_r(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     """Mean absolute error and Pearson correlation of two 1-D arrays (r is NaN if either is constant)."""
     pred, true = np.asarray(pred, float), np.asarray(true, float)
