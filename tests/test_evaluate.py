@@ -48,6 +48,18 @@ def test_evaluate_end_to_end(tiny_data, tiny_run, tmp_path, capsys, monkeypatch)
     assert m["methods"]["real"]["loudness_r"] == 1.0
     assert m["methods"]["again"] == m["methods"]["full"]  # the same run compared with itself
     assert "Full system" in (tmp_path / "rep" / "report.md").read_text()
+    assert "average-shape" in m["methods"] and "mean" in m["methods"]
+    for name, row in m["methods"].items():
+        assert row["sq_err"] is not None and row["contrast"] is not None, name
+    assert m["methods"]["real"]["sq_err"] == 0 and m["methods"]["real"]["contrast"] == m["real_contrast"]
+    assert isinstance(m["beats_no_video_baselines"], bool)
+    best = min(m["methods"]["mean"]["sq_err"], m["methods"]["average-shape"]["sq_err"])
+    assert m["beats_no_video_baselines"] == (m["methods"]["full"]["sq_err"] < best)
+    margin = (best - m["methods"]["full"]["sq_err"]) / best  # from values rounded to 4 decimals in metrics.json
+    assert m["sq_err_margin"] == pytest.approx(margin, rel=0.05, abs=2e-3)
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "| Average impact shape (no video) |" in report and "| sq err | contrast |" in report
+    assert "The network beats both no-video baselines on held-out sq_err" in report
     assert list((tmp_path / "rep" / "figures").glob("prediction_*.png"))
 
     # with a perfect network the full system's row equals the real sound's
@@ -56,6 +68,24 @@ def test_evaluate_end_to_end(tiny_data, tiny_run, tmp_path, capsys, monkeypatch)
                  "--cache", str(tmp_path / "cache"), "--methods", "full,random"]) == 0
     m2 = json.loads((tmp_path / "rep2" / "metrics.json").read_text())
     assert m2["methods"]["full"] == m2["methods"]["real"]
+    # the verdict needs no baseline among --methods: a perfect network beats both, by all of their error
+    assert m2["beats_no_video_baselines"] is True and m2["sq_err_margin"] == 1.0
+    assert ": yes, 100 % below the better baseline." in (tmp_path / "rep2" / "report.md").read_text()
+
+
+def test_baseline_verdict_and_report_line():
+    from vis.evaluate import baseline_verdict
+    from vis.report import baseline_line
+
+    v = baseline_verdict(0.41, {"mean": 0.60, "average-shape": 0.52})
+    assert v["beats_no_video_baselines"] is True and v["sq_err_margin"] == pytest.approx(0.11 / 0.52)
+    m = {"methods": {"full": {"sq_err": 0.41}}, **v}
+    assert baseline_line(m) == ("The network beats both no-video baselines on held-out sq_err (0.410 vs mean 0.600, "
+                                "average shape 0.520): yes, 21 % below the better baseline.")
+    worse = baseline_verdict(0.55, {"mean": 0.60, "average-shape": 0.50})
+    assert worse["beats_no_video_baselines"] is False and worse["sq_err_margin"] == pytest.approx(-0.1)
+    assert baseline_line({"methods": {"full": {"sq_err": 0.55}}, **worse}).endswith(": no, 10 % above the better "
+                                                                                      "baseline.")
 
 
 def test_bad_compare_argument(tiny_data, tiny_run, tmp_path, capsys):

@@ -12,22 +12,29 @@ paper's "videos centered on audio amplitude peaks"), labelled with the nearest a
   spacetime image, or both;
 - ``random``: a random training impact;  ``real-match``: the training impact nearest to the real sound;
 - ``mean``: the mean training sound (the PCA mean at every row);
+- ``average-shape``: the mean training window, row by row (the average impact's time course; no video);
 - ``+mat`` oracles (on impacts with a material label): ``full-example+mat``, ``image+spacetime-match+mat``
   and ``random+mat`` draw only from training impacts of the same material;
 - any other run given with ``--compare NAME=RUN`` (e.g. ``no-rnn``, ``no-spacetime``, ``scratch``):
   that network's predicted features.
 
-Metrics per method: the centred task's loss (Eq. 4, in the full model's PCA space); loudness and
+Metrics per method: the centred task's loss (Eq. 4, in the full model's PCA space); ``sq_err``, the
+squared error per row of the square-rooted envelopes (:func:`vis.metrics.sq_err`); ``contrast``, the
+envelope norm at the impact centre minus that of the first rows (:func:`vis.metrics.contrast`; the real
+sound's is ``real_contrast``); loudness and
 spectral centroid (mean abs error, Pearson r; Fig. 5a); material,
 action, reaction and hardness class-averaged accuracy of a linear SVM trained on real training sounds
 (classes resampled to equal size) and applied to the method's features (Fig. 3b, 5b, 6b); with a
 detection model (``--task detection`` run, or ``--detection NAME=RUN``), detection AP and onset
-accuracy / AP on the full test videos (Sec. 6.2, :mod:`vis.metrics`).
+accuracy / AP on the full test videos (Sec. 6.2, :mod:`vis.metrics`). ``beats_no_video_baselines``: whether
+the network's ``sq_err`` is below both no-video baselines' (``mean`` and ``average-shape``), and
+``sq_err_margin``, how far below the better of the two as a fraction of it (negative: above).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -42,18 +49,20 @@ from vis.metrics import (
     centroid,
     class_averaged_accuracy,
     confusion_matrix,
+    contrast,
     error_and_r,
     fit_linear_classifier,
     loudness,
     onset_metrics,
     similarity_order,
     soft_confusion,
+    sq_err,
 )
 from vis.model import robust_loss
 
 LABEL_KINDS = ("material", "action", "reaction", "hardness")
 BASE_METHODS = ("full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
-                "random", "real-match", "mean")
+                "random", "real-match", "mean", "average-shape")
 ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat", "full-example",
                   "image+spacetime-match", "random", "real-match")
 LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
@@ -250,12 +259,19 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
         feats["random+mat"] = tr.targets[[rng.choice(a) if len(a) else rng.integers(len(tr)) for a in same_mat]]
     if "real-match" in wanted:
         feats["real-match"] = tr.targets[_search(bank, tr, true)]
-    if "mean" in wanted:  # the mean training sound: PCA code 0 at every row
-        feats["mean"] = np.broadcast_to(pca.decode(np.zeros(pca.components.shape[0], np.float32)), true.shape).copy()
+    # the no-video baselines, always computed (cheap) for the verdict below
+    no_video = {"mean": pca.decode(np.zeros(pca.components.shape[0], np.float32)),  # PCA code 0 at every row
+                "average-shape": tr.targets.mean(axis=0)}  # the mean training window, row by row [45, 42]
+    for name, row in no_video.items():
+        no_video[name] = np.broadcast_to(row, true.shape).copy()
+        if name in wanted:
+            feats[name] = no_video[name]
 
     labelled = mats != ""
     metrics = {"test_impacts": int(len(te)), "labelled_impacts": int(labelled.sum()), "train_impacts": int(len(tr)),
-               "methods": {}, "oracle": {}, "detection": {}}
+               "real_contrast": float(contrast(true).mean()), "methods": {}, "oracle": {}, "detection": {}}
+    metrics.update(baseline_verdict(sq_err(feats["full"], true),
+                                    {name: sq_err(f, true) for name, f in no_video.items()}))
     true_code = torch.from_numpy(pca.encode(true))
     for name, f in feats.items():
         if not name.endswith("+mat"):
@@ -263,6 +279,8 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
             # the centred task's loss (Eq. 4) in the full model's PCA space: lower is better
             loss = robust_loss(torch.from_numpy(pca.encode(f)), true_code).item()
             metrics["methods"][name]["loss"] = loss
+            metrics["methods"][name]["sq_err"] = sq_err(f, true)
+            metrics["methods"][name]["contrast"] = float(contrast(f).mean())
         if name in ORACLE_METHODS or name.endswith("+mat") or name == "real":
             metrics["oracle"][name] = sound_metrics(f, true, te_lab, classifiers, mask=labelled)
 
@@ -282,6 +300,18 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     with atomic_output(out / "report.md") as tmp:
         tmp.write_text(evaluation_report(metrics, run=str(run), data=str(ds.root)))
     return metrics
+
+
+def baseline_verdict(network: float, baselines: dict[str, float]) -> dict:
+    """Whether the network's sq_err is below every no-video baseline's, and by what fraction of the best.
+
+    Returns ``beats_no_video_baselines`` (bool), ``sq_err_margin`` ((best baseline - network) / best
+    baseline: > 0 below it, < 0 above it) and ``no_video_sq_err`` ({baseline: sq_err}).
+    """
+    best = min(baselines.values())
+    margin = (best - network) / best if best > 0 else (0.0 if network == best else -math.inf)
+    return {"beats_no_video_baselines": bool(network < best), "sq_err_margin": margin,
+            "no_video_sq_err": dict(baselines)}
 
 
 def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = None) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 ORDER = ("real", "full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
-         "random", "real-match", "mean")
+         "random", "real-match", "mean", "average-shape")
 NAMES = {
     "real": "Real sound (upper bound)",
     "full": "Full system (predicted features)",
@@ -15,6 +15,7 @@ NAMES = {
     "random": "Random impact sound",
     "real-match": "Real sound match",
     "mean": "Mean training sound",
+    "average-shape": "Average impact shape (no video)",
     "full-example+mat": "Full system + mat.",
     "image+spacetime-match+mat": "Image + spacetime match + mat.",
     "random+mat": "Random + mat.",
@@ -27,10 +28,30 @@ def _f(x, pct: bool = False) -> str:
     return f"{100 * x:.1f}%" if pct else f"{x:.2f}"
 
 
+def _sq(x) -> str:  # squared errors: three decimals (a good baseline can be near 0)
+    return "–" if x is None or x != x else f"{x:.3f}"
+
+
 def _order(names) -> list[str]:
     known = [n for n in ORDER if n in names]
     others = [n for n in names if n not in ORDER]
     return known[:2] + others + known[2:]  # compared runs (ablations) right after the full system
+
+
+def baseline_line(metrics: dict) -> str:
+    """One sentence: does the network (``full``) beat both no-video baselines on held-out sq_err?"""
+    if "beats_no_video_baselines" not in metrics or "full" not in metrics["methods"]:
+        return ""
+    base = metrics.get("no_video_sq_err", {})
+    full = metrics["methods"]["full"].get("sq_err")
+    margin = metrics.get("sq_err_margin")
+    head = (f"The network beats both no-video baselines on held-out sq_err ({_sq(full)} vs mean "
+            f"{_sq(base.get('mean'))}, average shape {_sq(base.get('average-shape'))}): ")
+    if metrics["beats_no_video_baselines"]:
+        return head + f"yes, {100 * margin:.0f} % below the better baseline."
+    if margin is None or margin != margin:
+        return head + "no."
+    return head + f"no, {-100 * margin:.0f} % above the better baseline."
 
 
 def evaluation_report(metrics: dict, *, run: str, data: str) -> str:
@@ -41,16 +62,22 @@ def evaluation_report(metrics: dict, *, run: str, data: str) -> str:
         f"{metrics['train_impacts']} training impacts.", "",
         "## Sound prediction (paper Fig. 5a and Sec. 6.3)", "",
         "Loudness and centroid: mean absolute error and Pearson r against the real sound. Class-averaged accuracy "
-        "of a linear SVM trained on real training sounds, applied to each method's sound.", "",
-        "| Algorithm | Loss (Eq. 4) | Loudness err. | r | Centroid err. | r | Material | Action | Reaction "
-        "| Hard/soft |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "of a linear SVM trained on real training sounds, applied to each method's sound. Sq err: squared error "
+        "per row of the square-rooted envelopes (sum over bands, mean over rows and impacts). Contrast: envelope "
+        "norm at the impact centre minus that of the first rows (the real sound's in the Real row).", "",
+        "| Algorithm | Loss (Eq. 4) | sq err | contrast | Loudness err. | r | Centroid err. | r | Material | Action "
+        "| Reaction | Hard/soft |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in _order(metrics["methods"]):
         m = metrics["methods"][name]
-        cells = [_f(m.get(k)) for k in ("loss", "loudness_err", "loudness_r", "centroid_err", "centroid_r")]
+        cells = [_f(m.get("loss")), _sq(m.get("sq_err"))]
+        cells += [_f(m.get(k)) for k in ("contrast", "loudness_err", "loudness_r", "centroid_err", "centroid_r")]
         cells += [_f(m.get(f"{k}_acc"), True) for k in ("material", "action", "reaction", "hardness")]
         lines.append(f"| {NAMES.get(name, name)} | " + " | ".join(cells) + " |")
+    verdict = baseline_line(metrics)
+    if verdict:
+        lines += ["", verdict]
     if metrics.get("oracle"):
         lines += ["", "## Oracles: knowing the material (paper Fig. 6a), impacts with a material label", "",
                   "| Algorithm | Loudness r | Centroid r | Material |", "| --- | --- | --- | --- |"]
