@@ -21,6 +21,16 @@ def test_run_folder_is_complete_and_loadable(tiny_run):
         assert (tiny_run / name).is_file(), name
     log = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
     assert any("val_loss" in e for e in log) and any("train_loss" in e for e in log)
+    ends = [e for e in log if "val_loss" in e]
+    for e in ends:
+        for key in ("epoch_train_loss", "val_sq_err", "baseline_mean_sq_err", "baseline_shape_sq_err"):
+            assert np.isfinite(e[key]), key
+    assert (tiny_run / "curves.png").stat().st_size > 1000
+    s = json.loads((tiny_run / "summary.json").read_text())
+    best = min(ends, key=lambda e: e["val_sq_err"])  # model.pt keeps the epoch with the lowest val sq_err
+    assert s["best_epoch"] == best["epoch"] and s["val_sq_err"] == best["val_sq_err"]
+    assert s["val_loss"] == best["val_loss"] and s["baseline_shape_sq_err"] == best["baseline_shape_sq_err"]
+    assert torch.load(tiny_run / "model.pt", weights_only=False)["epoch"] == best["epoch"]
     net, pca, ck = load_model(tiny_run)  # no flags: the checkpoint carries its config
     assert net.cfg.image_size == (32, 24) and net.cfg.hidden == 8
     x = torch.zeros(1, 17, 24, 32, 3, dtype=torch.uint8)
@@ -60,6 +70,50 @@ def test_resume_ends_where_an_uninterrupted_run_would(windows, tmp_path):
         torch.testing.assert_close(a[k], b[k], msg=k)
     steps = [json.loads(x)["step"] for x in (tmp_path / "part" / "log.jsonl").read_text().splitlines()]
     assert steps == sorted(steps)  # no duplicated log lines after resuming
+    # the per-epoch lines (epoch training loss included) are those of the uninterrupted run
+    ends = [[json.loads(x) for x in (tmp_path / r / "log.jsonl").read_text().splitlines() if "val_loss" in x]
+            for r in ("full", "part")]
+    assert len(ends[0]) == len(ends[1]) == cfg.train.epochs
+    for a, b in zip(*ends):
+        assert a == pytest.approx(b, rel=1e-6)
+    assert (tmp_path / "part" / "curves.png").is_file()
+    assert resumed["val_sq_err"] == pytest.approx(full["val_sq_err"], rel=1e-6)
+
+
+def test_no_video_baselines_and_validation_sq_err(windows):
+    from vis.metrics import sq_err
+    from vis.train import SoundPCA, evaluate_windows, no_video_sq_err
+
+    tr, va = windows
+    pca = SoundPCA.fit(tr.targets.reshape(-1, 42))
+    base = no_video_sq_err(tr, va, pca)
+    shape = np.broadcast_to(tr.targets.mean(axis=0), va.targets.shape)
+    assert base["average_shape"] == pytest.approx(sq_err(shape, va.targets))
+    assert base["mean"] == pytest.approx(sq_err(np.broadcast_to(np.clip(pca.mean, 0, None) ** 2, va.targets.shape),
+                                                 va.targets), rel=1e-5)
+
+    class Perfect(torch.nn.Module):  # the true PCA code of every window (one batch): only the PCA residual is left
+        cfg = load_config(None, image_size=[32, 24]).model
+
+        def forward(self, frames):
+            assert len(frames) == len(va)
+            return torch.from_numpy(pca.encode(va.targets))
+
+    m = evaluate_windows(Perfect(), va, pca, batch_size=len(va))
+    assert m["sq_err"] == pytest.approx(sq_err(pca.decode(pca.encode(va.targets)), va.targets), rel=1e-5)
+    assert m["sq_err"] < min(base.values())
+
+
+def test_training_curves_from_old_and_new_logs(tmp_path):
+    from vis.plots import save_training_curves_png
+
+    old = [{"step": 1, "epoch": 0, "train_loss": 3.0}, {"step": 2, "epoch": 0, "train_loss": 2.0},
+           {"step": 2, "epoch": 1, "val_loss": 2.5, "baseline_mean_loss": 3.0}]
+    new = old[:2] + [{"step": 2, "epoch": 1, "epoch_train_loss": 2.5, "val_loss": 2.5, "val_sq_err": 0.4,
+                      "baseline_mean_loss": 3.0, "baseline_mean_sq_err": 0.6, "baseline_shape_sq_err": 0.5}]
+    for name, log in (("old", old), ("new", new), ("empty", [])):
+        save_training_curves_png(tmp_path / f"{name}.png", log)
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000, name
 
 
 def test_resume_with_another_config_is_refused(windows, tmp_path):
@@ -103,6 +157,10 @@ def test_ddp_two_processes_match_one(tiny_data, tmp_path):
     assert s1["steps"] == s2["steps"]
     # the same data order and global batch; only batch-norm statistics are per process
     assert s2["val_loss"] == pytest.approx(s1["val_loss"], rel=0.1, abs=5)
+    assert s2["val_sq_err"] == pytest.approx(s1["val_sq_err"], rel=0.2)  # reduced over the two processes' halves
+    for key in ("baseline_mean_sq_err", "baseline_shape_sq_err"):
+        assert s2[key] == pytest.approx(s1[key], rel=1e-9)  # the whole validation set on every process
+    assert (tmp_path / "two" / "curves.png").is_file()
 
 
 def test_frozen_trunk_cache_gives_the_same_predictions_as_frames(tiny_data, tmp_path):

@@ -163,8 +163,10 @@ def cmd_train(args) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {s['steps']} steps on {s['train_windows']} windows in {s['seconds']:.0f} s: "
               f"train loss {s['train_loss']:.2f}, validation loss {s['val_loss']:.2f} on {s['val_windows']} windows "
-              f"(mean-sound baseline {s['baseline_mean_loss']:.2f})")
-        print(f"wrote {Path(s['run']).resolve()}/model.pt, log.jsonl, config.toml")
+              f"(mean-sound baseline {s['baseline_mean_loss']:.2f}); validation sq err {s['val_sq_err']:.3f} at epoch "
+              f"{s['best_epoch']} (no-video baselines: mean sound {s['baseline_mean_sq_err']:.3f}, average impact "
+              f"shape {s['baseline_shape_sq_err']:.3f})")
+        print(f"wrote {Path(s['run']).resolve()}/model.pt, log.jsonl, curves.png, config.toml")
     return 0
 
 

@@ -178,3 +178,45 @@ def save_prediction_figure_png(path: str | os.PathLike, frames: np.ndarray, fram
     if title:
         fig.suptitle(title)
     _save(fig, path)
+
+
+def save_training_curves_png(path: str | os.PathLike, log: list[dict]) -> None:
+    """Training curves from the entries of a run's ``log.jsonl`` (:mod:`vis.train`), one point per epoch.
+
+    Left: the training loss (the mean of the epoch's steps; for logs without ``epoch_train_loss``, the mean
+    of the epoch's logged ``train_loss``) and the validation loss, with the mean-sound baseline's loss as a
+    dotted line. Right: the validation sq_err, with the no-video baselines' (mean training sound, average
+    impact shape) as horizontal lines and the epoch kept in ``model.pt`` (lowest sq_err) marked.
+    """
+    ends = [e for e in log if "val_loss" in e]
+    epochs = [e["epoch"] for e in ends]
+    steps = {}
+    for e in log:
+        if "train_loss" in e:
+            steps.setdefault(e["epoch"] + 1, []).append(e["train_loss"])  # step lines count epochs from 0
+    train = [e.get("epoch_train_loss", np.mean(steps[e["epoch"]]) if steps.get(e["epoch"]) else np.nan) for e in ends]
+    fig = _figure((PANEL_SIZE[0], PANEL_SIZE[1] * 1.3))
+    left, right = fig.subplots(1, 2)
+    left.plot(epochs, train, "o-", label="training")
+    left.plot(epochs, [e["val_loss"] for e in ends], "o-", label="validation")
+    if ends and ends[-1].get("baseline_mean_loss") is not None:
+        left.axhline(ends[-1]["baseline_mean_loss"], color="grey", ls=":", label="mean sound (validation)")
+    left.set_title("loss")
+    sq = [e.get("val_sq_err", np.nan) for e in ends]
+    right.plot(epochs, sq, "o-", color="C1", label="network (validation)")
+    for key, name, colour in (("baseline_mean_sq_err", "mean training sound", "grey"),
+                              ("baseline_shape_sq_err", "average impact shape", "C2")):
+        if ends and ends[-1].get(key) is not None and np.isfinite(ends[-1][key]):
+            right.axhline(ends[-1][key], color=colour, ls="--", label=name)
+    if np.isfinite(sq).any():
+        i = int(np.nanargmin(sq))
+        right.plot([epochs[i]], [sq[i]], "*", color="C3", ms=12, label=f"kept (epoch {epochs[i]})")
+    right.set_title("validation sq err (sqrt envelopes, per row)")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        if 0 < len(set(epochs)) <= 12:
+            ax.set_xticks(sorted(set(epochs)))
+    _save(fig, path)

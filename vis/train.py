@@ -4,10 +4,17 @@ A run folder holds:
 
 - ``model.pt``: the checkpoint another command loads with no flags: network weights, its
   :class:`vis.model.ModelConfig`, the sound PCA (mean and components of the square-rooted envelopes),
-  and the training config; written atomically at the end of each epoch that lowers the validation loss;
+  and the training config; written atomically at the end of each epoch that lowers the validation sq_err
+  (:func:`vis.metrics.sq_err` of the decoded prediction: the robust loss can be won by a prediction
+  constant in time, the squared error cannot);
 - ``state.pt``: optimizer, step and epoch, to resume an interrupted run (``--resume``);
 - ``log.jsonl``: one JSON object a line, ``{"step", "epoch", "train_loss"}`` every ``log_every`` steps
-  and ``{"step", "epoch", "val_loss", ...}`` after every epoch;
+  and after every epoch ``{"step", "epoch", "epoch_train_loss", "val_loss", "val_sq_err",
+  "baseline_mean_loss", "baseline_mean_sq_err", "baseline_shape_sq_err"}``: the mean training loss of the
+  epoch's steps, the validation loss and sq_err, and those of the no-video baselines on the validation
+  windows (the mean training sound, PCA code 0 at every row; and the mean training window, row by row);
+- ``curves.png``: training and validation loss per epoch, and validation sq_err per epoch against the two
+  no-video baselines (drawn from ``log.jsonl`` at the end, and after an epoch at most once a minute);
 - ``config.toml``: the configuration used;
 - ``bank.npz``: the exemplar bank of the centred training impacts (:mod:`vis.exemplars`);
 - ``summary.json``: the numbers printed at the end (written last).
@@ -35,8 +42,11 @@ import torch
 from vis.errors import VisError
 from vis.features import VideoFeatures
 from vis.io import atomic_output
+from vis.metrics import sq_err
 from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict
 from vis.windows import Windows, centred_windows, detection_windows
+
+CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this often (a plot takes ~0.5 s), and at the end
 
 
 @dataclass
@@ -256,13 +266,15 @@ def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task:
     return weighted_loss(shifted, code, env, loss=loss)
 
 
-def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred", loss: str = "robust",
-                  batch_size: int = 32) -> float:
-    """Mean per-window training loss over ``windows``, no augmentation."""
+def evaluate_windows(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred", loss: str = "robust",
+                     batch_size: int = 32) -> dict[str, float]:
+    """Over ``windows``, no augmentation: ``loss``, the mean per-window training loss, and ``sq_err``, the
+    :func:`vis.metrics.sq_err` of the decoded prediction ``pca.decode(code)`` against the true envelopes
+    (for detection without the time-shift alignment of the loss). NaN for no windows."""
     if len(windows) == 0:
-        return float("nan")
+        return {"loss": float("nan"), "sq_err": float("nan")}
     net.eval()
-    total = 0.0
+    total, sq = 0.0, 0.0
     with torch.no_grad():
         for i in range(0, len(windows), batch_size):
             rows = np.arange(i, min(i + batch_size, len(windows)))
@@ -270,8 +282,25 @@ def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "
             env = torch.from_numpy(windows.targets[rows])
             code = torch.from_numpy(pca.encode(env.numpy()))
             total += window_loss(pred, code, env, task, loss).item() * len(rows)
+            sq += sq_err(pca.decode(pred.numpy()), env.numpy()) * len(rows)  # every window has the same rows
     net.train()
-    return total / len(windows)
+    return {"loss": total / len(windows), "sq_err": sq / len(windows)}
+
+
+def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred", loss: str = "robust",
+                  batch_size: int = 32) -> float:
+    """Mean per-window training loss over ``windows``, no augmentation."""
+    return evaluate_windows(net, windows, pca, task=task, loss=loss, batch_size=batch_size)["loss"]
+
+
+def no_video_sq_err(train_windows: Windows, val_windows: Windows, pca: SoundPCA) -> dict[str, float]:
+    """sq_err on ``val_windows`` of the two no-video baselines: ``mean``, the mean training sound (PCA code 0
+    at every row), and ``average_shape``, the mean training window row by row. NaN for no windows."""
+    if len(val_windows) == 0:
+        return {"mean": float("nan"), "average_shape": float("nan")}
+    mean = pca.decode(np.zeros(pca.components.shape[0], np.float32))  # [42], the same at every row
+    return {"mean": sq_err(mean, val_windows.targets),
+            "average_shape": sq_err(train_windows.targets.mean(axis=0), val_windows.targets)}
 
 
 def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str | os.PathLike, *,
@@ -280,8 +309,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
 
     ``max_steps`` stops after that many steps in this call (saving resumable state), e.g. to time-box.
 
-    Returns a summary: ``steps``, ``epochs``, ``train_loss``, ``val_loss``, ``baseline_mean_loss``,
-    ``seconds``, ``run``.
+    Returns a summary: ``steps``, ``epochs``, ``train_loss``, ``val_sq_err`` (the best epoch's: the one in
+    ``model.pt``), ``val_loss`` (that epoch's), ``best_epoch``, ``last_val_loss``, ``last_val_sq_err``,
+    ``baseline_mean_loss``, ``baseline_mean_sq_err``, ``baseline_shape_sq_err``, ``seconds``, ``run``.
     """
     from tqdm import tqdm
 
@@ -295,7 +325,8 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     if len(train_windows) < tc.batch_size:
         raise VisError(f"only {len(train_windows)} training windows (need at least batch_size = {tc.batch_size})")
     state_path, model_path, log_path = out / "state.pt", out / "model.pt", out / "log.jsonl"
-    best = (math.inf, 0)  # (validation loss, epoch) of the weights in model.pt
+    best = (math.inf, 0, math.nan)  # (validation sq_err, epoch, validation loss) of the weights in model.pt
+    epoch_loss = (0.0, 0)  # (sum, count) of this process's training losses in the current epoch
 
     torch.manual_seed(tc.seed)
     pca = SoundPCA.fit(train_windows.targets.reshape(-1, 42), cfg.model.pca_dim)
@@ -311,12 +342,15 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         pca = SoundPCA(st["pca_mean"], st["pca_components"])
-        step, t_spent, best = st["step"], st["seconds"], st.get("best", (math.inf, 0))
+        step, t_spent, best = st["step"], st["seconds"], tuple(st.get("best", (math.inf, 0, math.nan)))
+        if len(best) == 2:  # saved before selection on sq_err: (validation loss, epoch); the next epoch replaces it
+            best = (math.inf, best[1], best[0])
+        epoch_loss = tuple(st.get("epoch_loss", (0.0, 0)))
         if rank == 0 and log_path.is_file():  # drop log lines written after the saved state
             kept = [ln for ln in log_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
             log_path.write_text("".join(ln + "\n" for ln in kept))
     elif rank == 0:  # a fresh run: nothing of an earlier run in this folder may be mistaken for this one's
-        for name in ("model.pt", "state.pt", "bank.npz", "summary.json"):
+        for name in ("model.pt", "state.pt", "bank.npz", "summary.json", "curves.png"):
             (out / name).unlink(missing_ok=True)
         log_path.write_text("")
     if rank == 0:
@@ -331,6 +365,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         val_env = torch.from_numpy(val_windows.targets)
         val_code = torch.from_numpy(pca.encode(val_windows.targets))
         baseline = float(window_loss(torch.zeros_like(val_code), val_code, val_env, tc.task, tc.loss).item())
+    base_sq = no_video_sq_err(train_windows, val_windows, pca)  # once: they do not change while training
 
     def log(entry: dict) -> None:
         if rank == 0:
@@ -341,12 +376,22 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         if rank == 0:
             _save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step, "config": _resumable(cfg),
                    "seconds": t_spent + time.time() - t0, "pca_mean": pca.mean, "pca_components": pca.components,
-                   "best": best}, state_path)
+                   "best": best, "epoch_loss": epoch_loss}, state_path)
+
+    plotted = [-1, time.time()]  # (step, time) of the last curves.png
+
+    def curves() -> None:
+        if rank == 0:
+            from vis.plots import save_training_curves_png
+
+            entries = [json.loads(ln) for ln in log_path.read_text().splitlines() if ln.strip()]
+            save_training_curves_png(out / "curves.png", entries)
+        plotted[:] = [step, time.time()]
 
     bar = tqdm(total=total_steps, initial=step, desc="train", unit="step", disable=not progress or rank != 0)
     t0 = time.time()
     net.train()
-    running, val_loss, first_step = [], math.nan, step
+    running, val_loss, val_sq, first_step = [], math.nan, math.nan, step
     try:
         while step < total_steps:
             if max_steps is not None and step - first_step >= max_steps:
@@ -365,21 +410,28 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
             opt.step()
+            value = loss.item() / share  # this process's own mean loss
             step += 1
-            running.append(loss.item() / share)  # this process's own mean loss
+            epoch_loss = (epoch_loss[0] + value, epoch_loss[1] + 1)
+            running.append(value)
             bar.update()
             bar.set_postfix(loss=f"{np.mean(running[-20:]):.2f}", val=f"{val_loss:.2f}")
             if step % tc.log_every == 0:
                 log({"step": step, "epoch": epoch, "train_loss": float(np.mean(running[-tc.log_every:]))})
             if step % steps_per_epoch == 0:
-                val_loss = _val(net, val_windows, pca, rank, world, tc.task, tc.loss)
-                log({"step": step, "epoch": epoch + 1, "val_loss": val_loss, "baseline_mean_loss": baseline})
-                if not val_loss >= best[0]:  # model.pt keeps the epoch with the lowest validation loss
-                    best = (val_loss, epoch + 1)
+                val_loss, val_sq = _val(net, val_windows, pca, rank, world, tc.task, tc.loss)
+                log({"step": step, "epoch": epoch + 1, "epoch_train_loss": epoch_loss[0] / max(epoch_loss[1], 1),
+                     "val_loss": val_loss, "val_sq_err": val_sq, "baseline_mean_loss": baseline,
+                     "baseline_mean_sq_err": base_sq["mean"], "baseline_shape_sq_err": base_sq["average_shape"]})
+                epoch_loss = (0.0, 0)
+                if not val_sq >= best[0]:  # model.pt keeps the epoch with the lowest validation sq_err
+                    best = (val_sq, epoch + 1, val_loss)
                     if rank == 0:
-                        _save(checkpoint(net, pca, cfg, {"step": step, "epoch": epoch + 1, "val_loss": val_loss}),
-                              model_path)
+                        _save(checkpoint(net, pca, cfg, {"step": step, "epoch": epoch + 1, "val_loss": val_loss,
+                                                         "val_sq_err": val_sq}), model_path)
                 save_state()
+                if time.time() - plotted[1] >= CURVES_EVERY_S:
+                    curves()
             elif step % tc.save_every == 0:
                 save_state()
     except KeyboardInterrupt:
@@ -389,20 +441,28 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     bar.close()
     if not model_path.is_file() and rank == 0:
         _save(checkpoint(net, pca, cfg, {"step": step}), model_path)
+    if plotted[0] != step:
+        curves()
     return {"run": str(out), "steps": step, "epochs": tc.epochs, "train_windows": len(train_windows),
             "val_windows": len(val_windows), "train_loss": float(np.mean(running[-steps_per_epoch:])) if running else
-            math.nan, "val_loss": best[0] if math.isfinite(best[0]) else val_loss, "best_epoch": best[1],
-            "last_val_loss": val_loss, "baseline_mean_loss": baseline, "seconds": t_spent + time.time() - t0}
+            math.nan, "val_sq_err": best[0] if math.isfinite(best[0]) else val_sq,
+            "val_loss": best[2] if best[1] else val_loss,
+            "best_epoch": best[1], "last_val_loss": val_loss, "last_val_sq_err": val_sq,
+            "baseline_mean_loss": baseline, "baseline_mean_sq_err": base_sq["mean"],
+            "baseline_shape_sq_err": base_sq["average_shape"], "seconds": t_spent + time.time() - t0}
 
 
-def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, task: str, loss: str) -> float:
+def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, task: str, loss: str
+         ) -> tuple[float, float]:
+    """Validation (loss, sq_err); under DDP each process takes every ``world``-th window and the sums are reduced."""
     if world == 1:
-        return evaluate_loss(net, windows, pca, task=task, loss=loss)
+        m = evaluate_windows(net, windows, pca, task=task, loss=loss)
+        return m["loss"], m["sq_err"]
     mine = Windows(windows.videos, windows.index[rank::world], windows.targets[rank::world], windows.n_frames)
-    total = evaluate_loss(net, mine, pca, task=task, loss=loss) * len(mine) if len(mine) else 0.0
-    t = torch.tensor([total, float(len(mine))], dtype=torch.float64)
+    m = evaluate_windows(net, mine, pca, task=task, loss=loss) if len(mine) else {"loss": 0.0, "sq_err": 0.0}
+    t = torch.tensor([m["loss"] * len(mine), m["sq_err"] * len(mine), float(len(mine))], dtype=torch.float64)
     torch.distributed.all_reduce(t)
-    return float(t[0] / t[1]) if t[1] else math.nan
+    return (float(t[0] / t[2]), float(t[1] / t[2])) if t[2] else (math.nan, math.nan)
 
 
 def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike | None = None,
