@@ -180,14 +180,17 @@ def save_prediction_figure_png(path: str | os.PathLike, frames: np.ndarray, fram
     _save(fig, path)
 
 
-def save_training_curves_png(path: str | os.PathLike, log: list[dict]) -> None:
+def save_training_curves_png(path: str | os.PathLike, log: list[dict], *, kept: int | None = None) -> None:
     """Training curves from the entries of a run's ``log.jsonl`` (:mod:`vis.train`), one point per epoch.
 
     Left: the training loss (the mean of the epoch's steps; for logs without ``epoch_train_loss``, the mean
     of the epoch's logged ``train_loss``) and the validation loss, with the mean-sound baseline's loss as a
     dotted line. Right: the validation sq_err, with the no-video baselines' (mean training sound, average
-    impact shape) as horizontal lines and the epoch kept in ``model.pt`` (lowest sq_err) marked.
+    impact shape) as horizontal lines and the epoch kept in ``model.pt`` marked (``kept``; default: the
+    lowest sq_err, as the centred task selects).
     """
+    from matplotlib.ticker import MaxNLocator
+
     ends = [e for e in log if "val_loss" in e]
     epochs = [e["epoch"] for e in ends]
     steps = {}
@@ -208,8 +211,8 @@ def save_training_curves_png(path: str | os.PathLike, log: list[dict]) -> None:
                               ("baseline_shape_sq_err", "average impact shape", "C2")):
         if ends and ends[-1].get(key) is not None and np.isfinite(ends[-1][key]):
             right.axhline(ends[-1][key], color=colour, ls="--", label=name)
-    if np.isfinite(sq).any():
-        i = int(np.nanargmin(sq))
+    if kept in epochs or (kept is None and np.isfinite(sq).any()):
+        i = epochs.index(kept) if kept in epochs else int(np.nanargmin(sq))
         right.plot([epochs[i]], [sq[i]], "*", color="C3", ms=12, label=f"kept (epoch {epochs[i]})")
     right.set_title("validation sq err (sqrt envelopes, per row)")
     for ax in (left, right):
@@ -217,6 +220,5 @@ def save_training_curves_png(path: str | os.PathLike, log: list[dict]) -> None:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-        if 0 < len(set(epochs)) <= 12:
-            ax.set_xticks(sorted(set(epochs)))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _save(fig, path)

@@ -6,7 +6,10 @@ A run folder holds:
   :class:`vis.model.ModelConfig`, the sound PCA (mean and components of the square-rooted envelopes),
   and the training config; written atomically at the end of each epoch that lowers the validation sq_err
   (:func:`vis.metrics.sq_err` of the decoded prediction: the robust loss can be won by a prediction
-  constant in time, the squared error cannot);
+  constant in time, the squared error cannot). The detection task keeps selecting on its validation loss,
+  which aligns the prediction in time first (Eq. 5): without that alignment sq_err charges a peak
+  predicted a frame off twice and favours a flat prediction (on the bounce data of
+  ``test_detection_needs_spacetime_when_only_motion_shows_contact`` it kept epoch 1 of 20, with AP 0);
 - ``state.pt``: optimizer, step and epoch, to resume an interrupted run (``--resume``);
 - ``log.jsonl``: one JSON object a line, ``{"step", "epoch", "train_loss"}`` every ``log_every`` steps
   and after every epoch ``{"step", "epoch", "epoch_train_loss", "val_loss", "val_sq_err",
@@ -309,9 +312,10 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
 
     ``max_steps`` stops after that many steps in this call (saving resumable state), e.g. to time-box.
 
-    Returns a summary: ``steps``, ``epochs``, ``train_loss``, ``val_sq_err`` (the best epoch's: the one in
-    ``model.pt``), ``val_loss`` (that epoch's), ``best_epoch``, ``last_val_loss``, ``last_val_sq_err``,
-    ``baseline_mean_loss``, ``baseline_mean_sq_err``, ``baseline_shape_sq_err``, ``seconds``, ``run``.
+    Returns a summary: ``steps``, ``epochs``, ``train_loss``, ``val_sq_err`` and ``val_loss`` of the epoch
+    in ``model.pt`` (``best_epoch``: lowest val sq_err, for detection lowest val loss), ``last_val_loss``,
+    ``last_val_sq_err``, ``baseline_mean_loss``, ``baseline_mean_sq_err``, ``baseline_shape_sq_err``,
+    ``seconds``, ``run``.
     """
     from tqdm import tqdm
 
@@ -325,7 +329,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     if len(train_windows) < tc.batch_size:
         raise VisError(f"only {len(train_windows)} training windows (need at least batch_size = {tc.batch_size})")
     state_path, model_path, log_path = out / "state.pt", out / "model.pt", out / "log.jsonl"
-    best = (math.inf, 0, math.nan)  # (validation sq_err, epoch, validation loss) of the weights in model.pt
+    best = (math.inf, 0, math.nan, math.nan)  # (selection score, epoch, val loss, val sq_err) of model.pt's weights
     epoch_loss = (0.0, 0)  # (sum, count) of this process's training losses in the current epoch
 
     torch.manual_seed(tc.seed)
@@ -342,9 +346,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         pca = SoundPCA(st["pca_mean"], st["pca_components"])
-        step, t_spent, best = st["step"], st["seconds"], tuple(st.get("best", (math.inf, 0, math.nan)))
-        if len(best) == 2:  # saved before selection on sq_err: (validation loss, epoch); the next epoch replaces it
-            best = (math.inf, best[1], best[0])
+        step, t_spent, best = st["step"], st["seconds"], tuple(st.get("best", (math.inf, 0)))
+        if len(best) == 2:  # saved before sq_err existed: (validation loss, epoch); a centred run's next epoch wins
+            best = (best[0] if tc.task == "detection" else math.inf, best[1], best[0], math.nan)
         epoch_loss = tuple(st.get("epoch_loss", (0.0, 0)))
         if rank == 0 and log_path.is_file():  # drop log lines written after the saved state
             kept = [ln for ln in log_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
@@ -385,7 +389,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             from vis.plots import save_training_curves_png
 
             entries = [json.loads(ln) for ln in log_path.read_text().splitlines() if ln.strip()]
-            save_training_curves_png(out / "curves.png", entries)
+            save_training_curves_png(out / "curves.png", entries, kept=best[1] or None)
         plotted[:] = [step, time.time()]
 
     bar = tqdm(total=total_steps, initial=step, desc="train", unit="step", disable=not progress or rank != 0)
@@ -424,8 +428,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
                      "val_loss": val_loss, "val_sq_err": val_sq, "baseline_mean_loss": baseline,
                      "baseline_mean_sq_err": base_sq["mean"], "baseline_shape_sq_err": base_sq["average_shape"]})
                 epoch_loss = (0.0, 0)
-                if not val_sq >= best[0]:  # model.pt keeps the epoch with the lowest validation sq_err
-                    best = (val_sq, epoch + 1, val_loss)
+                score = val_sq if tc.task == "centred" else val_loss  # see the module docstring
+                if not score >= best[0]:  # model.pt keeps the epoch with the lowest score
+                    best = (score, epoch + 1, val_loss, val_sq)
                     if rank == 0:
                         _save(checkpoint(net, pca, cfg, {"step": step, "epoch": epoch + 1, "val_loss": val_loss,
                                                          "val_sq_err": val_sq}), model_path)
@@ -445,8 +450,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         curves()
     return {"run": str(out), "steps": step, "epochs": tc.epochs, "train_windows": len(train_windows),
             "val_windows": len(val_windows), "train_loss": float(np.mean(running[-steps_per_epoch:])) if running else
-            math.nan, "val_sq_err": best[0] if math.isfinite(best[0]) else val_sq,
-            "val_loss": best[2] if best[1] else val_loss,
+            math.nan, "val_sq_err": best[3] if best[1] else val_sq, "val_loss": best[2] if best[1] else val_loss,
             "best_epoch": best[1], "last_val_loss": val_loss, "last_val_sq_err": val_sq,
             "baseline_mean_loss": baseline, "baseline_mean_sq_err": base_sq["mean"],
             "baseline_shape_sq_err": base_sq["average_shape"], "seconds": t_spent + time.time() - t0}
