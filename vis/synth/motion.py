@@ -19,7 +19,7 @@ import numpy as np
 
 from vis.synth.schedule import Contact
 
-DESCENT_S = 0.13  # time to fall from hover height at the reference speed (1.0); impact speed = 2 / DESCENT_S
+DESCENT_S = 0.14  # time to fall from hover height at the reference speed (1.0); impact speed = 2 / DESCENT_S
 REBOUND = 0.5  # rebound speed relative to impact speed
 SETTLE_S = 0.25  # time between a dip's approach height and hover height (smooth step)
 # A 256-px-high close-up spans ~0.3 m, so ~850 px/m: gravity 9.8 m/s^2 is ~8300 px/s^2.
@@ -118,10 +118,15 @@ class Motion:
     def _xy(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tip ground position: still at a contact, eased drag along a scratch, eased moves between dips."""
         key_t, key_x, key_y = [], [], []
+        prev = -1.0
         for dip in self.dips:
-            key_t += [dip.time, max(dip.end, dip.time + 1e-6)]
-            key_x += [dip.xy[0], dip.xy[0] + dip.drag[0]]
-            key_y += [dip.xy[1], dip.xy[1] + dip.drag[1]]
+            # The tip is over the strike point before its final descent (as a real stick comes down), so the
+            # motion just before contact is the strike itself and its image speed tells the strike's speed.
+            arrive = max(dip.time - DESCENT_S / max(dip.speed, 1e-3), 0.5 * (prev + dip.time))
+            key_t += [arrive, dip.time, max(dip.end, dip.time + 1e-6)]
+            key_x += [dip.xy[0], dip.xy[0], dip.xy[0] + dip.drag[0]]
+            key_y += [dip.xy[1], dip.xy[1], dip.xy[1] + dip.drag[1]]
+            prev = key_t[-1]
         kt = np.asarray(key_t)
         seg = np.clip(np.searchsorted(kt, t, side="right") - 1, 0, len(kt) - 2) if len(kt) > 1 else None
         if seg is None:

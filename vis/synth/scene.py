@@ -25,7 +25,13 @@ from vis.synth.textures import TEXTURES, TexParams, fractal
 
 REF_HEIGHT = 256  # sizes below are in pixels of a 256-pixel-high frame, scaled by height / 256
 KZ = 0.6  # image rise per unit height (camera looking down at ~37 degrees off vertical)
-HOVER_PX = 30.0  # hover height of the tip above the surface
+# Height of the tip above the surface between strikes (~16 cm at ~850 px/m). With a strike's descent time
+# (motion.DESCENT_S) it sets how fast the tip moves in the image near contact. The real Greatest Hits
+# clips show ~11 px per frame in the median and ~33 px at the 90th percentile (256-px-high frame); at
+# 140 px the tip moves 8.5 / 33 px per frame over the 0.3 s before contact (30 px, the earlier value,
+# gave 5 / 22). Measure: python benchmarks/visibility.py.
+HOVER_PX = 140.0
+HAND_HEIGHT_PX = 105.0  # height of the (off-screen) hand holding the stick
 MARGIN_PX = 14.0  # canvas margin on each side: room for shake and for objects moving rigidly
 # Drumstick width at the tip and at the hand (off-screen): a drumstick is ~1.4 cm thick at the grip and
 # ~0.9 cm near the tip; the Greatest Hits close-ups show ~50 cm of surface across 456 px (~0.9 px/mm)
@@ -241,7 +247,7 @@ class Scene:
                 img = _EFFECTS[e.kind](self, img, t, e, ox, oy)
         x, y, z, _ = (float(a[i]) for a in self.state)
         zp = z * self.hover_px
-        zh = 3.5 * self.hover_px  # height of the hand
+        zh = HAND_HEIGHT_PX * self.px
         hand = self.hand + 0.3 * (np.array([x, y]) - self.hand)  # the hand follows the tip a little
         lx, ly = self.light
         tip = (x - ox, y - oy - KZ * zp)

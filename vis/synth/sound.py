@@ -30,6 +30,14 @@ SR = 96_000  # Hz, like the real recordings
 MAX_RING_S = 1.5  # modes are cut (with a fade) after this long
 REF_PEAK = 0.25  # peak of a reference-speed hit on the loudest material, before the video's gain
 REF_DRAG_PX_S = 250.0  # a typical drag speed (px/s at 256 px high) for friction loudness
+# How loud a strike is follows what a camera sees, as in real recordings: the stick's speed (peak ~ v^1.6,
+# the speed drawn by vis.synth.motion) and the material. What no camera sees is kept small: a recorder
+# gain per video, a level per object, a jitter per hit (log standard deviations). With these,
+# benchmarks/visibility.py finds that material + visible tip speed explain most of the log loudness.
+SPEED_EXPONENT = 1.6
+RECORDER_GAIN_SD = 0.12  # was 0.25: it alone hid a quarter of the loudness variance from vision
+LEVEL_SD_DB = 1.0  # per object, times sound_variation
+HIT_JITTER_SD = 0.08
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ def voices(rng: np.random.Generator, regions, knobs: Difficulty) -> list[Voice]:
             loss = np.array([np.exp(rng.uniform(np.log(s.loss[0]), np.log(s.loss[1]))) * damp])
             amps = np.ones(1)
         band = (float(np.clip(lo * scale, 30, 20_000)), float(np.clip(hi * scale, 200, 30_000)))
-        level = 10 ** ((s.level_db + rng.normal(0.0, 2.0 * sv)) / 20.0) * REF_PEAK
+        level = 10 ** ((s.level_db + rng.normal(0.0, LEVEL_SD_DB * sv)) / 20.0) * REF_PEAK
         grains = max(2, int(round(s.modes * np.exp(rng.normal(0.0, 0.3 * sv)))))
         out.append(Voice(reg.material, s.kind, freqs, loss, amps, s.contact_ms * float(np.exp(rng.normal(0, 0.2 * sv))),
                          level, s.thump_hz / size**0.5 * detune, band, grains))
@@ -162,7 +170,7 @@ def _hit(v: Voice, c: Contact, rng, speed: float) -> np.ndarray:
     """The sound of one strike at ``speed`` (relative), starting at sample 0, peak set by speed."""
     soft = c.reaction == "deformation"
     tau = v.contact_ms * 1e-3 * speed**-0.2 * (2.5 if soft else 1.0) * np.exp(rng.normal(0, 0.1))
-    peak = v.level * speed**1.2 * np.exp(rng.normal(0.0, 0.15))
+    peak = v.level * speed**SPEED_EXPONENT * np.exp(rng.normal(0.0, HIT_JITTER_SD))
     kind = v.kind
     if kind == "modal":
         w = v.amps * np.exp(rng.normal(0.0, 0.4, len(v.amps))) * _pulse_gain(v.freqs, tau)
@@ -292,7 +300,7 @@ def tracks(rng: np.random.Generator, events: list[tuple[int, np.ndarray]], n: in
     dry = np.zeros(n)
     for at, x in events:
         _add(dry, x, at)
-    dry *= float(np.exp(rng.normal(0.0, 0.25)))  # distance to the microphone, recorder gain
+    dry *= float(np.exp(rng.normal(0.0, RECORDER_GAIN_SD)))  # distance to the microphone, recorder gain
     rt60 = rng.uniform(0.2, 0.6)
     wet = [signal.oaconvolve(dry, _reverb_ir(rng, rt60))[:n] for _ in range(2)]
     nz = knobs.noise
