@@ -235,7 +235,8 @@ def trunk_key(net) -> str:
         h.update(name.encode())
         h.update(tensor.detach().cpu().numpy().tobytes())
     cfg = net.cfg
-    return f"{cfg.backbone}-{h.hexdigest()[:10]}-{cfg.image_size[0]}x{cfg.image_size[1]}"
+    layout = "-motion" if cfg.motion_channels else ""  # the spacetime images' channel layout
+    return f"{cfg.backbone}-{h.hexdigest()[:10]}-{cfg.image_size[0]}x{cfg.image_size[1]}{layout}"
 
 
 def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
@@ -263,7 +264,7 @@ def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
         for a in range(0, n, chunk):
             idx = np.clip(np.arange(a - 1, min(a + chunk, n) + 1), 0, n - 1)
             x = torch.from_numpy(np.asarray(frames[idx]))[None]
-            st.append(net.trunk(spacetime_images(x)[0]).numpy().astype(np.float16))
+            st.append(net.trunk(spacetime_images(x, motion=net.cfg.motion_channels)[0]).numpy().astype(np.float16))
             col.append(net.trunk(colour_images(x[0, 1:-1])).numpy().astype(np.float16))
     with atomic_output(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, spacetime=np.concatenate(st), colour=np.concatenate(col))

@@ -77,14 +77,25 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def load_config(path: str | os.PathLike | None, **overrides) -> RunConfig:
-    """Defaults, then ``path`` (TOML with ``[model]`` and ``[train]`` tables), then non-None overrides.
+PRESETS_DIR = Path(__file__).parent / "presets"  # shipped configurations, e.g. presets/paper.toml
+
+
+def presets() -> list[str]:
+    """Names of the shipped presets (``vis train --preset NAME``)."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **overrides) -> RunConfig:
+    """Defaults, then a shipped ``preset``, then ``path`` (TOML with ``[model]`` and ``[train]`` tables), then
+    non-None overrides.
 
     Override keys are field names of either table (e.g. ``backbone="small"``, ``epochs=3``).
     """
     data: dict = {"model": {}, "train": {}}
-    if path is not None:
-        p = Path(path)
+    if preset is not None and preset not in presets():
+        raise VisError(f"unknown preset {preset!r} (one of {', '.join(presets())})")
+    sources = ([PRESETS_DIR / f"{preset}.toml"] if preset else []) + ([Path(path)] if path is not None else [])
+    for p in sources:
         try:
             loaded = tomllib.loads(p.read_text())
         except FileNotFoundError:
@@ -95,6 +106,7 @@ def load_config(path: str | os.PathLike | None, **overrides) -> RunConfig:
             if table not in data or not isinstance(values, dict):
                 raise VisError(f"{p}: unknown table [{table}] (expected [model] and [train])")
             data[table].update(values)
+    path = path or (PRESETS_DIR / f"{preset}.toml" if preset else None)  # named in errors below
     mfields = {f.name for f in fields(ModelConfig)}
     tfields = {f.name for f in fields(TrainConfig)}
     for key, value in overrides.items():
@@ -227,6 +239,10 @@ def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = 
             **(extra or {})}
 
 
+# Model options added after checkpoints were first written, with the value that older checkpoints used.
+LEGACY_MODEL_DEFAULTS = {"motion_channels": False, "widths": [32, 64, 96, 128, 128]}
+
+
 def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
     """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode), PCA, checkpoint."""
     p = Path(run)
@@ -241,6 +257,8 @@ def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
         raise VisError(f"{p}: not a vis model checkpoint")
     mc = dict(ck["model_config"])
     mc["weights"] = None  # the weights are in the state_dict (mc["pretrained"] keeps the normalisation)
+    for key, before in LEGACY_MODEL_DEFAULTS.items():  # options added later: what older checkpoints were made with
+        mc.setdefault(key, before)
     try:
         net = VisNet(ModelConfig(**mc))
         net.load_state_dict(ck["state_dict"])
