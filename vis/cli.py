@@ -155,7 +155,7 @@ def cmd_prepare(args) -> int:
 def cmd_train(args) -> int:
     from vis.train import load_config, run
 
-    cfg = load_config(args.config, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
+    cfg = load_config(args.config, preset=args.preset, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
                       seed=args.seed, task=args.task, frozen=args.frozen or None, weights=args.weights,
                       image_size=args.size, rnn=False if args.no_rnn else None,
                       spacetime=False if args.no_spacetime else None, threads=args.threads)
@@ -275,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_options(p)
     p.add_argument("--out", type=Path, required=True, help="run folder (model.pt, log.jsonl, config.toml)")
     p.add_argument("--config", type=Path, help="TOML with [model] and [train] tables (defaults: vis/train.py)")
+    p.add_argument("--preset", help="a shipped configuration applied before --config: paper (the paper's exact "
+                   "recipe: AlexNet, three-frame spacetime images, robust loss)")
     p.add_argument("--task", choices=["centred", "detection"], help="centred windows or long-video detection")
     p.add_argument("--backbone", choices=["small", "alexnet", "efficientnet-lite0"], help="CNN (default small)")
     p.add_argument("--frozen", action="store_true", help="fix the pretrained trunk; train only the head and RNN")
