@@ -155,8 +155,9 @@ def cmd_prepare(args) -> int:
 def cmd_train(args) -> int:
     from vis.train import load_config, run
 
-    cfg = load_config(args.config, preset=args.preset, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
-                      seed=args.seed, task=args.task, frozen=args.frozen or None, weights=args.weights,
+    cfg = load_config(args.config, preset=args.preset, backbone=args.backbone, epochs=args.epochs,
+                      batch_size=args.batch_size, seed=args.seed, task=args.task, frozen=args.frozen or None,
+                      weights=args.weights,
                       image_size=args.size, rnn=False if args.no_rnn else None,
                       spacetime=False if args.no_spacetime else None, threads=args.threads)
     s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers)
