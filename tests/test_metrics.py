@@ -110,3 +110,15 @@ def test_contrast_of_a_centred_peak_and_of_a_flat_window():
     assert c.shape == (2,) and c[0] == pytest.approx(1.0) and c[1] == pytest.approx(0.0)
     env[0, :3, 5] = 3.0  # as loud at the start as at the centre peak's row
     assert contrast(env)[0] == pytest.approx(1.0 - 3.0)
+
+
+def test_precision_recall_counts_one_to_one_matches():
+    from vis.metrics import precision_recall
+
+    true = np.array([1.0, 2.0, 3.0, 4.0])
+    r = precision_recall([1.05, 1.06, 2.95, 6.0], true)  # two predictions near 1.0: only one may match
+    assert (r["tp"], r["pred"], r["true"]) == (2, 4, 4)
+    assert r["precision"] == 0.5 and r["recall"] == 0.5 and r["f1"] == 0.5
+    assert precision_recall(true, true)["f1"] == 1.0
+    empty = precision_recall([], true)
+    assert empty["recall"] == 0.0 and empty["precision"] != empty["precision"]  # NaN: nothing predicted

@@ -52,6 +52,20 @@ def average_precision(pred_times, scores, true_times, *, tol: float = TOL_S) -> 
     return float(precision[hit].sum() / n_true)
 
 
+def precision_recall(pred_times, true_times, *, tol: float = TOL_S) -> dict:
+    """Precision, recall and F1 of predicted onsets against true ones, matched one to one within ``tol``.
+
+    Every prediction counts equally (no scores). Returns ``{"precision", "recall", "f1", "tp", "pred",
+    "true"}``; precision is NaN without predictions and recall NaN without true onsets.
+    """
+    pred_times, true_times = np.asarray(pred_times, float), np.asarray(true_times, float)
+    tp = int(match(pred_times, np.zeros(len(pred_times)), true_times, tol=tol).sum())
+    p = tp / len(pred_times) if len(pred_times) else float("nan")
+    r = tp / len(true_times) if len(true_times) else float("nan")
+    f1 = 2 * p * r / (p + r) if p == p and r == r and p + r > 0 else (0.0 if p == p and r == r else float("nan"))
+    return {"precision": p, "recall": r, "f1": f1, "tp": tp, "pred": len(pred_times), "true": len(true_times)}
+
+
 def onset_metrics(pred_times, scores, true_times, *, duration: float, clip_s: float | None = None,
                   tol: float = TOL_S) -> dict:
     """Onset accuracy and onset AP, per clip of ``clip_s`` seconds (None: the whole video), averaged.

@@ -55,6 +55,11 @@ class ModelConfig:
     motion_channels: bool = True
     rnn: bool = True  # False: hidden state zeroed between steps ("no RNN")
     lag: int = 0  # frames the output lags the input (detection: 2, paper A1.1)
+    # Rows of a fixed per-row prior added to the output: the centred task's average training window (in PCA
+    # space), so the network starts from the no-video "average impact shape" and learns only what the frames
+    # change; 0 is none (the paper; detection, whose windows have no fixed impact row). `vis train` sets it
+    # to the centred window's 45 rows unless told otherwise.
+    prior_rows: int = 0
     pretrained: bool = False  # ImageNet weights (set from backbone / weights; kept when a checkpoint reloads)
 
     def __post_init__(self):
@@ -69,7 +74,8 @@ class ModelConfig:
         if self.backbone == "alexnet" and self.feat_dim != 4096:
             self.feat_dim = 4096
         self.pretrained = self.pretrained or self.backbone == "efficientnet-lite0" or self.weights is not None
-        for name, low in (("feat_dim", 1), ("hidden", 1), ("layers", 1), ("pca_dim", 1), ("lag", 0)):
+        for name, low in (("feat_dim", 1), ("hidden", 1), ("layers", 1), ("pca_dim", 1), ("lag", 0),
+                          ("prior_rows", 0)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise VisError(f"model option {name} must be an integer >= {low}, got {value!r}")
@@ -230,6 +236,7 @@ class VisNet(nn.Module):
         self.lower = nn.LSTM(d, cfg.hidden, num_layers=cfg.layers - 1, batch_first=True) if cfg.layers > 1 else None
         self.upper = nn.LSTM(cfg.hidden if cfg.layers > 1 else d, cfg.hidden, batch_first=True)
         self.out = nn.Linear(cfg.hidden, cfg.pca_dim)
+        self.register_buffer("prior", torch.zeros(cfg.prior_rows, cfg.pca_dim))  # set by training (centred task)
 
     def trunk(self, images: torch.Tensor) -> torch.Tensor:
         """Backbone trunk on float images [M, 3, H, W] in [0, 1] -> [M, trunk_dim]."""
@@ -268,7 +275,10 @@ class VisNet(nn.Module):
         if not self.cfg.rnn:
             x = x.reshape(b * n * self.cfg.k, 1, -1)
         h, _ = self.upper(x)
-        return self.out(h.reshape(b, n * self.cfg.k, -1))
+        out = self.out(h.reshape(b, n * self.cfg.k, -1))
+        if self.cfg.prior_rows and out.shape[1] == self.cfg.prior_rows:  # a centred window
+            out = out + self.prior
+        return out
 
 
 def robust_loss(pred: torch.Tensor, target: torch.Tensor, *, eps: float = 1 / 25**2) -> torch.Tensor:

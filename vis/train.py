@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from vis.errors import VisError
-from vis.features import VideoFeatures
+from vis.features import CENTRED_FRAMES, VideoFeatures
 from vis.io import atomic_output
 from vis.metrics import sq_err
 from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict
@@ -122,6 +122,8 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
     if data["train"].get("task", "centred") == "detection":
         data["model"].setdefault("layers", 3)
         data["model"].setdefault("lag", 2)
+    else:  # the centred window's rows: the network starts from the average training window
+        data["model"].setdefault("prior_rows", CENTRED_FRAMES * ModelConfig.k)
     for key, value in data["train"].items():  # types as the defaults have them (TOML gives ints for floats)
         default = getattr(TrainConfig(), key)
         ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
@@ -240,7 +242,7 @@ def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = 
 
 
 # Model options added after checkpoints were first written, with the value that older checkpoints used.
-LEGACY_MODEL_DEFAULTS = {"motion_channels": False, "widths": [32, 64, 96, 128, 128]}
+LEGACY_MODEL_DEFAULTS = {"motion_channels": False, "widths": [32, 64, 96, 128, 128], "prior_rows": 0}
 
 
 def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
@@ -353,6 +355,11 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     torch.manual_seed(tc.seed)
     pca = SoundPCA.fit(train_windows.targets.reshape(-1, 42), cfg.model.pca_dim)
     net = VisNet(cfg.model)
+    if cfg.model.prior_rows:
+        if train_windows.targets.shape[1] != cfg.model.prior_rows:
+            raise VisError(f"prior_rows = {cfg.model.prior_rows}, but the training windows have "
+                           f"{train_windows.targets.shape[1]} rows")
+        net.prior.copy_(torch.from_numpy(pca.encode(train_windows.targets).mean(0)))
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=tc.lr)
     step, t_spent = 0, 0.0
     if resume:
