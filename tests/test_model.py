@@ -141,3 +141,27 @@ def test_config_toml_round_trip_and_errors(tmp_path):
 def test_config_values_are_checked(overrides, match):
     with pytest.raises(VisError, match=match):
         load_config(None, **overrides)
+
+
+def test_motion_channels_are_the_same_frames_as_differences():
+    frames = torch.randint(0, 256, (1, 5, 6, 8, 3), dtype=torch.uint8)
+    plain, motion = spacetime_images(frames), spacetime_images(frames, motion=True)
+    assert torch.allclose(motion[:, :, 0], plain[:, :, 1])
+    assert torch.allclose(motion[:, :, 1] - 0.5, 4.0 * (plain[:, :, 1] - plain[:, :, 0]), atol=1e-6)
+    assert torch.allclose(motion[:, :, 2] - 0.5, 4.0 * (plain[:, :, 2] - plain[:, :, 1]), atol=1e-6)
+    still = spacetime_images(frames[:, :1].expand(-1, 5, -1, -1, -1), motion=True)  # nothing moves
+    assert torch.all(still[:, :, 1:] == 0.5)
+
+
+def test_prior_is_added_to_centred_windows_only():
+    torch.manual_seed(0)
+    net = VisNet(ModelConfig(feat_dim=8, hidden=8, image_size=(16, 16), prior_rows=6)).eval()
+    net.prior.fill_(3.0)
+    frames = torch.randint(0, 256, (1, 4, 16, 16, 3), dtype=torch.uint8)  # 2 frames -> 6 rows
+    longer = torch.randint(0, 256, (1, 5, 16, 16, 3), dtype=torch.uint8)  # 3 frames -> 9 rows
+    with torch.no_grad():
+        with_prior = net(frames)
+        net.prior.zero_()
+        assert torch.allclose(with_prior - net(frames), torch.full_like(with_prior, 3.0))
+        assert net(longer).shape[1] == 9  # other lengths (whole videos) get no prior
+    assert "prior" in net.state_dict()  # checkpoints carry it

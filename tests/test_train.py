@@ -229,8 +229,41 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
 def test_a_run_saved_before_an_option_existed_still_resumes():
     from vis.train import _normalised, _resumable
 
-    cfg = load_config(None, epochs=2)
-    older = _resumable(cfg).replace('loss = "robust"\n', "")  # state.pt written before `loss` existed
+    cfg = load_config(None, epochs=2, loss="robust", schedule="constant", motion_channels=False, prior_rows=0,
+                      widths=[32, 64, 96, 128, 128])
+    older = _resumable(cfg)
+    for line in ('loss = "robust"\n', 'schedule = "constant"\n', "motion_channels = false\n", "prior_rows = 0\n"):
+        older = older.replace(line, "")  # state.pt written before these options existed
     assert older != _resumable(cfg) and _normalised(older) == _resumable(cfg)
     other = _resumable(load_config(None, epochs=3))
     assert _normalised(other) != _resumable(cfg)
+
+
+def test_paper_preset_is_one_flag_away():
+    from vis.errors import VisError
+
+    paper = load_config(None, preset="paper")
+    assert (paper.model.backbone, paper.model.image_size, paper.train.loss) == ("alexnet", (288, 160), "robust")
+    assert not paper.model.motion_channels and paper.model.prior_rows == 0
+    default = load_config(None)
+    assert default.model.motion_channels and default.model.prior_rows == 45 and default.model.backbone == "small"
+    assert load_config(None, preset="paper", epochs=3).train.epochs == 3  # options still override it
+    with pytest.raises(VisError, match="unknown preset"):
+        load_config(None, preset="nope")
+
+
+def test_a_checkpoint_saved_before_an_option_existed_loads_as_it_was_made(tmp_path):
+    from vis.model import ModelConfig, VisNet, config_dict
+    from vis.train import LEGACY_MODEL_DEFAULTS
+
+    old = ModelConfig(feat_dim=8, hidden=8, image_size=(16, 16), motion_channels=False,
+                      widths=tuple(LEGACY_MODEL_DEFAULTS["widths"]))
+    net = VisNet(old)
+    mc = config_dict(old)
+    for key in LEGACY_MODEL_DEFAULTS:
+        del mc[key]  # written before these options existed
+    torch.save({"format": "vis-model-1", "model_config": mc, "train_config": {}, "state_dict": net.state_dict(),
+                "pca_mean": np.zeros(42, np.float32), "pca_components": np.eye(10, 42, dtype=np.float32)},
+               tmp_path / "model.pt")
+    loaded, _, _ = load_model(tmp_path)
+    assert not loaded.cfg.motion_channels and loaded.cfg.widths == old.widths and loaded.cfg.prior_rows == 0
