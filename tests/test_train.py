@@ -267,3 +267,18 @@ def test_a_checkpoint_saved_before_an_option_existed_loads_as_it_was_made(tmp_pa
                tmp_path / "model.pt")
     loaded, _, _ = load_model(tmp_path)
     assert not loaded.cfg.motion_channels and loaded.cfg.widths == old.widths and loaded.cfg.prior_rows == 0
+
+
+def test_init_starts_the_cnn_from_another_run(tiny_run, tmp_path):
+    from vis.errors import VisError
+    from vis.model import ModelConfig, VisNet
+    from vis.train import init_backbone
+
+    other, _, _ = load_model(tiny_run)
+    net = VisNet(other.cfg)
+    init_backbone(net, tiny_run)
+    for a, b in zip(net.backbone.state_dict().values(), other.backbone.state_dict().values()):
+        assert torch.equal(a, b)
+    wider = VisNet(ModelConfig(**{**vars(other.cfg), "widths": (8, 8, 8, 8, 8)}))
+    with pytest.raises(VisError, match="does not fit"):
+        init_backbone(wider, tiny_run)

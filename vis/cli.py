@@ -159,7 +159,8 @@ def cmd_train(args) -> int:
                       batch_size=args.batch_size, seed=args.seed, task=args.task, frozen=args.frozen or None,
                       weights=args.weights,
                       image_size=args.size, rnn=False if args.no_rnn else None,
-                      spacetime=False if args.no_spacetime else None, threads=args.threads)
+                      spacetime=False if args.no_spacetime else None, threads=args.threads,
+                      init=args.init)
     s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {s['steps']} steps on {s['train_windows']} windows in {s['seconds']:.0f} s: "
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", type=Path, help="feature cache folder")
     p.add_argument("--workers", type=int, default=1, help="processes for feature preparation")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--init", help="start the CNN from another run's weights (e.g. a centred model for detection)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="put predicted impact sound on a video")

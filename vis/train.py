@@ -75,6 +75,9 @@ class TrainConfig:
     log_every: int = 10  # steps
     save_every: int = 50  # steps between resumable state saves (and every epoch end)
     threads: int = 0  # torch threads per process (0: torch's default)
+    # A run folder or model.pt whose CNN (backbone) weights start this run, e.g. a centred-task model to
+    # start a detection model from a network that already sees the stick; "" starts from scratch.
+    init: str = ""
 
 
 @dataclass
@@ -281,6 +284,15 @@ def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
     return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
 
 
+def init_backbone(net: VisNet, run: str | os.PathLike) -> None:
+    """Copy the CNN (backbone) weights of another run's model into ``net``; the backbones must match."""
+    other, _, _ = load_model(run)
+    try:
+        net.backbone.load_state_dict(other.backbone.state_dict())
+    except RuntimeError as e:
+        raise VisError(f"{run}: its CNN does not fit this model ({str(e).splitlines()[0]})") from None
+
+
 def learning_rate(tc: TrainConfig, step: int, total_steps: int) -> float:
     """The rate of optimizer step ``step`` (0-based) of ``total_steps``: see ``TrainConfig.schedule``."""
     if tc.schedule == "constant":
@@ -373,6 +385,8 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     torch.manual_seed(tc.seed)
     pca = SoundPCA.fit(train_windows.targets.reshape(-1, 42), cfg.model.pca_dim)
     net = VisNet(cfg.model)
+    if tc.init:
+        init_backbone(net, tc.init)
     if cfg.model.prior_rows:
         if train_windows.targets.shape[1] != cfg.model.prior_rows:
             raise VisError(f"prior_rows = {cfg.model.prior_rows}, but the training windows have "
