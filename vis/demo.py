@@ -21,7 +21,7 @@ import numpy as np
 DEMO_VIDEOS = 32  # synthetic videos (75 % train, 25 % held out)
 DEMO_SECONDS = 12.0  # length of each
 DEMO_EPOCHS = 4  # training epochs of the centred model ...
-DEMO_DETECTION_EPOCHS = 3  # ... and of the detection model started from its CNN
+DEMO_DETECTION_EPOCHS = 1  # ... and of the detection model started from its CNN (an epoch costs ~2 min here)
 
 
 def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEMO_SECONDS, epochs: int = DEMO_EPOCHS,
