@@ -164,4 +164,6 @@ def test_prior_is_added_to_centred_windows_only():
         net.prior.zero_()
         assert torch.allclose(with_prior - net(frames), torch.full_like(with_prior, 3.0))
         assert net(longer).shape[1] == 9  # other lengths (whole videos) get no prior
+        net.prior.fill_(3.0)
+        assert torch.allclose(net(frames, centred=False), with_prior - 3.0)  # nor a stretch of a whole video
     assert "prior" in net.state_dict()  # checkpoints carry it

@@ -250,18 +250,23 @@ class VisNet(nn.Module):
                else colour_images(frames[:, 1:-1]))
         return seq, colour_images(frames[:, 1])
 
-    def forward(self, frames: torch.Tensor | None = None, *, trunk_features: tuple | None = None) -> torch.Tensor:
-        """Predict from uint8 ``frames``, or (frozen mode) from cached ``trunk_features = (f_seq, f_first)``."""
+    def forward(self, frames: torch.Tensor | None = None, *, trunk_features: tuple | None = None,
+                centred: bool = True) -> torch.Tensor:
+        """Predict from uint8 ``frames``, or (frozen mode) from cached ``trunk_features = (f_seq, f_first)``.
+
+        ``centred=False`` says the frames are a stretch of a whole video, not a window centred on an impact,
+        even when it happens to be as long as one (no prior is added).
+        """
         if trunk_features is not None:
-            return self.forward_features(*trunk_features)
+            return self.forward_features(*trunk_features, centred=centred)
         seq, first = self.inputs(frames)
         b, n = seq.shape[:2]
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.frozen):
             f_seq = self.trunk(seq.flatten(0, 1)).view(b, n, -1)
             f_first = self.trunk(first)
-        return self.forward_features(f_seq, f_first)
+        return self.forward_features(f_seq, f_first, centred=centred)
 
-    def forward_features(self, f_seq: torch.Tensor, f_first: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, f_seq: torch.Tensor, f_first: torch.Tensor, *, centred: bool = True) -> torch.Tensor:
         """Trunk outputs [B, N, D] and [B, D] -> predictions [B, N*k, pca_dim]."""
         b, n = f_seq.shape[:2]
         phi_seq = self.backbone.head(f_seq.flatten(0, 1)).view(b, n, -1)
@@ -276,7 +281,7 @@ class VisNet(nn.Module):
             x = x.reshape(b * n * self.cfg.k, 1, -1)
         h, _ = self.upper(x)
         out = self.out(h.reshape(b, n * self.cfg.k, -1))
-        if self.cfg.prior_rows and out.shape[1] == self.cfg.prior_rows:  # a centred window
+        if centred and self.cfg.prior_rows and out.shape[1] == self.cfg.prior_rows:  # a centred window
             out = out + self.prior
         return out
 

@@ -107,7 +107,7 @@ def predict_stream(net, pca, stream, *, total: int | None = None, window_s: floa
         for s, n, frames in _windows_of_frames(stream, win, step, ahead=lag):
             # the output lags by `lag` frames, so the window carries `lag` frames more (real ones, or the
             # last frame repeated at the end of the video)
-            code = net(torch.from_numpy(np.ascontiguousarray(frames))[None])[0].numpy()
+            code = net(torch.from_numpy(np.ascontiguousarray(frames))[None], centred=False)[0].numpy()
             rows = pca.decode(code[lag * K : lag * K + n * K])  # rows of frames s .. s+n-1
             env = rows if env is None else _join(env, rows, s * K)
             n_frames = max(n_frames, s + n)
