@@ -1,8 +1,9 @@
 """``vis demo``: the whole pipeline on built-in synthetic data, in a few minutes on a CPU.
 
 1. ``vis synth``: a small Greatest Hits-style dataset (DEMO_VIDEOS videos of DEMO_SECONDS s);
-2. ``vis train --task detection``: the default model on its train split, trained to predict the sound of
-   whole videos (so it decides when impacts happen, paper Sec. 6.1 and A1.1);
+2. ``vis train``: the default recipe on its train split, twice: a centred model (the sound of each impact,
+   paper Sec. 6.1) and a detection model started from its CNN (``--task detection --init``: the sound of
+   whole videos, so it decides when impacts happen, A1.1);
 3. ``vis predict``: sound for every held-out video from its frames alone (example-based and parametric),
    and the onsets of that sound scored against the onsets of the real sound;
 4. a report: ``DIR/report.md`` with what was done and the metrics, videos with predicted and with true
