@@ -96,11 +96,12 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     timings["predict"] = time.time() - t
 
     print("[4/4] writing the report")
-    report = _report(out, summary, det_summary, rows, timings, videos, seconds)
+    pooled = _pooled(rows)
+    report = _report(out, summary, det_summary, rows, pooled, timings, videos, seconds)
     with atomic_output(out / "report.md") as tmp:
         tmp.write_text(report)
     return {"out": str(out), "report": str(out / "report.md"), "videos": str(vids), "figures": str(figs),
-            "cache": str(out / "cache"), "timings": timings, "rows": rows, "onsets": _pooled(rows)}
+            "cache": str(out / "cache"), "timings": timings, "rows": rows, "onsets": pooled}
 
 
 def _pooled(rows: list[dict]) -> dict:
@@ -142,8 +143,8 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path) -> int:
     return len(windows)
 
 
-def _report(out: Path, summary: dict, det_summary: dict, rows: list[dict], timings: dict, videos: int,
-            seconds: float) -> str:
+def _report(out: Path, summary: dict, det_summary: dict, rows: list[dict], pooled: dict, timings: dict,
+            videos: int, seconds: float) -> str:
     def mean(key):
         vals = [r[key] for r in rows if r[key] == r[key]]
         return float(np.mean(vals)) if vals else float("nan")
@@ -151,7 +152,6 @@ def _report(out: Path, summary: dict, det_summary: dict, rows: list[dict], timin
     def pct(x):
         return "–" if x != x else f"{100 * x:.0f}%"
 
-    pooled = _pooled(rows)
     lines = [
         "# vis demo report", "",
         f"Synthetic Greatest Hits-style data: {videos} videos of {seconds:.0f} s (`data/`), split 75/25 by video.",

@@ -179,7 +179,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     from vis.exemplars import ExemplarBank
     from vis.features import default_cache_dir, load, prepare
     from vis.io import atomic_output
-    from vis.train import load_model
+    from vis.train import load_model, no_video_sounds
     from vis.windows import centred_windows
 
     t0 = time.time()
@@ -260,8 +260,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     if "real-match" in wanted:
         feats["real-match"] = tr.targets[_search(bank, tr, true)]
     # the no-video baselines, always computed (cheap) for the verdict below
-    no_video = {"mean": pca.decode(np.zeros(pca.components.shape[0], np.float32)),  # PCA code 0 at every row
-                "average-shape": tr.targets.mean(axis=0)}  # the mean training window, row by row [45, 42]
+    no_video = no_video_sounds(tr.targets, pca)
     for name, row in no_video.items():
         no_video[name] = np.broadcast_to(row, true.shape).copy()
         if name in wanted:

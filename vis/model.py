@@ -89,7 +89,7 @@ class ModelConfig:
 class SmallCNN(nn.Module):
     """Five strided conv layers with batch norm, pooled to a 3x4 grid, then one fully connected layer."""
 
-    def __init__(self, feat_dim: int = 256, widths: tuple[int, ...] = (16, 32, 64, 96, 128)):
+    def __init__(self, feat_dim: int, widths: tuple[int, ...]):  # defaults: ModelConfig
         super().__init__()
         chans = [3, *widths]
         layers = []

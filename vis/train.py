@@ -340,20 +340,21 @@ def evaluate_windows(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str 
     return {"loss": total / len(windows), "sq_err": sq / len(windows)}
 
 
-def evaluate_loss(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred", loss: str = "robust",
-                  batch_size: int = 32) -> float:
-    """Mean per-window training loss over ``windows``, no augmentation."""
-    return evaluate_windows(net, windows, pca, task=task, loss=loss, batch_size=batch_size)["loss"]
+def no_video_sounds(train_targets: np.ndarray, pca: SoundPCA) -> dict[str, np.ndarray]:
+    """The two no-video baselines' sound for any window: ``mean``, the mean training sound (PCA code 0, the
+    same [42] at every row), and ``average-shape``, the mean training window row by row [N*K, 42]."""
+    return {"mean": pca.decode(np.zeros(pca.components.shape[0], np.float32)),
+            "average-shape": train_targets.mean(axis=0)}
 
 
 def no_video_sq_err(train_windows: Windows, val_windows: Windows, pca: SoundPCA) -> dict[str, float]:
-    """sq_err on ``val_windows`` of the two no-video baselines: ``mean``, the mean training sound (PCA code 0
-    at every row), and ``average_shape``, the mean training window row by row. NaN for no windows."""
+    """sq_err on ``val_windows`` of the two no-video baselines (:func:`no_video_sounds`), as ``mean`` and
+    ``average_shape``. NaN for no windows."""
     if len(val_windows) == 0:
         return {"mean": float("nan"), "average_shape": float("nan")}
-    mean = pca.decode(np.zeros(pca.components.shape[0], np.float32))  # [42], the same at every row
-    return {"mean": sq_err(mean, val_windows.targets),
-            "average_shape": sq_err(train_windows.targets.mean(axis=0), val_windows.targets)}
+    sounds = no_video_sounds(train_windows.targets, pca)
+    return {"mean": sq_err(sounds["mean"], val_windows.targets),
+            "average_shape": sq_err(sounds["average-shape"], val_windows.targets)}
 
 
 def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str | os.PathLike, *,
