@@ -122,3 +122,15 @@ def test_precision_recall_counts_one_to_one_matches():
     assert precision_recall(true, true)["f1"] == 1.0
     empty = precision_recall([], true)
     assert empty["recall"] == 0.0 and empty["precision"] != empty["precision"]  # NaN: nothing predicted
+
+
+def test_best_threshold_keeps_the_confident_true_detections():
+    from vis.metrics import best_threshold
+
+    true = [np.array([1.0, 2.0, 3.0]), np.array([0.5])]
+    pred = [np.array([1.02, 2.05, 3.0, 5.0, 6.0]), np.array([0.5, 3.0])]
+    scores = [np.array([3.0, 2.5, 2.0, 1.0, 0.5]), np.array([4.0, 1.5])]  # the misses score lowest
+    th, f1 = best_threshold(pred, scores, true)
+    assert th == 2.0 and f1 == 1.0
+    th, f1 = best_threshold([np.zeros(0)], [np.zeros(0)], [np.array([1.0])])
+    assert th == float("inf") and f1 == 0.0

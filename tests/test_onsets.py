@@ -180,3 +180,23 @@ def test_vis_synth_hits_are_found(tmp_path, capsys) -> None:
     assert sum(res["hit_misses"].values()) == hits["fn"]  # misses per material add up
     wav = next(tmp_path.glob("*_denoised.wav"))
     assert main(["onsets", str(wav), "--audio", "mic"]) == 2  # dataset-only options refused on a file
+
+
+def test_prediction_peaks_finds_smooth_bumps_and_ranks_them_by_prominence() -> None:
+    """A regression output: Gaussian bumps a few dB high on a flat floor, no sudden rise anywhere."""
+    from vis.onsets import prediction_peaks
+
+    rate = 90.0
+    times = np.arange(int(6 * rate)) / rate
+    centres, heights = [1.0, 2.0, 2.15, 4.0], [1.0, 0.5, 0.3, 0.2]  # the third is within MIN_GAP of the second
+    level = 0.2 + sum(h * np.exp(-0.5 * ((times - c) / 0.05) ** 2) for c, h in zip(centres, heights))
+    env = np.repeat(level[:, None], 42, axis=1)
+    assert len(detect_onsets(env, times)[0]) == 0  # too smooth for the recording's detector
+    found, prom = prediction_peaks(env, times, prominence_db=0.0)
+    assert np.allclose(found, [1.0, 2.0, 4.0], atol=1.5 / rate)  # 2.15 s gives way to the stronger 2.0 s
+    assert prom[0] > prom[1] > prom[2] > 0
+    high, _ = prediction_peaks(env, times, prominence_db=prom[1] - 1e-6)
+    assert np.allclose(high, [1.0, 2.0], atol=1.5 / rate)
+    assert len(prediction_peaks(np.ones((300, 42)), times[:300])[0]) == 0  # flat: nothing
+    with pytest.raises(VisError):
+        prediction_peaks(env, times[:-1])

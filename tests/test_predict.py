@@ -124,3 +124,23 @@ def test_video_that_cannot_be_copied_into_mp4(tmp_path):
     with pytest.raises(VisError, match="raw.avi: its rawvideo video cannot be copied"):
         mux_audio(src, np.zeros(4800, np.float32), 48_000, tmp_path / "out.mp4")
     assert not list(tmp_path.glob("*out.mp4*"))
+
+
+def test_parametric_sound_has_an_impact_at_every_peak():
+    """Smooth predicted bumps become sounds whose onsets the recording's detector finds, one per peak."""
+    from vis.features import FPS, K, row_times
+    from vis.onsets import onsets_from_audio
+    from vis.predict import OUT_SR, Prediction, impact_envelope, parametric_wave
+
+    n_frames = 150
+    times = row_times(n_frames)
+    bumps = [1.0, 2.0, 3.5]
+    level = 0.3 + sum(0.05 * np.exp(-0.5 * ((times - c) / 0.06) ** 2) for c in bumps)
+    pred = Prediction(np.repeat(level[:, None], 42, axis=1).astype(np.float32), times, n_frames / float(FPS), n_frames)
+    shape = np.full((45, 42), 0.05, np.float32)
+    shape[22:] = 0.3 * np.exp(-np.arange(23) / 6.0)[:, None] + 0.05  # an impact at row 22 that decays
+    assert len(onsets_from_audio(parametric_wave(pred), OUT_SR)[0]) == 0  # the bumps as they are: no onset
+    env = impact_envelope(pred, np.array(bumps), shape)
+    assert env.shape == pred.env.shape and K == 3
+    found, _ = onsets_from_audio(parametric_wave(Prediction(env, times, pred.duration, n_frames)), OUT_SR)
+    assert len(found) == 3 and np.allclose(found, bumps, atol=0.05), found

@@ -215,12 +215,15 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
     ap = {}
     for spacetime in (True, False):
         cfg = load_config(None, task="detection", loss="squared", epochs=20, batch_size=4, image_size=[32, 24],
+                          det_frames=60, det_stride=15,
                           feat_dim=32, hidden=32, spacetime=spacetime, threads=1)
         out = tmp_path / f"run-{spacetime}"
         run(ds, out, cfg, cache=tmp_path / "cache", progress=False)
-        net, pca, _ = load_model(out)
+        net, pca, ck = load_model(out)
+        prepare(ds, tmp_path / "cache", size=(32, 24), ids=ds.split("test"), progress=False)
         vids = [load(tmp_path / "cache", v, (32, 24)) for v in ds.split("test")]
-        ap[spacetime] = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids})
+        ap[spacetime] = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids},
+                                          prominence_db=ck["peak_prominence_db"])
     # measured over runs of this test: full AP 0.66-0.87, colour only 0.08-0.49 (runs vary: few steps)
     assert ap[True]["ap"] >= 0.5 and ap[True]["onset_acc"] >= 0.5, ap[True]
     assert ap[False]["ap"] <= ap[True]["ap"] - 0.15, ap
@@ -282,3 +285,19 @@ def test_init_starts_the_cnn_from_another_run(tiny_run, tmp_path):
     wider = VisNet(ModelConfig(**{**vars(other.cfg), "widths": (8, 8, 8, 8, 8)}))
     with pytest.raises(VisError, match="does not fit"):
         init_backbone(wider, tiny_run)
+
+
+def test_validation_videos_come_from_the_train_split_never_from_test(tiny_data, tmp_path):
+    import shutil
+
+    from vis.train import train_and_validation
+
+    ds = Dataset.open(tiny_data)
+    tr, va = train_and_validation(ds)
+    assert len(va) == 1 and not set(tr) & set(va) and set(tr) | set(va) == set(ds.split("train"))
+    assert not set(va) & set(ds.split("test"))
+    assert train_and_validation(Dataset.open(tiny_data)) == (tr, va)  # the same every time
+    data = tmp_path / "d"
+    shutil.copytree(tiny_data, data)
+    (data / "val.txt").write_text(ds.split("test")[0] + "\n")  # a val split of its own is used as it is
+    assert train_and_validation(Dataset.open(data)) == (ds.split("train"), ds.split("test"))

@@ -59,6 +59,7 @@ from vis.metrics import (
     sq_err,
 )
 from vis.model import robust_loss
+from vis.onsets import PEAK_PROMINENCE_DB
 
 LABEL_KINDS = ("material", "action", "reaction", "hardness")
 BASE_METHODS = ("full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
@@ -284,9 +285,10 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
             metrics["oracle"][name] = sound_metrics(f, true, te_lab, classifiers, mask=labelled)
 
     # Detection on the full test videos.
-    for name, (dn, dp, _) in det_runs.items():
+    for name, (dn, dp, dck) in det_runs.items():
         vids = [load(cache, v, tuple(dn.cfg.image_size)) for v in test_ids]
-        metrics["detection"][name] = detection_metrics(dn, dp, vids, events)
+        metrics["detection"][name] = detection_metrics(
+            dn, dp, vids, events, prominence_db=dck.get("peak_prominence_db", PEAK_PROMINENCE_DB))
 
     figs = out / "figures"
     figs.mkdir(exist_ok=True)
@@ -323,15 +325,19 @@ def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = No
     return np.array([base.search(q, subset=a if len(a) else None)[0] for q, a in zip(queries, allowed)])
 
 
-def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, list]) -> dict:
-    """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset)."""
+def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, list], *,
+                      prominence_db: float = PEAK_PROMINENCE_DB) -> dict:
+    """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset).
+
+    The peaks scored are those the model's sound has: prominence ``>= prominence_db`` (the checkpoint's).
+    """
     from vis.predict import detect_peaks, predict_cached
 
     aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
     all_p, all_s, all_t, offset = [], [], [], 0.0
     for vf in videos:
         pred = predict_cached(net, pca, vf)
-        times, amps = detect_peaks(pred)
+        times, amps = detect_peaks(pred, prominence_db=prominence_db)
         truth = np.array([e.time for e in events[vf.vid] if e.time < pred.duration])
         om = onset_metrics(times, amps, truth, duration=pred.duration, clip_s=ONSET_CLIP_S)
         if len(truth):

@@ -32,6 +32,11 @@ CENTRE_ROW = (CENTRED_FRAMES // 2) * K + (K - 1) // 2  # row 22 of 45: the centr
 LONG_QUERY_FRAMES = 8  # long videos: 8-frame query windows ...
 LONG_QUERY_LEAD = 1  # ... starting one frame before the peak (paper Sec. 6.1)
 FADE_IN_S, FADE_OUT_S = 0.002, 0.05  # pasted segments fade in and out to avoid clicks
+# An exemplar ends before the next onset of its recording (fading out over CUT_FADE_S): pasted whole, the
+# next impact would be a second, unpredicted impact in the output (onset precision of a detection model's
+# example-based sound on 15 held-out videos: 0.35 with the whole 0.5 s).
+NEXT_ONSET_GAP_S = 0.1  # onsets closer than this to the window's centre frame are its own
+CUT_FADE_S = 0.005
 CANDIDATES = 256  # exemplars re-ranked by exact L1 distance after the projected search
 PROJ_DIM = 48  # dimensions of the PCA projection used to find candidates
 PROJ_SAMPLE = 5000  # exemplars the projection is fitted on
@@ -155,6 +160,12 @@ def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int
         clip = np.zeros(pre + post, np.float32)
         lo, hi = max(0, c - pre), min(len(a), c + post)
         clip[lo - (c - pre) : hi - (c - pre)] = a[lo:hi]
+        later = vf.onsets[vf.onsets > centre_t + NEXT_ONSET_GAP_S]  # the recording's next impact ...
+        if len(later) and later[0] < centre_t + POST_S:  # ... is not part of this one: fade out before it
+            cut = pre + int(round((later[0] - centre_t - CUT_FADE_S) * sr))
+            fade = int(round(CUT_FADE_S * sr))
+            clip[cut - fade : cut] *= np.linspace(1, 0, fade, endpoint=False, dtype=np.float32)
+            clip[cut:] = 0
         clips.append(np.round(np.clip(clip, -1, 1) * 32767).astype(np.int16))
         feats.append(target)
         name = ""

@@ -66,6 +66,30 @@ def precision_recall(pred_times, true_times, *, tol: float = TOL_S) -> dict:
     return {"precision": p, "recall": r, "f1": f1, "tp": tp, "pred": len(pred_times), "true": len(true_times)}
 
 
+def best_threshold(pred_times: list, scores: list, true_times: list, *, tol: float = TOL_S) -> tuple[float, float]:
+    """The score threshold with the best pooled F1 of the predictions that pass it, over several videos.
+
+    pred_times, scores, true_times : one array per video. Predictions with ``score >= threshold`` count;
+    the candidate thresholds are the scores themselves. Returns ``(threshold, f1)``; ``(inf, 0.0)``
+    when nothing can be found.
+    """
+    cands = np.unique(np.concatenate([np.asarray(s, float) for s in scores])) if scores else np.zeros(0)
+    if len(cands) > 200:  # F1 varies slowly: 200 quantiles of the scores are enough
+        cands = np.unique(np.quantile(cands, np.linspace(0, 1, 200)))
+    best = (float("inf"), 0.0)
+    n_true = sum(len(t) for t in true_times)
+    for th in cands:
+        tp = n_pred = 0
+        for p, s, t in zip(pred_times, scores, true_times):
+            keep = np.asarray(s) >= th
+            tp += int(match(np.asarray(p)[keep], np.asarray(s)[keep], np.asarray(t), tol=tol).sum())
+            n_pred += int(keep.sum())
+        f1 = 2 * tp / (n_pred + n_true) if n_pred + n_true else 0.0
+        if f1 > best[1]:
+            best = (float(th), f1)
+    return best
+
+
 def onset_metrics(pred_times, scores, true_times, *, duration: float, clip_s: float | None = None,
                   tol: float = TOL_S) -> dict:
     """Onset accuracy and onset AP, per clip of ``clip_s`` seconds (None: the whole video), averaged.

@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vis.cochleagram import COMPRESSION
 from vis.errors import VisError
-from vis.features import FPS, K, row_times
+from vis.features import CENTRED_FRAMES, FPS, K, row_times
+from vis.onsets import PEAK_PROMINENCE_DB, amplitude, prediction_peaks
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
 OVERLAP = 0.3  # ... overlapping by 30 % (paper A1.1)
@@ -29,6 +31,9 @@ OUT_SR = 48_000  # output sound rate (Hz)
 # The paper "applied a large gain" to the parametric waveform before detecting peaks (Sec. 6.2) because
 # its detector had absolute thresholds; ours works in dB above the recording's own floor, so no gain.
 METHODS = ("example", "parametric")
+# Parametric sound of a whole video: every predicted impact rises at least this far above the floor, the
+# level at which vis.onsets.detect_onsets counts a recorded rise as an impact (LEVEL_DB, RISE_DB = 12).
+IMPACT_RISE_DB = 15.0
 
 
 @dataclass
@@ -138,35 +143,69 @@ def parametric_wave(pred: Prediction, *, sr: int = OUT_SR, seed: int = 0) -> np.
     return np.pad(wave, (0, max(0, n - len(wave))))[:n].astype(np.float32)
 
 
-def detect_peaks(pred: Prediction, *, sr: int = OUT_SR, **params: float) -> tuple[np.ndarray, np.ndarray]:
-    """Impacts in a prediction: amplitude peaks of its parametric waveform (Sec. 6.2), and their amplitudes
-    (dB), the confidence used for detection AP. ``params``: :func:`vis.onsets.detect_onsets` options."""
-    from vis.onsets import onsets_from_audio
+def detect_peaks(pred: Prediction, *, prominence_db: float = PEAK_PROMINENCE_DB) -> tuple[np.ndarray, np.ndarray]:
+    """Impacts in a prediction: prominent maxima of its amplitude (:func:`vis.onsets.prediction_peaks`) and
+    their prominences (dB), the confidence used for detection AP. A trained model carries its own
+    threshold (``peak_prominence_db`` in its checkpoint, fitted on validation videos)."""
+    return prediction_peaks(pred.env, pred.times, prominence_db=prominence_db)
 
-    return onsets_from_audio(parametric_wave(pred, sr=sr), sr, **params)
+
+def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, colour=None) -> np.ndarray:
+    """Envelopes [T, 42] with one impact at each peak time: the parametric method's sound for a whole video.
+
+    A network's prediction hedges on timing, so its impacts are bumps a few dB high; imposed on noise as
+    they are, they sound like a hiss that swells. Here each peak starts an impact whose decay is that of
+    ``shape`` [45, 42], the average training impact window, from its centre row 22 on, scaled band by band
+    so that it starts at the predicted row at the peak (after ``colour``, the detection model's colouring,
+    when given), and at least IMPACT_RISE_DB above the floor. The floor is the average impact's first
+    rows. So every predicted impact has the sudden rise of a real one.
+    """
+    centre = CENTRED_FRAMES // 2 * K + (K - 1) // 2
+    floor = np.maximum(shape[: K * 2].mean(0), 0)
+    env = np.repeat(floor[None], len(pred.env), axis=0)
+    unit = shape[centre:] / np.maximum(shape[centre], 1e-6)
+    floor_db = amplitude(floor[None])[0]
+    for t in peaks:
+        r = int(np.argmin(np.abs(pred.times - t)))
+        row = pred.env[r][None]
+        at = np.maximum(colour(row) if colour is not None else row, floor)
+        rise = amplitude(at)[0] - floor_db
+        if rise < IMPACT_RISE_DB:  # amplitude is 10 log10 of sum env^(2 / COMPRESSION)
+            at = at * 10 ** ((IMPACT_RISE_DB - rise) * COMPRESSION / 20)
+        b = min(r + len(unit), len(env))
+        env[r:b] = np.maximum(env[r:b], unit[: b - r] * at)
+    return env
 
 
-def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, colour=None, seed: int = 0
-               ) -> tuple[np.ndarray, list[dict]]:
-    """Waveform [duration * sr] for predicted features; with ``example``, one record per pasted impact."""
+def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, colour=None, seed: int = 0,
+               prominence_db: float = PEAK_PROMINENCE_DB) -> tuple[np.ndarray, list[dict]]:
+    """Waveform [duration * sr] for a whole video's prediction, and one record (time, prominence) per impact.
+
+    Impacts are the prediction's peaks (:func:`detect_peaks`). ``example`` pastes at each the training
+    impact nearest to the predicted features there (paper Sec. 6.1); ``parametric`` imposes on noise
+    (Sec. 5.2) the envelopes of :func:`impact_envelope`, or, without an exemplar bank to take the average
+    impact from, the predicted envelopes as they are.
+    """
     from scipy.signal import resample_poly
 
-    from vis.onsets import onsets_from_audio
+    from vis.exemplars import synthesize_long
 
     if method not in METHODS:
         raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
-    wave = parametric_wave(pred, sr=sr, seed=seed)
-    n = len(wave)
+    peaks, prominence = detect_peaks(pred, prominence_db=prominence_db)
+    n = int(round(pred.duration * sr))
     if method == "parametric":
-        return wave, []
+        if bank is None or len(bank) == 0:
+            return parametric_wave(pred, sr=sr, seed=seed), []
+        shaped = Prediction(impact_envelope(pred, peaks, bank.features.mean(0), colour=colour), pred.times,
+                            pred.duration, pred.n_frames)
+        records = [{"time": float(t), "amplitude": float(a)} for t, a in zip(peaks, prominence)]
+        return parametric_wave(shaped, sr=sr, seed=seed), records
     if bank is None:
         raise VisError("example-based synthesis needs the model's exemplar bank (bank.npz)")
-    peaks, amps = onsets_from_audio(wave, sr)
-    from vis.exemplars import synthesize_long
-
     out, records = synthesize_long(pred.env, pred.times, peaks, bank, duration=pred.duration, colour=colour)
-    for r, a in zip(records, amps):
-        r["amplitude"] = float(a)  # the peak's amplitude (dB): the confidence for detection AP
+    for r, a in zip(records, prominence):
+        r["amplitude"] = float(a)  # the peak's prominence (dB): the confidence for detection AP
     if bank.sr != sr:
         g = np.gcd(bank.sr, sr)
         out = resample_poly(out, sr // g, bank.sr // g).astype(np.float32)
@@ -180,7 +219,7 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
     """Everything ``vis predict`` does. Returns a summary (paths written, impacts, seconds)."""
     import time
 
-    from vis.exemplars import ExemplarBank
+    from vis.exemplars import Colouring, ExemplarBank
     from vis.io import mux_audio, probe, write_wav
     from vis.train import load_model
 
@@ -200,18 +239,16 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
         raise VisError(f"{video}: no video stream" + (" (audio only)" if info.has_audio else ""))
     net, pca, ck = load_model(run)
     bank = None
-    if method == "example":
-        bank_path = Path(run) / "bank.npz"
-        if not bank_path.is_file():
-            raise VisError(f"{bank_path}: missing (the model has no exemplar bank; use --method parametric)")
+    # the exemplars to paste (example), the average training impact (parametric)
+    bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
+    if bank_path.is_file():
         bank = ExemplarBank.load(bank_path)
+    elif method == "example":
+        raise VisError(f"{bank_path}: missing (the model has no exemplar bank; use --method parametric)")
     pred = predict_features(net, pca, video, progress=progress)
-    colour = None
-    if method == "example" and "colouring" in ck:
-        from vis.exemplars import Colouring
-
-        colour = Colouring.from_dict(ck["colouring"])
-    wave, records = synthesize(pred, method=method, bank=bank, colour=colour)
+    colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
+    wave, records = synthesize(pred, method=method, bank=bank, colour=colour,
+                               prominence_db=ck.get("peak_prominence_db", PEAK_PROMINENCE_DB))
     peaks, amps = ([r["time"] for r in records], [r["amplitude"] for r in records]) if records else ([], [])
     mux_audio(video, wave, OUT_SR, out)
     wrote = [str(out)]
