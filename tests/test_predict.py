@@ -144,3 +144,14 @@ def test_parametric_sound_has_an_impact_at_every_peak():
     assert env.shape == pred.env.shape and K == 3
     found, _ = onsets_from_audio(parametric_wave(Prediction(env, times, pred.duration, n_frames)), OUT_SR)
     assert len(found) == 3 and np.allclose(found, bumps, atol=0.05), found
+
+
+def test_predict_says_so_when_the_sound_has_no_impact(tiny_run, tmp_path, capsys):
+    """A still frame gives a constant prediction: no peak, so no impact; the user is told, not left to find out."""
+    frames = [np.full((48, 64, 3), 120, np.uint8)] * 30
+    src = tmp_path / "still.mp4"
+    write_video(src, frames, fps=Fraction(30))
+    assert main(["predict", str(src), "--model", str(tiny_run), "-o", str(tmp_path / "o.mp4"),
+                 "--method", "parametric"]) == 0
+    out = capsys.readouterr()
+    assert "predicted 0 impacts (silent)" in out.out and "no impact" in out.err and str(src) in out.err

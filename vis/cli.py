@@ -176,8 +176,11 @@ def cmd_predict(args) -> int:
     from vis.predict import predict_video
 
     s = predict_video(args.video, args.model, args.output, method=args.method, wav=args.wav, png=args.png)
-    print(f"predicted {s['impacts']} impacts over {s['duration']:.1f} s ({s['method']}) in {s['seconds']:.1f} s "
-          f"({s['realtime_factor']:.1f}x real time) -> {', '.join(s['wrote'])}")
+    if s["impacts"] == 0:
+        print(f"vis: warning: {args.video}: the model predicted no impact; the sound written is its quiet floor "
+              "(a detection model, `vis train --task detection`, finds impacts in whole videos)", file=sys.stderr)
+    print(f"predicted {s['impacts']} impacts{' (silent)' if s['impacts'] == 0 else ''} over {s['duration']:.1f} s "
+          f"({s['method']}) in {s['seconds']:.1f} s ({s['realtime_factor']:.1f}x real time) -> {', '.join(s['wrote'])}")
     return 0
 
 
