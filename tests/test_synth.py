@@ -186,3 +186,56 @@ def test_a_linear_classifier_hears_the_material(tmp_path):
     assert set(acc["classes"]) <= set(mats)
     assert acc["sound"] > 2 * acc["chance"], acc
     assert 0.0 <= acc["colour"] <= 1.0  # the frame's mean colour: reported, not required to work here
+
+
+def test_workers_die_with_a_killed_vis_synth(tmp_path):
+    """SIGKILL of `vis synth`'s main process leaves no worker behind (they used to idle for minutes)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def children(pid: int) -> list[int]:
+        found = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                            found.append(int(d))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return found
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("parent-death signal is Linux only")
+    # started detached, as from a shell (`vis synth ... &`): its parent is not this test process
+    cmd = (f"'{sys.executable}' -m vis synth '{tmp_path / 'd'}' --videos 4 --seconds 120 --workers 2 "
+           ">/dev/null 2>&1 & echo $!")
+    pid = int(subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, check=True).stdout.split()[-1])
+    workers: list[int] = []
+    deadline = time.time() + 60
+    while time.time() < deadline and len(workers) < 2:  # the two pool workers (not the resource tracker)
+        time.sleep(0.2)
+        workers = []
+        for c in children(pid):
+            try:
+                with open(f"/proc/{c}/cmdline") as f:
+                    if "spawn_main" in f.read():
+                        workers.append(c)
+            except OSError:
+                pass
+    assert len(workers) >= 2, "pool workers did not start"
+    time.sleep(4)  # busy with a video (an idle worker would also end on its closed job queue)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(5)
+    alive = [w for w in workers if running(w)]
+    assert not alive, f"workers still alive 5 s after their parent was killed: {alive}"

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from vis.errors import VisError
-from vis.io import NTSC_FPS, atomic_output
+from vis.io import NTSC_FPS, atomic_output, die_with_parent
 
 FEATURES_VERSION = 1  # bump when the stored content changes meaning
 FPS = NTSC_FPS  # the model's frame rate: Greatest Hits video is 29.97 fps
@@ -185,7 +185,9 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
     jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache) for v in ids]
     computed, failed = 0, {}
     bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)
-    with get_context("spawn").Pool(workers) if workers > 1 and len(jobs) > 1 else contextlib.nullcontext() as pool:
+    pool_ = (get_context("spawn").Pool(workers, initializer=die_with_parent, initargs=(os.getpid(),))
+             if workers > 1 and len(jobs) > 1 else contextlib.nullcontext())
+    with pool_ as pool:
         results = pool.imap_unordered(_prepare_one, jobs) if pool else map(_prepare_one, jobs)
         for vid, did in results:
             bar.update()

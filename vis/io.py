@@ -16,7 +16,10 @@ rename it into place only when the file is complete, so an interrupted run never
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +33,25 @@ from vis.errors import VisError
 NTSC_FPS = Fraction(30000, 1001)  # the Greatest Hits camera: 29.97 frames per second
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 MAX_CHANNELS = 8
+
+
+PR_SET_PDEATHSIG = 1  # Linux prctl(2) option: the signal a process gets when its parent dies
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker-pool initializer: end this worker when the process that started it dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``); a worker whose
+    parent is already gone exits at once. Without it, workers of a killed ``vis synth`` or ``vis prepare``
+    finished their files and then idled, re-parented to PID 1. Elsewhere this does nothing.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from vis.errors import VisError
+from vis.io import die_with_parent
 from vis.synth.knobs import DEFAULTS, Difficulty, difficulty
 
 __all__ = ["generate", "synthesize", "video_id", "thumb_size", "Difficulty", "DEFAULTS", "Video"]
@@ -226,7 +227,8 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
                 results[i] = _job(job)
                 bar.update()
         else:
-            pool = ProcessPoolExecutor(max_workers=min(workers, videos), mp_context=get_context("spawn"))
+            pool = ProcessPoolExecutor(max_workers=min(workers, videos), mp_context=get_context("spawn"),
+                                       initializer=die_with_parent, initargs=(os.getpid(),))
             try:
                 futures = {pool.submit(_job, job): i for i, job in enumerate(jobs)}
                 for fut in as_completed(futures):
