@@ -155,3 +155,23 @@ def test_predict_says_so_when_the_sound_has_no_impact(tiny_run, tmp_path, capsys
                  "--method", "parametric"]) == 0
     out = capsys.readouterr()
     assert "predicted 0 impacts (silent)" in out.out and "no impact" in out.err and str(src) in out.err
+
+
+def test_output_extensions_are_honoured_or_refused_before_work(tiny_run, tmp_path, capsys, tiny_data):
+    import soundfile as sf
+
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    for args, bad in ((["-o", str(tmp_path / "x.avi")], "x.avi"),
+                      (["-o", str(tmp_path / "y.mp4"), "--wav", str(tmp_path / "y.mp3")], "y.mp3")):
+        assert main(["predict", str(src), "--model", str(tiny_run), "--method", "parametric", *args]) == 2
+        err = capsys.readouterr().err
+        assert bad in err and (".mkv" in err or ".flac" in err) and "Traceback" not in err
+        assert not list(tmp_path.iterdir())  # nothing written, not even the video
+    out, snd = tmp_path / "z.mkv", tmp_path / "z.flac"
+    assert main(["predict", str(src), "--model", str(tiny_run), "--method", "parametric", "-o", str(out),
+                 "--wav", str(snd)]) == 0
+    import av
+
+    with av.open(str(out)) as c:
+        assert "matroska" in c.format.name and c.streams.video and c.streams.audio
+    assert sf.info(str(snd)).format == "FLAC"

@@ -301,10 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="put predicted impact sound on a video")
     p.add_argument("video", type=Path, help="any video PyAV reads (any rate, size, length; sound optional)")
     p.add_argument("--model", type=Path, required=True, help="run folder written by `vis train`")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output mp4 (video copied, sound replaced)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output .mp4, .m4v, .mov or .mkv (video copied, sound replaced)")
     p.add_argument("--method", choices=["example", "parametric"], default="example",
                    help="example-based (default) or parametric synthesis (paper Sec. 5.2)")
-    p.add_argument("--wav", type=Path, help="also write the predicted sound as wav")
+    p.add_argument("--wav", type=Path, help="also write the predicted sound (.wav or .flac)")
     p.add_argument("--png", type=Path, help="also write the predicted cochleagram (above the original's)")
     p.set_defaults(func=cmd_predict)
 

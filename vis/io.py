@@ -335,6 +335,21 @@ def _encode_audio(out, stream, audio: np.ndarray, sr: int) -> None:
         out.mux(packet)
 
 
+# Output containers by file extension: PyAV's muxer for video (the video stream is copied, AAC sound added)
+# and soundfile's format for sound. Any other extension is refused before work starts.
+VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+SOUND_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+
+
+def output_format(path: str | os.PathLike, formats: dict[str, str], what: str) -> str:
+    """The container for an output ``path`` from its extension, or a VisError naming the ones accepted."""
+    fmt = formats.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise VisError(f"{path}: cannot write {what} with extension {Path(path).suffix or '(none)'!r} "
+                       f"(use {', '.join(formats)})")
+    return fmt
+
+
 def mux_audio(video: str | os.PathLike, audio: np.ndarray, sr: int, out_path: str | os.PathLike) -> None:
     """Write ``out_path``: the video stream of ``video`` copied without re-encoding, plus ``audio``.
 
@@ -343,12 +358,14 @@ def mux_audio(video: str | os.PathLike, audio: np.ndarray, sr: int, out_path: st
     """
     import av
 
+    fmt = output_format(out_path, VIDEO_FORMATS, "a video")
     with _open(video) as src:
         if not src.streams.video:
             raise VisError(f"{video}: no video stream")
         vin = src.streams.video[0]
         try:
-            with atomic_output(out_path, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
+            with (atomic_output(out_path, suffix=Path(out_path).suffix) as tmp,
+                  av.open(str(tmp), "w", format=fmt) as out):
                 vout = out.add_stream_from_template(vin)
                 astream = _add_audio_stream(out, audio, sr)
                 for packet in src.demux(vin):
@@ -359,8 +376,8 @@ def mux_audio(video: str | os.PathLike, audio: np.ndarray, sr: int, out_path: st
                 _encode_audio(out, astream, audio, sr)
         except (ValueError, av.error.FFmpegError) as e:
             codec = vin.codec_context.name
-            raise VisError(f"{video}: its {codec} video cannot be copied into an mp4 ({_reason(e)}); "
-                           "convert it to H.264 first") from None
+            raise VisError(f"{video}: its {codec} video cannot be copied into {Path(out_path).suffix} "
+                           f"({_reason(e)}); convert it to H.264 first") from None
 
 
 # ---------------------------------------------------------------------------------------------- audio
@@ -423,9 +440,10 @@ def _read_av_audio(path: Path) -> tuple[np.ndarray, int]:
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> None:
-    """Write [n] or [n, channels] float audio in [-1, 1] as a wav file, atomically."""
+    """Write [n] or [n, channels] float audio in [-1, 1] as a wav (or, by extension, flac) file, atomically."""
     import soundfile as sf
 
+    fmt = output_format(path, SOUND_FORMATS, "sound")
     a = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32)), -1.0, 1.0)
     with atomic_output(path) as tmp:
-        sf.write(str(tmp), a, sr, subtype=subtype, format="WAV")
+        sf.write(str(tmp), a, sr, subtype=subtype, format=fmt)

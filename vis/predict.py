@@ -220,7 +220,7 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
     import time
 
     from vis.exemplars import Colouring, ExemplarBank
-    from vis.io import mux_audio, probe, write_wav
+    from vis.io import SOUND_FORMATS, VIDEO_FORMATS, mux_audio, output_format, probe, write_wav
     from vis.train import load_model
 
     t0 = time.time()
@@ -234,6 +234,9 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
             raise VisError(f"{p}: the output would overwrite the input video")
     if method not in METHODS:
         raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+    output_format(out, VIDEO_FORMATS, "a video")  # refused before any work
+    if wav is not None:
+        output_format(wav, SOUND_FORMATS, "sound")
     info = probe(video)
     if not info.has_video:
         raise VisError(f"{video}: no video stream" + (" (audio only)" if info.has_audio else ""))
