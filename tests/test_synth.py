@@ -239,3 +239,23 @@ def test_workers_die_with_a_killed_vis_synth(tmp_path):
     time.sleep(5)
     alive = [w for w in workers if running(w)]
     assert not alive, f"workers still alive 5 s after their parent was killed: {alive}"
+
+
+def test_an_interrupted_synth_leaves_the_split_files_of_a_finished_one(tmp_path, monkeypatch):
+    import vis.synth as S
+    from vis.synth import generate
+
+    done = generate(tmp_path / "full", videos=4, seconds=2.0, seed=5, size=SMALL, workers=1, progress=False)
+    real_job = S._job
+
+    def dies_on_the_third(job):
+        if job[1] == 2:
+            raise KeyboardInterrupt
+        return real_job(job)
+
+    monkeypatch.setattr(S, "_job", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        generate(tmp_path / "cut", videos=4, seconds=2.0, seed=5, size=SMALL, workers=1, progress=False)
+    for name in ("train.txt", "test.txt"):
+        assert (tmp_path / "cut" / name).read_text() == (tmp_path / "full" / name).read_text()
+    assert sorted(done["train"] + done["test"]) == sorted(done["ids"])

@@ -43,7 +43,8 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     timings: dict[str, float] = {}
     t = time.time()
     data = out / "data"
-    if not (data / "test.txt").is_file():
+    # vis synth writes the split files first, so a finished run is one with every video's files
+    if not (data / "test.txt").is_file() or len(list(data.glob("*_times.txt"))) < videos:
         print(f"[1/4] synthesizing {videos} videos of {seconds:.0f} s into {data}")
         generate(data, videos=videos, seconds=seconds, seed=seed, workers=workers, progress=progress)
     timings["synth"] = time.time() - t

@@ -218,6 +218,13 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
         raise VisError(f"{root}: cannot create output folder ({e.strerror})") from None
     for stale in root.glob(".*.partial"):  # left by an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
+    # The split files come first, from the ids (a function of seed and index): an interrupted run leaves
+    # the same train.txt / test.txt as a finished one, never a folder that reads as a smaller dataset.
+    ids = [video_id(seed, i) for i in range(videos)]
+    split = random_split(ids, seed=seed)
+    for name in ("train", "test"):
+        with atomic_output(root / f"{name}.txt") as tmp:
+            tmp.write_text("".join(f"{i}\n" for i in split[name]), encoding="utf-8")
     jobs = [(str(root), i, seed, float(seconds), size, allowed, asdict(kn)) for i in range(videos)]
     results: dict[int, dict] = {}
     bar = tqdm(total=videos, desc="synth", unit="video", disable=not progress)
@@ -240,11 +247,8 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
             pool.shutdown()
     finally:
         bar.close()
-    ids = [results[i]["id"] for i in range(videos)]
-    split = random_split(ids, seed=seed)
-    for name in ("train", "test"):
-        with atomic_output(root / f"{name}.txt") as tmp:
-            tmp.write_text("".join(f"{i}\n" for i in split[name]), encoding="utf-8")
+    if [results[i]["id"] for i in range(videos)] != ids:
+        raise VisError(f"{root}: internal error: video ids differ from the split files")
     mats: dict[str, int] = {}
     for r in results.values():
         for m in r["materials"]:
