@@ -301,3 +301,37 @@ def test_validation_videos_come_from_the_train_split_never_from_test(tiny_data, 
     shutil.copytree(tiny_data, data)
     (data / "val.txt").write_text(ds.split("test")[0] + "\n")  # a val split of its own is used as it is
     assert train_and_validation(Dataset.open(data)) == (ds.split("train"), ds.split("test"))
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data, tmp_path, sig):
+    """Ctrl-C or SIGTERM mid-run: exit 130 with how to resume; the resumed run ends with exactly the weights
+    (parameters and batch-norm buffers) of a run never interrupted."""
+    import signal
+    import time
+
+    (tmp_path / "c.toml").write_text(TINY_CONFIG.replace("epochs = 2", "epochs = 40"))
+    cache = tmp_path / "cache"
+
+    def cmd(out, *extra):
+        return [sys.executable, "-m", "vis", "train", str(tiny_data), "--out", str(tmp_path / out), "--config",
+                str(tmp_path / "c.toml"), "--cache", str(cache), *extra]
+
+    assert subprocess.run(cmd("full"), capture_output=True).returncode == 0
+    proc = subprocess.Popen(cmd("cut"), stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "cut" / "log.jsonl"
+    wait_lines = int(np.random.default_rng(len(sig)).integers(5, 40))  # somewhere in the run
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if log.is_file() and len(log.read_text().splitlines()) >= wait_lines:
+            break
+        time.sleep(0.01)
+    proc.send_signal(getattr(signal, sig))
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err
+    assert "--resume" in err.splitlines()[-1] and "Traceback" not in err
+    assert subprocess.run(cmd("cut", "--resume"), capture_output=True).returncode == 0
+    a = torch.load(tmp_path / "full" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "cut" / "model.pt", weights_only=False)["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

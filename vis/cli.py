@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
-from vis.errors import VisError
+from vis.errors import Interrupted, VisError
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -328,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -336,8 +342,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vis: warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show_warning
+    if threading.current_thread() is threading.main_thread():  # SIGTERM ends a command as Ctrl-C does
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
+    except Interrupted as e:
+        print(f"vis: interrupted: {e}", file=sys.stderr)
+        return 130
     except VisError as e:
         print(f"vis: error: {e}", file=sys.stderr)
         return 2

@@ -10,6 +10,10 @@ class VisError(Exception):
     """Bad input or an impossible request, with a one-line message for the user."""
 
 
+class Interrupted(VisError):
+    """Ctrl-C (SIGINT) or SIGTERM ended a command; the message says what was kept and how to go on (exit 130)."""
+
+
 def check(condition: bool, message: str) -> None:
     """Raise :class:`VisError` with ``message`` unless ``condition`` holds (validation, not ``assert``)."""
     if not condition:

@@ -35,6 +35,8 @@ import hashlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -43,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.errors import VisError
+from vis.errors import Interrupted, VisError
 from vis.features import CENTRED_FRAMES, VideoFeatures
 from vis.io import atomic_output
 from vis.metrics import sq_err
@@ -461,8 +463,12 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     t0 = time.time()
     net.train()
     running, val_loss, val_sq, first_step = [], math.nan, math.nan, step
+    stop = _StopAtStep()  # Ctrl-C / SIGTERM: finish the step, save, then stop (a second one stops at once)
     try:
         while step < total_steps:
+            if stop.requested:
+                save_state()
+                raise KeyboardInterrupt
             if max_steps is not None and step - first_step >= max_steps:
                 save_state()
                 break
@@ -507,9 +513,14 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             elif step % tc.save_every == 0:
                 save_state()
     except KeyboardInterrupt:
-        save_state()
         bar.close()
-        raise VisError(f"interrupted at step {step}; resume with: vis train ... --out {out} --resume") from None
+        if stop.requested == 1:  # the state saved is that of the step boundary
+            raise Interrupted(f"stopped after step {step} of {total_steps}, state saved; resume with: "
+                              f"vis train ... --out {out} --resume") from None
+        raise Interrupted(f"stopped during step {step + 1}; resume with: vis train ... --out {out} --resume "
+                          f"(from the last saved state)") from None
+    finally:
+        stop.restore()
     bar.close()
     if not model_path.is_file() and rank == 0:
         _save(checkpoint(net, pca, cfg, {"step": step}), model_path)
@@ -521,6 +532,29 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             "best_epoch": best[1], "last_val_loss": val_loss, "last_val_sq_err": val_sq,
             "baseline_mean_loss": baseline, "baseline_mean_sq_err": base_sq["mean"],
             "baseline_shape_sq_err": base_sq["average_shape"], "seconds": t_spent + time.time() - t0}
+
+
+class _StopAtStep:
+    """While training: SIGINT and SIGTERM ask the loop to stop at the next step boundary (``requested``
+    counts them); a second one raises KeyboardInterrupt at once. Only in the main thread; ``restore``
+    puts the previous handlers back."""
+
+    def __init__(self):
+        self.requested = 0
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested += 1
+        if self.requested > 1:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._old = {}
 
 
 def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, task: str, loss: str
