@@ -466,7 +466,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     stop = _StopAtStep()  # Ctrl-C / SIGTERM: finish the step, save, then stop (a second one stops at once)
     try:
         while step < total_steps:
-            if stop.requested:
+            if stop.now(world):
                 save_state()
                 raise KeyboardInterrupt
             if max_steps is not None and step - first_step >= max_steps:
@@ -545,6 +545,15 @@ class _StopAtStep:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
+
+    def now(self, world: int) -> bool:
+        """Whether to stop before the next step; under DDP all processes agree (one signalled is enough)."""
+        if world == 1:
+            return self.requested > 0
+        flag = torch.tensor([float(self.requested > 0)])
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        self.requested = max(self.requested, int(flag.item()))
+        return flag.item() > 0
 
     def _handle(self, signum, frame):
         self.requested += 1
