@@ -18,8 +18,8 @@ from vis.dataset import Dataset
 from vis.exemplars import Colouring, ExemplarBank
 from vis.features import default_cache_dir, load, prepare
 from vis.metrics import precision_recall
-from vis.onsets import PEAK_PROMINENCE_DB, onsets_from_audio
-from vis.predict import METHODS, OUT_SR, predict_cached, synthesize
+from vis.onsets import onsets_from_audio
+from vis.predict import METHODS, OUT_SR, peak_threshold, predict_cached, synthesize
 from vis.train import load_model
 
 
@@ -29,7 +29,7 @@ def main(data: str, model: str, *, cache: str | None = None, videos: int | None 
     net, pca, ck = load_model(model)
     bank = ExemplarBank.load(Path(model) / "bank.npz")
     colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
-    threshold = ck.get("peak_prominence_db", PEAK_PROMINENCE_DB)
+    threshold = peak_threshold(ck)
     ids = ds.split("test")[:videos]
     size = tuple(net.cfg.image_size)
     prepare(ds, cache_dir, size=size, ids=ids, progress=False)

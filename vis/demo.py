@@ -52,8 +52,8 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     t = time.time()
     ds = Dataset.open(data)
     run_dir, det_dir = out / "run", out / "detect"
-    steps = [(run_dir, load_config(None, epochs=epochs, seed=seed, batch_size=batch_size),
-              "the centred model (the sound of each impact)"),
+    centred_cfg = load_config(None, epochs=epochs, seed=seed, batch_size=batch_size)
+    steps = [(run_dir, centred_cfg, "the centred model (the sound of each impact)"),
              (det_dir, load_config(None, task="detection", epochs=det_epochs, seed=seed, batch_size=batch_size,
                                    init=str(run_dir)), "the detection model (when impacts happen), from its CNN")]
     for folder, cfg, what in steps:
@@ -69,7 +69,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     t = time.time()
     print(f"[3/4] predicting sound for {len(ds.split('test'))} held-out videos from their frames")
     # the held-out videos' real onsets and (for ID_centred.mp4) frames; training prepared only its own videos
-    prepare(ds, out / "cache", size=tuple(steps[0][1].model.image_size), ids=ds.split("test"), workers=workers,
+    prepare(ds, out / "cache", size=tuple(centred_cfg.model.image_size), ids=ds.split("test"), workers=workers,
             progress=False)
     vids = out / "videos"
     figs = out / "figures"

@@ -60,6 +60,7 @@ from vis.metrics import (
 )
 from vis.model import robust_loss
 from vis.onsets import PEAK_PROMINENCE_DB
+from vis.predict import peak_threshold
 
 LABEL_KINDS = ("material", "action", "reaction", "hardness")
 BASE_METHODS = ("full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
@@ -287,8 +288,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     # Detection on the full test videos.
     for name, (dn, dp, dck) in det_runs.items():
         vids = [load(cache, v, tuple(dn.cfg.image_size)) for v in test_ids]
-        metrics["detection"][name] = detection_metrics(
-            dn, dp, vids, events, prominence_db=dck.get("peak_prominence_db", PEAK_PROMINENCE_DB))
+        metrics["detection"][name] = detection_metrics(dn, dp, vids, events, prominence_db=peak_threshold(dck))
 
     figs = out / "figures"
     figs.mkdir(exist_ok=True)
@@ -329,7 +329,8 @@ def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, l
                       prominence_db: float = PEAK_PROMINENCE_DB) -> dict:
     """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset).
 
-    The peaks scored are those the model's sound has: prominence ``>= prominence_db`` (the checkpoint's).
+    The peaks scored are those the model's sound has: prominence ``>= prominence_db``
+    (:func:`vis.predict.peak_threshold` of its checkpoint).
     """
     from vis.predict import detect_peaks, predict_cached
 

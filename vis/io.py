@@ -364,8 +364,7 @@ def mux_audio(video: str | os.PathLike, audio: np.ndarray, sr: int, out_path: st
             raise VisError(f"{video}: no video stream")
         vin = src.streams.video[0]
         try:
-            with (atomic_output(out_path, suffix=Path(out_path).suffix) as tmp,
-                  av.open(str(tmp), "w", format=fmt) as out):
+            with atomic_output(out_path) as tmp, av.open(str(tmp), "w", format=fmt) as out:
                 vout = out.add_stream_from_template(vin)
                 astream = _add_audio_stream(out, audio, sr)
                 for packet in src.demux(vin):

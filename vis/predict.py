@@ -5,9 +5,10 @@
    differ least (sum of squares), as in paper A1.1. Only one window of frames is in memory at a time.
 2. The network predicts PCA coefficients of the square-rooted envelopes, turned back into a cochleagram
    [T, 42] on the frame grid (3 rows per frame).
-3. A waveform is made from it: ``parametric`` imposes the envelopes on noise (Sec. 5.2); ``example``
-   finds amplitude peaks of that parametric waveform and pastes at each the training impact whose 8-frame
-   window is nearest (L1) to the prediction (Sec. 5.2, 6.1).
+3. Impacts are the prominent peaks of the predicted amplitude (:func:`detect_peaks`, with the model's own
+   threshold). A waveform is made from them: ``example`` pastes at each the training impact whose 8-frame
+   window is nearest (L1) to the prediction (Sec. 5.2, 6.1); ``parametric`` imposes on noise (Sec. 5.2)
+   envelopes with one impact-shaped rise at each peak (:func:`impact_envelope`).
 4. The input's video stream is copied without re-encoding and the sound muxed in (replacing any audio).
 """
 
@@ -22,14 +23,13 @@ import torch
 
 from vis.cochleagram import COMPRESSION
 from vis.errors import VisError
-from vis.features import CENTRED_FRAMES, FPS, K, row_times
+from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long
+from vis.features import FPS, K, row_times
 from vis.onsets import PEAK_PROMINENCE_DB, amplitude, prediction_peaks
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
 OVERLAP = 0.3  # ... overlapping by 30 % (paper A1.1)
 OUT_SR = 48_000  # output sound rate (Hz)
-# The paper "applied a large gain" to the parametric waveform before detecting peaks (Sec. 6.2) because
-# its detector had absolute thresholds; ours works in dB above the recording's own floor, so no gain.
 METHODS = ("example", "parametric")
 # Parametric sound of a whole video: every predicted impact rises at least this far above the floor, the
 # level at which vis.onsets.detect_onsets counts a recorded rise as an impact (LEVEL_DB, RISE_DB = 12).
@@ -143,10 +143,16 @@ def parametric_wave(pred: Prediction, *, sr: int = OUT_SR, seed: int = 0) -> np.
     return np.pad(wave, (0, max(0, n - len(wave))))[:n].astype(np.float32)
 
 
+def peak_threshold(ck: dict) -> float:
+    """The prominence threshold (dB) of a checkpoint's peaks: fitted in training (detection models), else
+    :data:`vis.onsets.PEAK_PROMINENCE_DB`."""
+    return float(ck.get("peak_prominence_db", PEAK_PROMINENCE_DB))
+
+
 def detect_peaks(pred: Prediction, *, prominence_db: float = PEAK_PROMINENCE_DB) -> tuple[np.ndarray, np.ndarray]:
     """Impacts in a prediction: prominent maxima of its amplitude (:func:`vis.onsets.prediction_peaks`) and
     their prominences (dB), the confidence used for detection AP. A trained model carries its own
-    threshold (``peak_prominence_db`` in its checkpoint, fitted on validation videos)."""
+    threshold (:func:`peak_threshold`, fitted on validation videos)."""
     return prediction_peaks(pred.env, pred.times, prominence_db=prominence_db)
 
 
@@ -160,10 +166,9 @@ def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, c
     when given), and at least IMPACT_RISE_DB above the floor. The floor is the average impact's first
     rows. So every predicted impact has the sudden rise of a real one.
     """
-    centre = CENTRED_FRAMES // 2 * K + (K - 1) // 2
     floor = np.maximum(shape[: K * 2].mean(0), 0)
     env = np.repeat(floor[None], len(pred.env), axis=0)
-    unit = shape[centre:] / np.maximum(shape[centre], 1e-6)
+    unit = shape[CENTRE_ROW:] / np.maximum(shape[CENTRE_ROW], 1e-6)
     floor_db = amplitude(floor[None])[0]
     for t in peaks:
         r = int(np.argmin(np.abs(pred.times - t)))
@@ -187,8 +192,6 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
     impact from, the predicted envelopes as they are.
     """
     from scipy.signal import resample_poly
-
-    from vis.exemplars import synthesize_long
 
     if method not in METHODS:
         raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
@@ -219,7 +222,6 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
     """Everything ``vis predict`` does. Returns a summary (paths written, impacts, seconds)."""
     import time
 
-    from vis.exemplars import Colouring, ExemplarBank
     from vis.io import SOUND_FORMATS, VIDEO_FORMATS, mux_audio, output_format, probe, write_wav
     from vis.train import load_model
 
@@ -251,7 +253,7 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
     pred = predict_features(net, pca, video, progress=progress)
     colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
     wave, records = synthesize(pred, method=method, bank=bank, colour=colour,
-                               prominence_db=ck.get("peak_prominence_db", PEAK_PROMINENCE_DB))
+                               prominence_db=peak_threshold(ck))
     peaks, amps = ([r["time"] for r in records], [r["amplitude"] for r in records]) if records else ([], [])
     mux_audio(video, wave, OUT_SR, out)
     wrote = [str(out)]

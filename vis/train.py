@@ -661,13 +661,13 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
         # the exemplar bank always holds the centred training impacts (paper Sec. 6.1)
         write_bank(ds, tr if cfg.train.task == "centred" else centred_windows(train_videos), Path(out) / "bank.npz")
         if cfg.train.task == "detection":
-            summary.update(add_colouring(Path(out), val_videos, train_videos))
+            summary.update(calibrate_detection(Path(out), val_videos, train_videos))
         with atomic_output(Path(out) / "summary.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
     return summary
 
 
-def add_colouring(out: Path, silent_videos: list[VideoFeatures], train_videos: list[VideoFeatures]) -> dict:
+def calibrate_detection(out: Path, silent_videos: list[VideoFeatures], train_videos: list[VideoFeatures]) -> dict:
     """Fit the detection model's peak threshold and colouring transform (paper A1.1); store them in
     ``out/model.pt``.
 

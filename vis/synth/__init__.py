@@ -247,8 +247,6 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
             pool.shutdown()
     finally:
         bar.close()
-    if [results[i]["id"] for i in range(videos)] != ids:
-        raise VisError(f"{root}: internal error: video ids differ from the split files")
     mats: dict[str, int] = {}
     for r in results.values():
         for m in r["materials"]:
