@@ -18,6 +18,8 @@ from pathlib import Path
 
 from vis.errors import Interrupted, VisError
 
+BACKBONE_CHOICES = ["none", "small", "alexnet", "efficientnet-lite0"]  # vis.model.BACKBONES (not imported: torch)
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -272,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="compute and cache per-video features (cochleagram, onsets, frames)")
     _dataset_options(p)
     p.add_argument("--cache", type=Path, help="cache folder (default: $VIS_CACHE or ~/.cache/vis, per dataset)")
-    p.add_argument("--backbone", default="small", choices=["small", "alexnet", "efficientnet-lite0"],
+    p.add_argument("--backbone", default="none", choices=BACKBONE_CHOICES,
                    help="store frames at this backbone's default size")
     p.add_argument("--size", type=_size, help="store frames at WxH instead")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
@@ -285,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="a shipped configuration applied before --config: paper (the paper's exact "
                    "recipe: AlexNet, three-frame spacetime images, robust loss)")
     p.add_argument("--task", choices=["centred", "detection"], help="centred windows or long-video detection")
-    p.add_argument("--backbone", choices=["small", "alexnet", "efficientnet-lite0"], help="CNN (default small)")
+    p.add_argument("--backbone", choices=BACKBONE_CHOICES,
+                   help="CNN on the spacetime images (default none: their motion statistics only)")
     p.add_argument("--frozen", action="store_true", help="fix the pretrained trunk; train only the head and RNN")
     p.add_argument("--weights", help="alexnet: local ImageNet weights file (torchvision layout)")
     p.add_argument("--size", type=_size, help="frame size WxH given to the CNN")

@@ -69,7 +69,6 @@ ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat",
                   "image+spacetime-match", "random", "real-match")
 LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
 FIG8_VIDEOS = 3  # test videos shown in the predicted-vs-true figure
-IMAGE_MIN_SIDE = 64  # image-match baselines upsample smaller frames to this (pixels)
 ONSET_CLIP_S = 2.0  # onset accuracy / AP per 2 s clip, the clip length of later generation work
 
 
@@ -104,7 +103,14 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
 
 def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
     """ImageNet EfficientNet-Lite0 features (pooled, 1280) of each window's centre frame: colour and spacetime."""
-    from vis.model import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0, colour_images, spacetime_images
+    from vis.model import (
+        COLOUR_MIN_SIDE,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        EfficientNetLite0,
+        colour_images,
+        spacetime_images,
+    )
 
     net = EfficientNetLite0().eval()
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -118,7 +124,7 @@ def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
                 frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
             x = torch.from_numpy(np.stack(frames))
             for images, into in ((colour_images(x[:, 1]), col), (spacetime_images(x)[:, 0], st)):
-                scale = IMAGE_MIN_SIDE / min(images.shape[-2:])
+                scale = COLOUR_MIN_SIDE / min(images.shape[-2:])
                 if scale > 1:  # EfficientNet needs a few pixels left after its five stride-2 stages
                     images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="bilinear")
                 into.append(net.trunk((images - mean) / std).numpy())
