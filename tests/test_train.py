@@ -93,7 +93,7 @@ def test_no_video_baselines_and_validation_sq_err(windows):
                                                  va.targets), rel=1e-5)
 
     class Perfect(torch.nn.Module):  # the true PCA code of every window (one batch): only the PCA residual is left
-        cfg = load_config(None, image_size=[32, 24]).model
+        cfg = load_config(None, image_size=[32, 24], backbone="small").model
 
         def forward(self, frames):
             assert len(frames) == len(va)
@@ -163,11 +163,29 @@ def test_ddp_two_processes_match_one(tiny_data, tmp_path):
     assert (tmp_path / "two" / "curves.png").is_file()
 
 
+@pytest.mark.parametrize("spacetime", [True, False])
+def test_fixed_inputs_of_backbone_none_give_the_same_predictions_as_frames(tiny_data, tmp_path, spacetime):
+    from vis.model import ModelConfig, VisNet
+
+    ds = Dataset.open(tiny_data)
+    prepare(ds, tmp_path, size=(32, 24), progress=False)
+    torch.manual_seed(0)
+    net = VisNet(ModelConfig(image_size=(32, 24), hidden=8, spacetime=spacetime)).eval()
+    w = centred_windows([load(tmp_path, v, (32, 24)) for v in ds.ids])
+    rows = np.arange(len(w))
+    with torch.no_grad():
+        from_frames = w.predict(net, rows, net.cfg)
+        w.fix_inputs(net)
+        from_fixed = w.predict(net, rows, net.cfg)
+    assert w.fixed is not None and len(rows) > 0
+    torch.testing.assert_close(from_fixed, from_frames, atol=1e-3, rtol=1e-3)  # colour-only: float16 features
+
+
 def test_frozen_trunk_cache_gives_the_same_predictions_as_frames(tiny_data, tmp_path):
     from vis.features import prepare_trunk, trunk_key
     from vis.model import ModelConfig, VisNet
 
-    cfg = ModelConfig(frozen=True, image_size=(32, 24), feat_dim=16, hidden=8)
+    cfg = ModelConfig(backbone="small", frozen=True, image_size=(32, 24), feat_dim=16, hidden=8)
     ds = Dataset.open(tiny_data)
     prepare(ds, tmp_path, size=(32, 24), progress=False)
     torch.manual_seed(0)
@@ -215,7 +233,7 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
     ap = {}
     for spacetime in (True, False):
         cfg = load_config(None, task="detection", loss="squared", epochs=20, batch_size=4, image_size=[32, 24],
-                          det_frames=60, det_stride=15,
+                          det_frames=60, det_stride=15, backbone="small",
                           feat_dim=32, hidden=32, spacetime=spacetime, threads=1)
         out = tmp_path / f"run-{spacetime}"
         run(ds, out, cfg, cache=tmp_path / "cache", progress=False)
@@ -248,8 +266,11 @@ def test_paper_preset_is_one_flag_away():
     paper = load_config(None, preset="paper")
     assert (paper.model.backbone, paper.model.image_size, paper.train.loss) == ("alexnet", (288, 160), "robust")
     assert not paper.model.motion_channels and paper.model.prior_rows == 0
+    assert not paper.model.motion_stats and not paper.model.colour_trunk
     default = load_config(None)
-    assert default.model.motion_channels and default.model.prior_rows == 45 and default.model.backbone == "small"
+    assert default.model.motion_channels and default.model.prior_rows == 45 and default.model.backbone == "none"
+    assert default.model.motion_stats and default.model.colour_trunk and default.train.epochs == 30
+    assert load_config(None, task="detection").train.epochs == 3
     assert load_config(None, preset="paper", epochs=3).train.epochs == 3  # options still override it
     with pytest.raises(VisError, match="unknown preset"):
         load_config(None, preset="nope")
@@ -259,8 +280,8 @@ def test_a_checkpoint_saved_before_an_option_existed_loads_as_it_was_made(tmp_pa
     from vis.model import ModelConfig, VisNet, config_dict
     from vis.train import LEGACY_MODEL_DEFAULTS
 
-    old = ModelConfig(feat_dim=8, hidden=8, image_size=(16, 16), motion_channels=False,
-                      widths=tuple(LEGACY_MODEL_DEFAULTS["widths"]))
+    old = ModelConfig(backbone="small", feat_dim=8, hidden=8, image_size=(16, 16), motion_channels=False,
+                      widths=tuple(LEGACY_MODEL_DEFAULTS["widths"]), motion_stats=False, colour_trunk=False)
     net = VisNet(old)
     mc = config_dict(old)
     for key in LEGACY_MODEL_DEFAULTS:
@@ -270,6 +291,7 @@ def test_a_checkpoint_saved_before_an_option_existed_loads_as_it_was_made(tmp_pa
                tmp_path / "model.pt")
     loaded, _, _ = load_model(tmp_path)
     assert not loaded.cfg.motion_channels and loaded.cfg.widths == old.widths and loaded.cfg.prior_rows == 0
+    assert not loaded.cfg.motion_stats and not loaded.cfg.colour_trunk
 
 
 def test_init_starts_the_cnn_from_another_run(tiny_run, tmp_path):
@@ -282,9 +304,11 @@ def test_init_starts_the_cnn_from_another_run(tiny_run, tmp_path):
     init_backbone(net, tiny_run)
     for a, b in zip(net.backbone.state_dict().values(), other.backbone.state_dict().values()):
         assert torch.equal(a, b)
-    wider = VisNet(ModelConfig(**{**vars(other.cfg), "widths": (8, 8, 8, 8, 8)}))
+    for a, b in zip(net.colour_net.head.state_dict().values(), other.colour_net.head.state_dict().values()):
+        assert torch.equal(a, b)  # the default (backbone none) has no CNN: its colour head is what carries over
+    cnn = VisNet(ModelConfig(**{**vars(other.cfg), "backbone": "small"}))
     with pytest.raises(VisError, match="does not fit"):
-        init_backbone(wider, tiny_run)
+        init_backbone(cnn, tiny_run)
 
 
 def test_validation_videos_come_from_the_train_split_never_from_test(tiny_data, tmp_path):

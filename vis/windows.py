@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vis.errors import VisError
 from vis.features import CENTRED_FRAMES, DETECTION_FRAMES, DETECTION_STRIDE, K, VideoFeatures
-from vis.model import ModelConfig
+from vis.model import MOTION_STATS, ModelConfig, colour_images, motion_statistics
 
 
 @dataclass
@@ -24,6 +25,9 @@ class Windows:
     index: np.ndarray  # [M, 2] (video number, first frame)
     targets: np.ndarray  # [M, N*K, 42]
     n_frames: int
+    # Backbone "none": what the network computes from the frames is fixed (nothing in it is learnt), so it is
+    # computed once (fix_inputs): per-video motion statistics and per-window first-frame colour features.
+    fixed: dict | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -44,11 +48,64 @@ class Windows:
             first.append(tr["colour"][s])
         return torch.from_numpy(np.stack(seq).astype(np.float32)), torch.from_numpy(np.stack(first).astype(np.float32))
 
+    def fix_inputs(self, net, *, batch: int = 64, progress: bool = False) -> None:
+        """Compute a backbone-"none" network's inputs once (``self.fixed``); predict() then uses them.
+
+        They are what every training step would compute again from the same frames: the motion statistics
+        (per video) and the colour trunk's features of each window's first frame or, for the colour-only
+        ablation, of every frame. Augmentation does not change the motion statistics (the same shift and
+        mirroring for a whole window); the colour features are of the unaugmented frames.
+        """
+        if net.cfg.backbone != "none":
+            raise VisError("only a backbone 'none' network has fixed inputs")
+        from tqdm import tqdm
+
+        spacetime = net.cfg.spacetime
+        per_video = []
+        with torch.no_grad():
+            for vf in tqdm(self.videos, desc="motion statistics" if spacetime else "colour features",
+                           unit="video", disable=not progress):
+                f = vf.frames
+                n = len(f)
+                if spacetime:  # frames 0 and n-1 have no neighbour: no window uses them
+                    x = np.zeros((n, MOTION_STATS), np.float32)
+                    for a in range(1, n - 1, 256):
+                        b = min(a + 256, n - 1)
+                        x[a:b] = motion_statistics(torch.from_numpy(np.array(f[a - 1 : b + 1]))[None])[0].numpy()
+                else:
+                    x = np.concatenate([net.first_trunk(colour_images(torch.from_numpy(np.array(f[a : a + batch]))))
+                                        .numpy().astype(np.float16) for a in range(0, n, batch)])
+                per_video.append(x)
+            first = []
+            if spacetime:
+                for i in tqdm(range(0, len(self), batch), desc="colour features", unit="batch", disable=not progress):
+                    x = np.stack([np.asarray(self.videos[v].frames[s]) for v, s in self.index[i : i + batch]])
+                    first.append(net.first_trunk(colour_images(torch.from_numpy(x))).numpy())
+            else:
+                first = [np.stack([per_video[v][s] for v, s in self.index]).astype(np.float32)] if len(self) else []
+        self.fixed = {"spacetime": spacetime, "per_video": per_video,
+                      "first": np.concatenate(first) if first else np.zeros((0, 1280), np.float32)}
+
     def predict(self, model, rows: np.ndarray, cfg: ModelConfig, *, augment_rng: np.random.Generator | None = None,
                 shift: int = 0) -> torch.Tensor:
-        """The network's output for some windows: from cached trunk features when frozen, else from frames."""
+        """The network's output for some windows: from fixed inputs or cached trunk features where there are
+        some, else from frames."""
+        if self.fixed is not None and cfg.backbone == "none" and cfg.spacetime == self.fixed["spacetime"]:
+            first = torch.from_numpy(self.fixed["first"][rows])
+            per_frame = torch.from_numpy(np.stack([self.fixed["per_video"][v][s : s + self.n_frames]
+                                                   for v, s in self.index[rows]]).astype(np.float32))
+            if cfg.spacetime:  # phi(F_t) is nothing: the motion statistics go beside phi(I_1)
+                return model(trunk_features=(first.new_zeros(len(rows), self.n_frames, 0), first, per_frame))
+            return model(trunk_features=(per_frame, first, None))
         if cfg.frozen and all(v.trunk is not None for v in self.videos):
-            return model(trunk_features=self.trunk_features(rows, spacetime=cfg.spacetime))
+            f_seq, f_first = self.trunk_features(rows, spacetime=cfg.spacetime)
+            stats = None
+            if cfg.colour_trunk or cfg.motion_stats:  # not in the trunk cache: from the frames (cheap)
+                frames = torch.from_numpy(self.frames(rows))
+                if cfg.colour_trunk:
+                    f_first = model.first_trunk(colour_images(frames[:, 1]))
+                stats = motion_statistics(frames) if cfg.motion_stats else None
+            return model(trunk_features=(f_seq, f_first, stats))
         frames = self.frames(rows)
         if augment_rng is not None:
             frames = augment(frames, augment_rng, shift)
