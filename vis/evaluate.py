@@ -103,18 +103,9 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
 
 def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
     """ImageNet EfficientNet-Lite0 features (pooled, 1280) of each window's centre frame: colour and spacetime."""
-    from vis.model import (
-        COLOUR_MIN_SIDE,
-        IMAGENET_MEAN,
-        IMAGENET_STD,
-        EfficientNetLite0,
-        colour_images,
-        spacetime_images,
-    )
+    from vis.model import EfficientNetLite0, colour_images, spacetime_images
 
     net = EfficientNetLite0().eval()
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     col, st = [], []
     with torch.no_grad():
         for i in range(0, len(windows), batch):
@@ -124,10 +115,7 @@ def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
                 frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
             x = torch.from_numpy(np.stack(frames))
             for images, into in ((colour_images(x[:, 1]), col), (spacetime_images(x)[:, 0], st)):
-                scale = COLOUR_MIN_SIDE / min(images.shape[-2:])
-                if scale > 1:  # EfficientNet needs a few pixels left after its five stride-2 stages
-                    images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="bilinear")
-                into.append(net.trunk((images - mean) / std).numpy())
+                into.append(net.imagenet_features(images).numpy())
     col, st = np.concatenate(col), np.concatenate(st)
     col, st = _unit(col), _unit(st)
     return {"image": col, "spacetime": st, "image+spacetime": _unit(np.concatenate([col, st], axis=1))}

@@ -208,6 +208,17 @@ class EfficientNetLite0(nn.Module):
         self.trunk = _EffTrunk(net)
         self.head = nn.Sequential(*([nn.Dropout(dropout)] if dropout else []), nn.Linear(1280, feat_dim),
                                   nn.ReLU(inplace=True))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def imagenet_features(self, images: torch.Tensor) -> torch.Tensor:
+        """Pooled trunk features [M, 1280] of float images [M, 3, H, W] in [0, 1], ImageNet-normalised; frames
+        with a side under COLOUR_MIN_SIDE are upsampled first (EfficientNet needs a few pixels left after its
+        five stride-2 stages)."""
+        scale = COLOUR_MIN_SIDE / min(images.shape[-2:])
+        if scale > 1:
+            images = nn.functional.interpolate(images, scale_factor=scale, mode="bilinear")
+        return self.trunk((images - self.mean) / self.std)
 
 
 class _EffTrunk(nn.Module):
@@ -310,8 +321,6 @@ class VisNet(nn.Module):
             self.colour_net = EfficientNetLite0(cfg.colour_dim, dropout=cfg.colour_dropout)
             for p in self.colour_net.trunk.parameters():
                 p.requires_grad_(False)
-            self.register_buffer("colour_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-            self.register_buffer("colour_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         # phi(F_t): the backbone's features; with backbone "none", nothing (spacetime) or the colour trunk's
         # (the colour-only ablation); phi(I_1): the colour trunk's or the backbone's; then motion statistics
         self.colour_frames = cfg.backbone == "none" and not cfg.spacetime
@@ -334,11 +343,8 @@ class VisNet(nn.Module):
         if not self.cfg.colour_trunk:
             return self.trunk(images)
         self.colour_net.trunk.eval()
-        scale = COLOUR_MIN_SIDE / min(images.shape[-2:])
-        if scale > 1:  # EfficientNet needs a few pixels left after its five stride-2 stages
-            images = nn.functional.interpolate(images, scale_factor=scale, mode="bilinear")
         with torch.no_grad():
-            f = self.colour_net.trunk((images - self.colour_mean) / self.colour_std)
+            f = self.colour_net.imagenet_features(images)
         return f / f.norm(dim=-1, keepdim=True).clamp_min(1e-8)  # unit length: scenes differ in contrast
 
     def inputs(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -102,8 +102,8 @@ class Windows:
             stats = None
             if cfg.colour_trunk or cfg.motion_stats:  # not in the trunk cache: from the frames (cheap)
                 frames = torch.from_numpy(self.frames(rows))
-                if cfg.colour_trunk:
-                    f_first = model.first_trunk(colour_images(frames[:, 1]))
+                if cfg.colour_trunk:  # model may be DDP-wrapped: the method is the network's
+                    f_first = getattr(model, "module", model).first_trunk(colour_images(frames[:, 1]))
                 stats = motion_statistics(frames) if cfg.motion_stats else None
             return model(trunk_features=(f_seq, f_first, stats))
         frames = self.frames(rows)
