@@ -134,3 +134,21 @@ def test_best_threshold_keeps_the_confident_true_detections():
     assert th == 2.0 and f1 == 1.0
     th, f1 = best_threshold([np.zeros(0)], [np.zeros(0)], [np.array([1.0])])
     assert th == float("inf") and f1 == 0.0
+
+
+def test_smoothed_threshold_lands_in_the_plateau_not_on_a_spike_at_its_edge():
+    """F1 over thresholds: 0.561 across (1, 9] dB, a 0.2-dB spike of 0.571 at (18.8, 19], 0 above 19."""
+    from vis.metrics import best_threshold
+
+    true = np.arange(1.0, 101.0)  # 100 onsets, 1 s apart
+    groups = [(1.0, 0, 5), (9.0, 10, 21), (18.8, 5, 20), (19.0, 40, 0)]  # (score, true hits, false alarms)
+    times, scores, hit, false = [], [], 0, 200.0
+    for score, n_hit, n_false in groups:
+        times += list(true[hit : hit + n_hit]) + list(false + np.arange(n_false))
+        scores += [score] * (n_hit + n_false)
+        hit, false = hit + n_hit, false + n_false + 10
+    pred, sc = [np.array(times)], [np.array(scores)]
+    th, f1 = best_threshold(pred, sc, [true])
+    assert th == 19.0 and f1 == pytest.approx(80 / 140)  # the plain argmax: the spike at the edge
+    th, f1 = best_threshold(pred, sc, [true], smooth=3.0)
+    assert 1.0 < th <= 9.0 and f1 == pytest.approx(110 / 196)  # smoothed: inside the broad plateau

@@ -66,28 +66,40 @@ def precision_recall(pred_times, true_times, *, tol: float = TOL_S) -> dict:
     return {"precision": p, "recall": r, "f1": f1, "tp": tp, "pred": len(pred_times), "true": len(true_times)}
 
 
-def best_threshold(pred_times: list, scores: list, true_times: list, *, tol: float = TOL_S) -> tuple[float, float]:
+def best_threshold(pred_times: list, scores: list, true_times: list, *, tol: float = TOL_S,
+                   smooth: float = 0.0) -> tuple[float, float]:
     """The score threshold with the best pooled F1 of the predictions that pass it, over several videos.
 
     pred_times, scores, true_times : one array per video. Predictions with ``score >= threshold`` count;
-    the candidate thresholds are the scores themselves. Returns ``(threshold, f1)``; ``(inf, 0.0)``
-    when nothing can be found.
+    the candidate thresholds are the scores themselves. ``smooth`` > 0: the candidates are a grid of step
+    ``smooth / 6`` over the scores' range, and each is judged by the mean F1 of the candidates within
+    ``smooth`` of it, so that the choice lands inside a broad plateau of F1 rather than on a narrow spike
+    at its edge. Returns ``(threshold, f1)`` (f1 at the threshold itself); ``(inf, 0.0)`` when nothing can
+    be found.
     """
-    cands = np.unique(np.concatenate([np.asarray(s, float) for s in scores])) if scores else np.zeros(0)
-    if len(cands) > 200:  # F1 varies slowly: 200 quantiles of the scores are enough
-        cands = np.unique(np.quantile(cands, np.linspace(0, 1, 200)))
-    best = (float("inf"), 0.0)
+    all_scores = np.concatenate([np.asarray(s, float) for s in scores]) if scores else np.zeros(0)
+    if len(all_scores) == 0:
+        return float("inf"), 0.0
+    if smooth > 0:
+        cands = np.arange(all_scores.min(), all_scores.max() + smooth / 6, smooth / 6)
+    else:
+        cands = np.unique(all_scores)
+        if len(cands) > 200:  # F1 varies slowly: 200 quantiles of the scores are enough
+            cands = np.unique(np.quantile(cands, np.linspace(0, 1, 200)))
     n_true = sum(len(t) for t in true_times)
-    for th in cands:
+    f1s = np.zeros(len(cands))
+    for i, th in enumerate(cands):
         tp = n_pred = 0
         for p, s, t in zip(pred_times, scores, true_times):
             keep = np.asarray(s) >= th
             tp += int(match(np.asarray(p)[keep], np.asarray(s)[keep], np.asarray(t), tol=tol).sum())
             n_pred += int(keep.sum())
-        f1 = 2 * tp / (n_pred + n_true) if n_pred + n_true else 0.0
-        if f1 > best[1]:
-            best = (float(th), f1)
-    return best
+        f1s[i] = 2 * tp / (n_pred + n_true) if n_pred + n_true else 0.0
+    judged = f1s if smooth <= 0 else np.array([f1s[np.abs(cands - c) <= smooth + 1e-9].mean() for c in cands])
+    if judged.max() <= 0:
+        return float("inf"), 0.0
+    i = int(np.argmax(judged))  # the first (lowest) best
+    return float(cands[i]), float(f1s[i])
 
 
 def onset_metrics(pred_times, scores, true_times, *, duration: float, clip_s: float | None = None,
