@@ -19,7 +19,7 @@ from vis.exemplars import Colouring, ExemplarBank
 from vis.features import default_cache_dir, load, prepare
 from vis.metrics import precision_recall
 from vis.onsets import onsets_from_audio
-from vis.predict import METHODS, OUT_SR, peak_threshold, predict_cached, synthesize
+from vis.predict import METHODS, OUT_SR, cached_frames_at, frame_looks, peak_threshold, predict_cached, synthesize
 from vis.train import load_model
 
 
@@ -39,7 +39,8 @@ def main(data: str, model: str, *, cache: str | None = None, videos: int | None 
         pred = predict_cached(net, pca, vf)
         line = [vid]
         for method in METHODS:
-            wave, _ = synthesize(pred, method=method, bank=bank, colour=colour, prominence_db=threshold)
+            wave, _ = synthesize(pred, method=method, bank=bank, colour=colour, prominence_db=threshold,
+                                 looks=frame_looks(cached_frames_at(vf)))
             found, _ = onsets_from_audio(wave, OUT_SR)
             pr = precision_recall(found, vf.onsets)
             for key in pooled[method]:

@@ -38,12 +38,14 @@ def test_perfect_predictor_gets_r_one_and_the_real_sound_accuracy():
 def test_evaluate_end_to_end(tiny_data, tiny_run, tmp_path, capsys, monkeypatch):
     from vis import evaluate as ev
     from vis.cli import main
+    from vis.exemplars import ExemplarBank
 
     code = main(["evaluate", str(tiny_data), "--model", str(tiny_run), "--out", str(tmp_path / "rep"),
                  "--cache", str(tmp_path / "cache"), "--compare", f"again={tiny_run}"])
     assert code == 0, capsys.readouterr().err
     m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
-    for method in ("real", "full", "again", "full-example", "parametric", "image-match", "random", "real-match"):
+    for method in ("real", "full", "network-only", "again", "full-example", "parametric", "image-match", "random",
+                   "real-match"):
         assert method in m["methods"], method
     assert m["methods"]["real"]["loudness_r"] == 1.0
     assert m["methods"]["again"] == m["methods"]["full"]  # the same run compared with itself
@@ -62,12 +64,18 @@ def test_evaluate_end_to_end(tiny_data, tiny_run, tmp_path, capsys, monkeypatch)
     assert "The network beats both no-video baselines on held-out sq_err" in report
     assert list((tmp_path / "rep" / "figures").glob("prediction_*.png"))
 
-    # with a perfect network the full system's row equals the real sound's
+    # the run's bank remembers what its impacts looked like: the full system's spectrum leans on it
+    assert ExemplarBank.load(tiny_run / "bank.npz").has_memory
+    full, alone = m["methods"]["full"], m["methods"]["network-only"]
+    assert full["loudness_r"] == pytest.approx(alone["loudness_r"], abs=0.02)  # the level is the network's
+
+    # with a perfect network (and no memory to lean on) the full system's row equals the real sound's
     monkeypatch.setattr(ev, "predict_windows", lambda net, pca, windows, **_: windows.targets)
+    monkeypatch.setattr(ExemplarBank, "with_lookalikes", lambda self, pred, visual: pred)
     assert main(["evaluate", str(tiny_data), "--model", str(tiny_run), "--out", str(tmp_path / "rep2"),
-                 "--cache", str(tmp_path / "cache"), "--methods", "full,random"]) == 0
+                 "--cache", str(tmp_path / "cache"), "--methods", "full,network-only,random"]) == 0
     m2 = json.loads((tmp_path / "rep2" / "metrics.json").read_text())
-    assert m2["methods"]["full"] == m2["methods"]["real"]
+    assert m2["methods"]["full"] == m2["methods"]["real"] == m2["methods"]["network-only"]
     # the verdict needs no baseline among --methods: a perfect network beats both, by all of their error
     assert m2["beats_no_video_baselines"] is True and m2["sq_err_margin"] == 1.0
     assert ": yes, 100 % below the better baseline." in (tmp_path / "rep2" / "report.md").read_text()

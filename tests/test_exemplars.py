@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vis.errors import VisError
-from vis.exemplars import CENTRE_ROW, ExemplarBank, brute_force_search, paste
+from vis.exemplars import CENTRE_ROW, ExemplarBank, brute_force_search, paste, visual_spectrum
 
 
 def impact_bank(m: int, *, seed: int = 0) -> ExemplarBank:
@@ -93,3 +93,83 @@ def test_colouring_maps_prediction_statistics_onto_real_ones(monkeypatch):
     np.testing.assert_allclose(again(pred[:5]), out[:5])
     with pytest.raises(VisError, match="at least two"):
         Colouring.fit(pred[:1], real)
+
+
+def remembering_bank(m: int, *, seed: int = 0, groups: int = 4) -> tuple[ExemplarBank, np.ndarray]:
+    """An impact bank whose exemplars come in ``groups`` looks (noisy unit vectors around one direction each)."""
+    bank = impact_bank(m, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    group = rng.integers(0, groups, m)
+    centres = np.linalg.qr(rng.standard_normal((64, groups)))[0].T  # orthonormal looks, [groups, 64]
+    seen = centres[group] + 0.05 * rng.standard_normal((m, 64))
+    seen /= np.linalg.norm(seen, axis=1, keepdims=True)
+    return ExemplarBank(bank.features, bank.audio, bank.sr, bank.pre, bank.labels, seen.astype(np.float16)), group
+
+
+def test_visual_prior_is_the_weighted_mean_of_the_look_alikes():
+    bank, group = remembering_bank(400)
+    v = bank.visual[7].astype(np.float32)[None]
+    one = bank.visual_prior(v, neighbours=1)
+    np.testing.assert_array_equal(one[0], bank.features[7])  # itself, the most alike
+    # a slow reference: softmax over the k most similar
+    sim = bank.visual.astype(np.float32) @ v[0]
+    top = np.argsort(-sim)[:30]
+    w = np.exp((sim[top] - sim[top].max()) / 0.05)
+    ref = (bank.features[top] * (w / w.sum())[:, None, None]).sum(0)
+    np.testing.assert_allclose(bank.visual_prior(v, neighbours=30, temperature=0.05)[0], ref, rtol=1e-4, atol=1e-6)
+    assert set(group[top]) == {group[7]}  # the look-alikes are of its own kind
+    with pytest.raises(VisError, match="no visual memory"):
+        impact_bank(10).visual_prior(v)
+
+
+def test_visual_spectrum_keeps_the_level_and_mixes_the_shape():
+    rng = np.random.default_rng(3)
+    pred, prior = rng.random((5, 45, 42)), rng.random((5, 45, 42))
+    out = visual_spectrum(pred, prior)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=-1), np.linalg.norm(pred, axis=-1), rtol=1e-5)
+    np.testing.assert_allclose(visual_spectrum(pred, prior, mix=1.0), pred, rtol=1e-5)
+    shape = visual_spectrum(pred, prior, mix=0.0) / np.linalg.norm(pred, axis=-1, keepdims=True)
+    np.testing.assert_allclose(shape, prior / np.linalg.norm(prior, axis=-1, keepdims=True), rtol=1e-4, atol=1e-6)
+    bank, _ = remembering_bank(50)
+    np.testing.assert_array_equal(bank.with_lookalikes(pred[:2], None), pred[:2])  # nothing seen: as it is
+
+
+def test_search_by_sound_and_looks_agrees_with_a_slow_reference():
+    bank, group = remembering_bank(3000)
+    rng = np.random.default_rng(2)
+    picks = rng.integers(0, len(bank), 30)
+    queries = (bank.features[picks] + 0.05 * rng.standard_normal((30, 45, 42))).astype(np.float32)
+    looks = bank.visual[rng.integers(0, len(bank), 30)].astype(np.float32)  # other impacts' looks
+    # weight 0 or no memory: the sound alone decides
+    sound_only, _ = bank.search(queries)
+    np.testing.assert_array_equal(bank.search(queries, visual=looks, visual_weight=0)[0], sound_only)
+    plain = ExemplarBank(bank.features, bank.audio, bank.sr, bank.pre, bank.labels)
+    np.testing.assert_array_equal(plain.search(queries, visual=looks)[0], sound_only)
+    # the slow reference: every exemplar, each term over its median between random pairs
+    flat = bank.features.reshape(len(bank), -1)
+    a, b = np.random.default_rng(0).integers(0, len(bank), (2, 2000))
+    s_scale = np.median(np.abs(flat[a] - flat[b]).sum(1))
+    vis32 = bank.visual.astype(np.float32)
+    v_scale = np.median(1 - (vis32[a] * vis32[b]).sum(1))
+    for weight in (0.25, 5.0):
+        idx, _ = bank.search(queries, visual=looks, visual_weight=weight)
+        exact, _ = bank.search(queries, visual=looks, visual_weight=weight, exact=True)
+        ref = [np.argmin(np.abs(flat - q.reshape(-1)).sum(1) / s_scale + weight * (1 - vis32 @ v) / v_scale)
+               for q, v in zip(queries, looks)]
+        assert list(exact) == ref
+        assert np.mean(idx == np.array(ref)) >= 0.9
+    # a strong weight picks exemplars that look like the query
+    idx, _ = bank.search(queries, visual=looks, visual_weight=5.0)
+    assert np.mean(group[idx] == group[[int(np.argmax(vis32 @ v)) for v in looks]]) >= 0.9
+
+
+def test_bank_with_memory_round_trip_and_checks(tmp_path):
+    bank, _ = remembering_bank(20)
+    bank.save(tmp_path / "bank.npz")
+    again = ExemplarBank.load(tmp_path / "bank.npz")
+    assert again.has_memory and again.visual.dtype == np.float16
+    np.testing.assert_array_equal(again.visual, bank.visual)
+    impact_bank(4).save(tmp_path / "old.npz")
+    assert not ExemplarBank.load(tmp_path / "old.npz").has_memory  # banks made before the memory still load
+    with pytest.raises(VisError, match="visual rows"):
+        ExemplarBank(bank.features, bank.audio, bank.sr, bank.pre, bank.labels, bank.visual[:3])

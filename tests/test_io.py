@@ -51,6 +51,19 @@ def test_resize_and_window(clip):
     assert len(frames) == pytest.approx(0.5 * float(NTSC_FPS), abs=1)
 
 
+@pytest.mark.parametrize("fps", [NTSC_FPS, 12.0])
+def test_only_some_frames_are_the_same_frames(clip, fps):
+    from vis.io import iter_frames
+
+    frames, _ = read_frames(clip, size=(32, 20), fps=fps)
+    want = {0, 3, 4, len(frames) - 1}
+    got = dict((round(t * float(fps)), f) for t, f in iter_frames(clip, size=(32, 20), fps=fps, only=want))
+    assert set(got) == want
+    for k, f in got.items():
+        np.testing.assert_array_equal(f, frames[k])
+    assert list(iter_frames(clip, fps=fps, only=set())) == []
+
+
 @pytest.mark.parametrize("sr,channels", [(96_000, 1), (44_100, 2), (22_050, 6), (8_000, 1)])
 def test_wav_round_trip_any_rate_and_channels(tmp_path, sr, channels):
     rng = np.random.default_rng(0)

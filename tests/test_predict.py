@@ -146,6 +146,30 @@ def test_parametric_sound_has_an_impact_at_every_peak():
     assert len(found) == 3 and np.allclose(found, bumps, atol=0.05), found
 
 
+def test_parametric_impacts_follow_their_look_alikes():
+    """With the visual memory's priors, each impact decays like its look-alikes and leans to their spectrum."""
+    from vis.exemplars import CENTRE_ROW
+    from vis.features import FPS, row_times
+    from vis.predict import Prediction, impact_envelope
+
+    n_frames = 90
+    times = row_times(n_frames)
+    pred = Prediction(np.full((len(times), 42), 0.3, np.float32), times, n_frames / float(FPS), n_frames)
+    shape = np.full((45, 42), 0.05, np.float32)
+    shape[22:] = 0.3 * np.exp(-np.arange(23) / 6.0)[:, None] + 0.05
+    priors = np.repeat(shape[None], 2, axis=0)
+    priors[0, 22:] = 0.3 * np.exp(-np.arange(23) / 2.0)[:, None] + 0.05  # rings shorter ...
+    priors[1, :, 21:] *= 3.0  # ... brighter (more energy in the upper bands)
+    peaks = np.array([0.5, 2.0])
+    plain = impact_envelope(pred, peaks, shape)
+    seen = impact_envelope(pred, peaks, shape, priors=priors)
+    r0, r1 = (int(np.argmin(np.abs(times - t))) for t in peaks)
+    assert seen[r0 + 6].mean() < plain[r0 + 6].mean()  # the short ring has decayed further
+    assert seen[r1, 21:].sum() / seen[r1].sum() > plain[r1, 21:].sum() / plain[r1].sum()
+    np.testing.assert_allclose(np.linalg.norm(seen[r1]), np.linalg.norm(plain[r1]), rtol=1e-4)  # same level
+    assert CENTRE_ROW == 22
+
+
 def test_predict_says_so_when_the_sound_has_no_impact(tiny_run, tmp_path, capsys):
     """A still frame gives a constant prediction: no peak, so no impact; the user is told, not left to find out."""
     frames = [np.full((48, 64, 3), 120, np.uint8)] * 30

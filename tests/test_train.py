@@ -271,6 +271,7 @@ def test_paper_preset_is_one_flag_away():
     assert default.model.motion_channels and default.model.prior_rows == 45 and default.model.backbone == "none"
     assert default.model.motion_stats and default.model.colour_trunk and default.train.epochs == 30
     assert load_config(None, task="detection").train.epochs == 3
+    assert not paper.train.visual_memory and load_config(None).train.visual_memory
     assert load_config(None, preset="paper", epochs=3).train.epochs == 3  # options still override it
     with pytest.raises(VisError, match="unknown preset"):
         load_config(None, preset="nope")

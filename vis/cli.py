@@ -172,7 +172,8 @@ def cmd_train(args) -> int:
               f"(mean-sound baseline {s['baseline_mean_loss']:.2f}); validation sq err {s['val_sq_err']:.3f} at epoch "
               f"{s['best_epoch']} (no-video baselines: mean sound {s['baseline_mean_sq_err']:.3f}, average impact "
               f"shape {s['baseline_shape_sq_err']:.3f})")
-        print(f"wrote {Path(s['run']).resolve()}/model.pt, log.jsonl, curves.png, config.toml")
+        print(f"wrote {Path(s['run']).resolve()}/model.pt, bank.npz, log.jsonl, curves.png, config.toml, summary.json "
+              f"({s.get('wall_seconds', s['seconds']):.0f} s in all, with the inputs and the exemplar bank)")
     return 0
 
 

@@ -127,7 +127,7 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path) -> int:
     sound from the frames, and example-based synthesis pastes the nearest training impact there. Timing
     comes from the recording; what is heard comes from the video. Returns the number of impacts pasted."""
     from vis.evaluate import predict_windows
-    from vis.exemplars import ExemplarBank, paste
+    from vis.exemplars import ExemplarBank, centre_frame_features, paste
     from vis.features import CENTRED_FRAMES, FPS, load
     from vis.io import mux_audio
     from vis.train import load_model
@@ -139,7 +139,8 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path) -> int:
     windows = centred_windows([vf], centres="events" if len(vf.event_times) else "onsets")
     wave = np.zeros(int(round(vf.duration * bank.sr)), np.float32)
     if len(windows):
-        idx, _ = bank.search(predict_windows(net, pca, windows))
+        seen = centre_frame_features(windows) if bank.has_memory else None
+        idx, _ = bank.search(bank.with_lookalikes(predict_windows(net, pca, windows), seen), visual=seen)
         for (_, start), i in zip(windows.index, idx):
             centre = (start + CENTRED_FRAMES // 2) / float(FPS)
             paste(wave, bank.waveform(int(i)), int(round(centre * bank.sr)) - bank.pre)
@@ -165,7 +166,9 @@ def _report(out: Path, summary: dict, det_summary: dict, rows: list[dict], poole
         f"({summary['steps']} steps on {summary['train_windows']} onset-centred windows) and gives each impact its "
         "sound; `detect/` starts from its weights and is trained on the detection task (0.5 s sequences, time-shift "
         f"alignment; {det_summary['steps']} steps on {det_summary['train_windows']} windows) and decides when "
-        "impacts happen in a whole video.", "",
+        "impacts happen in a whole video. Their exemplar banks remember what each training impact looked like: "
+        "a predicted impact's spectrum leans on the training impacts that look alike, and example-based synthesis "
+        "picks the training impact nearest in sound and looks.", "",
         "## Held-out videos: sound predicted from the frames alone", "",
         "Onsets detected in the predicted sound against the onsets detected in the real sound, matched one to "
         "one within 0.1 s (precision P, recall R).", "",

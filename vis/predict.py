@@ -8,7 +8,10 @@
 3. Impacts are the prominent peaks of the predicted amplitude (:func:`detect_peaks`, with the model's own
    threshold). A waveform is made from them: ``example`` pastes at each the training impact whose 8-frame
    window is nearest (L1) to the prediction (Sec. 5.2, 6.1); ``parametric`` imposes on noise (Sec. 5.2)
-   envelopes with one impact-shaped rise at each peak (:func:`impact_envelope`).
+   envelopes with one impact-shaped rise at each peak (:func:`impact_envelope`). With a bank that has a
+   visual memory (:mod:`vis.exemplars`), the frames at the peaks are decoded once more and what they look
+   like draws each impact's spectrum towards that of the training impacts that look alike, and the
+   exemplar search weighs looks beside sound.
 4. The input's video stream is copied without re-encoding and the sound muxed in (replacing any audio).
 """
 
@@ -23,8 +26,9 @@ import torch
 
 from vis.cochleagram import COMPRESSION
 from vis.errors import VisError
-from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long
+from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long, visual_spectrum
 from vis.features import FPS, K, row_times
+from vis.model import colour_features
 from vis.onsets import PEAK_PROMINENCE_DB, amplitude, prediction_peaks
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
@@ -156,7 +160,8 @@ def detect_peaks(pred: Prediction, *, prominence_db: float = PEAK_PROMINENCE_DB)
     return prediction_peaks(pred.env, pred.times, prominence_db=prominence_db)
 
 
-def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, colour=None) -> np.ndarray:
+def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, colour=None,
+                    priors: np.ndarray | None = None) -> np.ndarray:
     """Envelopes [T, 42] with one impact at each peak time: the parametric method's sound for a whole video.
 
     A network's prediction hedges on timing, so its impacts are bumps a few dB high; imposed on noise as
@@ -164,32 +169,39 @@ def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, c
     ``shape`` [45, 42], the average training impact window, from its centre row 22 on, scaled band by band
     so that it starts at the predicted row at the peak (after ``colour``, the detection model's colouring,
     when given), and at least IMPACT_RISE_DB above the floor. The floor is the average impact's first
-    rows. So every predicted impact has the sudden rise of a real one.
+    rows. So every predicted impact has the sudden rise of a real one. With ``priors`` [P, 45, 42], the
+    sound of the training impacts that look like each peak's frame (:meth:`ExemplarBank.visual_prior`),
+    each impact decays like its look-alikes and its spectrum is drawn towards theirs (:func:`visual_spectrum`).
     """
     floor = np.maximum(shape[: K * 2].mean(0), 0)
     env = np.repeat(floor[None], len(pred.env), axis=0)
-    unit = shape[CENTRE_ROW:] / np.maximum(shape[CENTRE_ROW], 1e-6)
     floor_db = amplitude(floor[None])[0]
-    for t in peaks:
+    for n, t in enumerate(peaks):
         r = int(np.argmin(np.abs(pred.times - t)))
         row = pred.env[r][None]
         at = np.maximum(colour(row) if colour is not None else row, floor)
+        own = shape if priors is None else priors[n]
+        if priors is not None:
+            at = np.maximum(visual_spectrum(at, own[CENTRE_ROW][None]), floor)
         rise = amplitude(at)[0] - floor_db
         if rise < IMPACT_RISE_DB:  # amplitude is 10 log10 of sum env^(2 / COMPRESSION)
             at = at * 10 ** ((IMPACT_RISE_DB - rise) * COMPRESSION / 20)
+        unit = own[CENTRE_ROW:] / np.maximum(own[CENTRE_ROW], 1e-6)
         b = min(r + len(unit), len(env))
         env[r:b] = np.maximum(env[r:b], unit[: b - r] * at)
     return env
 
 
 def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, colour=None, seed: int = 0,
-               prominence_db: float = PEAK_PROMINENCE_DB) -> tuple[np.ndarray, list[dict]]:
+               prominence_db: float = PEAK_PROMINENCE_DB, looks=None) -> tuple[np.ndarray, list[dict]]:
     """Waveform [duration * sr] for a whole video's prediction, and one record (time, prominence) per impact.
 
     Impacts are the prediction's peaks (:func:`detect_peaks`). ``example`` pastes at each the training
     impact nearest to the predicted features there (paper Sec. 6.1); ``parametric`` imposes on noise
     (Sec. 5.2) the envelopes of :func:`impact_envelope`, or, without an exemplar bank to take the average
-    impact from, the predicted envelopes as they are.
+    impact from, the predicted envelopes as they are. ``looks(times) -> [P, D]`` tells what the frames at
+    the peak times look like (:func:`vis.model.colour_features`); with a bank that has a visual memory, each
+    impact's sound then also follows the training impacts that look alike (:mod:`vis.exemplars`).
     """
     from scipy.signal import resample_poly
 
@@ -197,16 +209,19 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
         raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
     peaks, prominence = detect_peaks(pred, prominence_db=prominence_db)
     n = int(round(pred.duration * sr))
+    visual = looks(peaks) if looks is not None and bank is not None and bank.has_memory and len(peaks) else None
     if method == "parametric":
         if bank is None or len(bank) == 0:
             return parametric_wave(pred, sr=sr, seed=seed), []
-        shaped = Prediction(impact_envelope(pred, peaks, bank.features.mean(0), colour=colour), pred.times,
-                            pred.duration, pred.n_frames)
+        priors = bank.visual_prior(visual) if visual is not None else None
+        shaped = Prediction(impact_envelope(pred, peaks, bank.features.mean(0), colour=colour, priors=priors),
+                            pred.times, pred.duration, pred.n_frames)
         records = [{"time": float(t), "amplitude": float(a)} for t, a in zip(peaks, prominence)]
         return parametric_wave(shaped, sr=sr, seed=seed), records
     if bank is None:
         raise VisError("example-based synthesis needs the model's exemplar bank (bank.npz)")
-    out, records = synthesize_long(pred.env, pred.times, peaks, bank, duration=pred.duration, colour=colour)
+    out, records = synthesize_long(pred.env, pred.times, peaks, bank, duration=pred.duration, colour=colour,
+                                   visual=visual)
     for r, a in zip(records, prominence):
         r["amplitude"] = float(a)  # the peak's prominence (dB): the confidence for detection AP
     if bank.sr != sr:
@@ -214,6 +229,38 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
         out = resample_poly(out, sr // g, bank.sr // g).astype(np.float32)
     out = np.pad(out, (0, max(0, n - len(out))))[:n]
     return np.clip(out, -1, 1), records
+
+
+def frame_looks(frames_at):
+    """A ``looks`` function for :func:`synthesize`: ``frames_at(indices) -> uint8 [P, H, W, 3]`` gives the
+    frames (at the model's rate and ``size``) nearest each time; returns their :func:`colour_features`."""
+    def looks(times: np.ndarray) -> np.ndarray:
+        idx = np.round(np.asarray(times) * float(FPS)).astype(np.int64)
+        return colour_features(frames_at(idx))
+
+    return looks
+
+
+def cached_frames_at(vf):
+    """``frames_at(indices)`` for a video's cached frames (:class:`vis.features.VideoFeatures`)."""
+    return lambda idx: np.asarray(vf.frames[np.clip(np.asarray(idx), 0, vf.n_frames - 1)])
+
+
+def video_frames_at(video: str | os.PathLike, size: tuple[int, int]):
+    """``frames_at(indices)`` for a video file: one more decoding pass converts just the frames asked for."""
+    from vis.io import iter_frames
+
+    def frames_at(idx: np.ndarray) -> np.ndarray:
+        want = {int(i) for i in idx}
+        got: dict[int, np.ndarray] = {}
+        for t, f in iter_frames(video, size=size, fps=FPS, only=want):
+            got[int(round(t * float(FPS)))] = f
+        if not got:
+            raise VisError(f"{video}: none of the frames asked for could be decoded")
+        last = got[max(got)]
+        return np.stack([got.get(int(i), last) for i in idx])  # past the end: the last one decoded
+
+    return frames_at
 
 
 def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | os.PathLike, *,
@@ -252,8 +299,9 @@ def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | o
         raise VisError(f"{bank_path}: missing (the model has no exemplar bank; use --method parametric)")
     pred = predict_features(net, pca, video, progress=progress)
     colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
+    looks = frame_looks(video_frames_at(video, tuple(net.cfg.image_size)))
     wave, records = synthesize(pred, method=method, bank=bank, colour=colour,
-                               prominence_db=peak_threshold(ck))
+                               prominence_db=peak_threshold(ck), looks=looks)
     peaks, amps = ([r["time"] for r in records], [r["amplitude"] for r in records]) if records else ([], [])
     mux_audio(video, wave, OUT_SR, out)
     wrote = [str(out)]

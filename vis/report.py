@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-ORDER = ("real", "full", "full-example", "parametric", "image-match", "spacetime-match", "image+spacetime-match",
-         "random", "real-match", "mean", "average-shape")
+ORDER = ("real", "full", "network-only", "full-example", "parametric", "image-match", "spacetime-match",
+         "image+spacetime-match", "random", "real-match", "mean", "average-shape")
 NAMES = {
     "real": "Real sound (upper bound)",
     "full": "Full system (predicted features)",
+    "network-only": "Network alone (no visual memory)",
     "full-example": "Full system, example-based (transferred impact)",
     "parametric": "Parametric synthesis (re-analysed waveform)",
     "image-match": "Image match",
