@@ -58,15 +58,16 @@ def test_bank_save_load_round_trip(tmp_path):
 
 
 def test_paste_overlap_adds_and_clips_at_the_edges():
-    out = np.zeros(10_000, np.float32)
-    clip = np.ones(6000, np.float32)  # fades: 2 ms in, 50 ms (2400 samples) out
+    out = np.zeros(20_000, np.float32)
+    clip = np.ones(12_000, np.float32)  # fades: 80 ms (3840 samples) in, 50 ms (2400 samples) out
     paste(out, clip, 1000)
     paste(out, clip, 3000)
-    assert out[:1000].max() == 0 and out[5000:].max() > 0
-    assert out[3500] == pytest.approx(2.0)  # both clips, past their fade-ins
+    assert out[:1000].max() == 0 and out[10_000:15_000].max() > 0 and out[15_000:].max() == 0
+    assert out[7000] == pytest.approx(2.0)  # both clips, past their fade-ins
+    assert 0 < out[1000 + 960] < out[1000 + 1920] < 0.6  # rising through the first one's fade-in
     paste(out, clip, -2000)  # starts before the output
-    paste(out, clip, 9000)  # runs past the end
-    assert np.isfinite(out).all() and len(out) == 10_000
+    paste(out, clip, 19_000)  # runs past the end
+    assert np.isfinite(out).all() and len(out) == 20_000
 
 
 def test_centre_row_is_the_centre_frames_own_time():
