@@ -174,3 +174,19 @@ def test_bank_with_memory_round_trip_and_checks(tmp_path):
     assert not ExemplarBank.load(tmp_path / "old.npz").has_memory  # banks made before the memory still load
     with pytest.raises(VisError, match="visual rows"):
         ExemplarBank(bank.features, bank.audio, bank.sr, bank.pre, bank.labels, bank.visual[:3])
+
+
+def test_cut_tail_fades_out_and_silences_the_rest():
+    from vis.exemplars import CUT_FADE_S, cut_tail
+
+    clip = np.ones(10_000, np.float32)
+    cut_tail(clip, 6000, sr=48_000)
+    fade = int(round(CUT_FADE_S * 48_000))
+    assert clip[: 6000 - fade].min() == 1 and clip[6000:].max() == 0
+    assert np.all(np.diff(clip[6000 - fade : 6000]) < 0)  # a falling ramp, no click
+    whole = np.ones(100, np.float32)
+    cut_tail(whole, 500)  # past the end: untouched
+    assert whole.min() == 1
+    early = np.ones(100, np.float32)
+    cut_tail(early, -5)  # before the start: all silent
+    assert early.max() == 0
