@@ -108,9 +108,9 @@ def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
     """ImageNet EfficientNet-Lite0 features (pooled, 1280, unit length) of each window's centre frame: of the
     colour image (:func:`vis.exemplars.centre_frame_features`), of the spacetime image, and of both."""
     from vis.exemplars import centre_frame_features
-    from vis.model import EfficientNetLite0, spacetime_images
+    from vis.model import imagenet_net, spacetime_images
 
-    net = EfficientNetLite0().eval()
+    net = imagenet_net()
     col = centre_frame_features(windows, batch=batch, net=net)
     st = []
     with torch.no_grad():

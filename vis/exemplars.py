@@ -101,6 +101,7 @@ class ExemplarBank:
         self._proj: dict[tuple[int, int], tuple] = {}  # rows -> (mean, basis, projected bank, norms)
         self._scales: dict[tuple[int, int], tuple[float, float]] = {}  # rows -> (sound, visual) median distances
         self._visual: np.ndarray | None = None  # float32 copy of visual, made on first use
+        self._impacts: tuple | None = None  # (impacts(),), computed on first use
         if self.visual is not None and len(self.visual) != len(self.features):
             raise VisError(f"exemplar bank: {len(self.visual)} visual rows for {len(self.features)} exemplars")
 
@@ -135,8 +136,8 @@ class ExemplarBank:
         if not self.has_memory:
             raise VisError("this exemplar bank has no visual memory (made before it existed: retrain to add it)")
         v = np.asarray(visual, np.float32).reshape(-1, self.visual.shape[1])
-        base = self._visual32() if ids is None else self._visual32()[ids]
-        return v @ base.T
+        sim = v @ self._visual32().T
+        return sim if ids is None else sim[:, ids]  # columns, not a copy of the bank's rows
 
     def _visual32(self) -> np.ndarray:
         if self._visual is None:
@@ -170,9 +171,11 @@ class ExemplarBank:
         centre row is at least CLEAN_IMPACT of the window's highest. The others are mostly the ringing of an
         earlier impact or lead up to a later one (cut from their waveform), and pasted at a peak they put no
         impact there. None when that would leave no exemplar."""
-        level = np.linalg.norm(self.features, axis=2)
-        ok = level[:, CENTRE_ROW - 1 : CENTRE_ROW + 2].max(axis=1) >= CLEAN_IMPACT * level.max(axis=1)
-        return np.flatnonzero(ok) if ok.any() else None
+        if self._impacts is None:
+            level = np.linalg.norm(self.features, axis=2)
+            ok = level[:, CENTRE_ROW - 1 : CENTRE_ROW + 2].max(axis=1) >= CLEAN_IMPACT * level.max(axis=1)
+            self._impacts = (np.flatnonzero(ok) if ok.any() else None,)
+        return self._impacts[0]
 
     def _scale(self, rows: slice) -> tuple[float, float]:
         """Median L1 distance (over ``rows``) and median visual distance between random pairs of exemplars."""
@@ -362,8 +365,7 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
     rows = slice(CENTRE_ROW - 1 - LONG_QUERY_LEAD * K, CENTRE_ROW - 1 - LONG_QUERY_LEAD * K + LONG_QUERY_FRAMES * K)
     seen = visual is not None and bank.has_memory
     priors = bank.visual_prior(visual) if seen and len(peaks) else None
-    impacts = bank.impacts()
-    records = []
+    queries = []
     for n, t in enumerate(peaks):
         p = int(round(t * float(FPS)))
         grid = row_times(LONG_QUERY_FRAMES) + (p - LONG_QUERY_LEAD) / float(FPS)
@@ -372,7 +374,13 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
             q = colour(q)
         if priors is not None:
             q = visual_spectrum(q, priors[n, rows])
-        i, d = bank.search(q, rows=rows, visual=visual[n] if seen else None, subset=impacts)
+        queries.append(q)
+    records = []
+    if not queries:
+        return out, records
+    # one search for all peaks: the bank's rows are sliced (and the subset taken) once, not once per peak
+    found, dist = bank.search(np.stack(queries), rows=rows, visual=visual if seen else None, subset=bank.impacts())
+    for n, (t, i, d) in enumerate(zip(peaks, found, dist)):
         at = int(round(t * bank.sr)) - bank.pre  # at the peak itself (the query used its frame grid)
         clip = bank.waveform(int(i))
         if n + 1 < len(peaks):  # it ends where the next impact begins, as exemplars end at their next onset
