@@ -22,6 +22,7 @@ def main(out: str, *, loss: str = "robust", epochs: int = 12, videos: int = 12, 
     from vis.dataset import Dataset
     from vis.evaluate import detection_metrics
     from vis.features import load, prepare
+    from vis.predict import peak_params
     from vis.synth.bounce import write_bounce
     from vis.train import load_config, load_model, run
 
@@ -42,7 +43,7 @@ def main(out: str, *, loss: str = "robust", epochs: int = 12, videos: int = 12, 
         prepare(ds, base / "cache", size=size, ids=ds.split("test"), progress=False)
         vids = [load(base / "cache", v, size) for v in ds.split("test")]
         m = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids},
-                              prominence_db=ck["peak_prominence_db"])
+                              **peak_params(ck))
         result[name] = {**m, "steps": summary["steps"], "train_seconds": round(summary["seconds"], 1)}
         print(f"{name:13s} AP {m['ap']:.3f}  onset acc {m['onset_acc']:.3f}  onset AP {m['onset_ap']:.3f}  "
               f"({m['predicted_onsets']} predicted / {m['true_onsets']} true onsets, {summary['steps']} steps)",

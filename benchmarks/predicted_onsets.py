@@ -19,7 +19,7 @@ from vis.exemplars import Colouring, ExemplarBank
 from vis.features import default_cache_dir, load, prepare
 from vis.metrics import precision_recall
 from vis.onsets import onsets_from_audio
-from vis.predict import METHODS, OUT_SR, cached_frames_at, frame_looks, peak_threshold, predict_cached, synthesize
+from vis.predict import METHODS, OUT_SR, cached_frames_at, frame_looks, peak_params, predict_cached, synthesize
 from vis.train import load_model
 
 
@@ -29,7 +29,7 @@ def main(data: str, model: str, *, cache: str | None = None, videos: int | None 
     net, pca, ck = load_model(model)
     bank = ExemplarBank.load(Path(model) / "bank.npz")
     colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
-    threshold = peak_threshold(ck)
+    picking = peak_params(ck)
     ids = ds.split("test")[:videos]
     size = tuple(net.cfg.image_size)
     prepare(ds, cache_dir, size=size, ids=ids, progress=False)
@@ -39,7 +39,7 @@ def main(data: str, model: str, *, cache: str | None = None, videos: int | None 
         pred = predict_cached(net, pca, vf)
         line = [vid]
         for method in METHODS:
-            wave, _ = synthesize(pred, method=method, bank=bank, colour=colour, prominence_db=threshold,
+            wave, _ = synthesize(pred, method=method, bank=bank, colour=colour, **picking,
                                  looks=frame_looks(cached_frames_at(vf)))
             found, _ = onsets_from_audio(wave, OUT_SR)
             pr = precision_recall(found, vf.onsets)

@@ -199,3 +199,18 @@ def test_output_extensions_are_honoured_or_refused_before_work(tiny_run, tmp_pat
     with av.open(str(out)) as c:
         assert "matroska" in c.format.name and c.streams.video and c.streams.audio
     assert sf.info(str(snd)).format == "FLAC"
+
+
+def test_one_prediction_makes_both_methods_sound_as_two_runs_would(tiny_run, tmp_path, tiny_data):
+    from vis.predict import Predictor, predict_sounds, predict_video
+
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    outputs = {m: (tmp_path / f"both-{m}.mp4", tmp_path / f"both-{m}.wav") for m in ("example", "parametric")}
+    both = predict_sounds(src, Predictor.load(tiny_run), outputs, progress=False)
+    for method in outputs:
+        alone = predict_video(src, tiny_run, tmp_path / f"{method}.mp4", method=method, wav=tmp_path / f"{method}.wav",
+                              progress=False)
+        assert both[method]["peaks"] == alone["peaks"]
+        a, _ = read_audio(tmp_path / f"{method}.wav")
+        b, _ = read_audio(outputs[method][1])
+        np.testing.assert_array_equal(a, b)

@@ -225,6 +225,7 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
     height is the only sign of contact, the model with spacetime images finds the impacts and the
     colour-only one finds fewer (the paper's comparison, Sec. 6.1; benchmarks/detection_bounce.py)."""
     from vis.evaluate import detection_metrics
+    from vis.predict import peak_params
     from vis.synth.bounce import write_bounce
     from vis.train import run
 
@@ -241,7 +242,7 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
         prepare(ds, tmp_path / "cache", size=(32, 24), ids=ds.split("test"), progress=False)
         vids = [load(tmp_path / "cache", v, (32, 24)) for v in ds.split("test")]
         ap[spacetime] = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids},
-                                          prominence_db=ck["peak_prominence_db"])
+                                          **peak_params(ck))
     # measured over runs of this test: full AP 0.66-0.87, colour only 0.08-0.49 (runs vary: few steps)
     assert ap[True]["ap"] >= 0.5 and ap[True]["onset_acc"] >= 0.5, ap[True]
     assert ap[False]["ap"] <= ap[True]["ap"] - 0.15, ap
@@ -371,3 +372,30 @@ def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data
     cut = torch.load(tmp_path / "cut" / "model.pt", weights_only=False)["state_dict"]
     for k in full:
         assert torch.equal(full[k], cut[k]), k
+
+
+def test_a_bank_of_the_same_impacts_is_taken_from_the_init_run_not_built_again(tiny_data, tiny_run, monkeypatch,
+                                                                               tmp_path):
+    import vis.exemplars
+    from vis.exemplars import ExemplarBank
+    from vis.train import write_bank
+
+    ds = Dataset.open(tiny_data)
+    cache = json.loads((tiny_run / "summary.json").read_text())["cache"]
+    videos = [load(cache, v, (32, 24)) for v in ds.split("train")]
+    every, fewer = centred_windows(videos), centred_windows(videos[:1])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_bank(ds, every, tmp_path / "a" / "bank.npz", visual=False)
+    built = ExemplarBank.load(tmp_path / "a" / "bank.npz")
+    assert built.source and len(built) == len(every)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the bank was built again")
+
+    monkeypatch.setattr(vis.exemplars, "build_bank", no_build)
+    write_bank(ds, every, tmp_path / "b" / "bank.npz", visual=False, reuse=tmp_path / "a")
+    assert (tmp_path / "b" / "bank.npz").read_bytes() == (tmp_path / "a" / "bank.npz").read_bytes()
+    for windows, visual in ((fewer, False), (every, True)):  # other impacts, or another memory setting: built
+        with pytest.raises(AssertionError, match="built again"):
+            write_bank(ds, windows, tmp_path / "b" / "bank.npz", visual=visual, reuse=tmp_path / "a")

@@ -34,7 +34,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     from vis.io import atomic_output, read_audio
     from vis.metrics import average_precision, onset_metrics, precision_recall
     from vis.onsets import onsets_from_audio
-    from vis.predict import predict_video
+    from vis.predict import Predictor, predict_sounds
     from vis.synth import generate
     from vis.train import load_config, run
 
@@ -76,14 +76,16 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     vids.mkdir(exist_ok=True)
     figs.mkdir(exist_ok=True)
     rows = []
+    model = Predictor.load(det_dir)
     for vid in ds.split("test"):
         real = load(out / "cache", vid).onsets  # onsets of the real sound (the same detector)
         row = {"id": vid, "true_events": len(ds.events(vid)), "real_onsets": len(real)}
-        for method, name in (("example", "predicted"), ("parametric", "parametric")):
-            wav = vids / f"{vid}_{name}.wav"
-            r = predict_video(ds.video_path(vid), det_dir, vids / f"{vid}_{name}.mp4", method=method, wav=wav,
-                              png=figs / f"{vid}_cochleagram.png" if method == "example" else None, progress=False)
-            wave, sr = read_audio(wav, mono=True)
+        names = {"example": "predicted", "parametric": "parametric"}
+        outputs = {m: (vids / f"{vid}_{n}.mp4", vids / f"{vid}_{n}.wav") for m, n in names.items()}
+        made = predict_sounds(ds.video_path(vid), model, outputs, png=figs / f"{vid}_cochleagram.png",
+                              progress=False)
+        for method, r in made.items():
+            wave, sr = read_audio(outputs[method][1], mono=True)
             onsets, _ = onsets_from_audio(wave, sr)
             pr = precision_recall(onsets, real)
             row[method] = {"onsets": len(onsets), "tp": pr["tp"], "precision": pr["precision"],

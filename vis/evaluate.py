@@ -62,8 +62,8 @@ from vis.metrics import (
     sq_err,
 )
 from vis.model import robust_loss
-from vis.onsets import PEAK_PROMINENCE_DB
-from vis.predict import peak_threshold
+from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB
+from vis.predict import peak_params
 
 LABEL_KINDS = ("material", "action", "reaction", "hardness")
 BASE_METHODS = ("full", "network-only", "full-example", "parametric", "image-match", "spacetime-match",
@@ -296,7 +296,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     # Detection on the full test videos.
     for name, (dn, dp, dck) in det_runs.items():
         vids = [load(cache, v, tuple(dn.cfg.image_size)) for v in test_ids]
-        metrics["detection"][name] = detection_metrics(dn, dp, vids, events, prominence_db=peak_threshold(dck))
+        metrics["detection"][name] = detection_metrics(dn, dp, vids, events, **peak_params(dck))
 
     figs = out / "figures"
     figs.mkdir(exist_ok=True)
@@ -340,11 +340,11 @@ def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = No
 
 
 def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, list], *,
-                      prominence_db: float = PEAK_PROMINENCE_DB) -> dict:
+                      prominence_db: float = PEAK_PROMINENCE_DB, min_gap: float = MIN_GAP) -> dict:
     """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset).
 
-    The peaks scored are those the model's sound has: prominence ``>= prominence_db``
-    (:func:`vis.predict.peak_threshold` of its checkpoint).
+    The peaks scored are those the model's sound has: prominence ``>= prominence_db``, at least ``min_gap``
+    s apart (:func:`vis.predict.peak_params` of its checkpoint).
     """
     from vis.predict import detect_peaks, predict_cached
 
@@ -352,7 +352,7 @@ def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, l
     all_p, all_s, all_t, offset = [], [], [], 0.0
     for vf in videos:
         pred = predict_cached(net, pca, vf)
-        times, amps = detect_peaks(pred, prominence_db=prominence_db)
+        times, amps = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
         truth = np.array([e.time for e in events[vf.vid] if e.time < pred.duration])
         om = onset_metrics(times, amps, truth, duration=pred.duration, clip_s=ONSET_CLIP_S)
         if len(truth):

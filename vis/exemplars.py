@@ -88,6 +88,8 @@ class ExemplarBank:
     labels : np.ndarray [shape=(M,)] str, material of the nearest annotated event ('' if none)
     visual : np.ndarray [shape=(M, 1280)] float16 or None, unit ImageNet features of each impact's centre
         frame (:func:`vis.model.colour_features`): the visual memory
+    source : str, what the bank was built from (a hash of the dataset and windows; '' if unknown), so that
+        a run on the same training impacts can take it as it is
     """
 
     features: np.ndarray
@@ -96,6 +98,7 @@ class ExemplarBank:
     pre: int
     labels: np.ndarray
     visual: np.ndarray | None = None
+    source: str = ""
 
     def __post_init__(self):
         self._proj: dict[tuple[int, int], tuple] = {}  # rows -> (mean, basis, projected bank, norms)
@@ -114,7 +117,7 @@ class ExemplarBank:
         extra = {} if self.visual is None else {"visual": self.visual.astype(np.float16)}
         with atomic_output(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, features=self.features, audio=self.audio, sr=self.sr, pre=self.pre, labels=self.labels,
-                     **extra)
+                     source=self.source, **extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExemplarBank:
@@ -122,7 +125,8 @@ class ExemplarBank:
         try:
             with np.load(p) as z:
                 visual = z["visual"] if "visual" in z.files else None
-                return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"], visual)
+                source = str(z["source"]) if "source" in z.files else ""
+                return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"], visual, source)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise VisError(f"{p}: not an exemplar bank ({e})") from None
 
@@ -277,11 +281,12 @@ def visual_spectrum(pred: np.ndarray, prior: np.ndarray, *, mix: float = SPECTRU
 
 
 def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int = BANK_SR,
-               labels: dict[str, list] | None = None, visual: bool = True) -> ExemplarBank:
+               labels: dict[str, list] | None = None, visual: bool = True, source: str = "") -> ExemplarBank:
     """A bank from training windows (:class:`vis.windows.Windows`) and each video's audio.
 
     audio_for : {video id: (audio [n] mono float, rate)}; labels : {video id: events} to label exemplars;
-    visual : also remember what each impact looked like (its centre frame's ImageNet features).
+    visual : also remember what each impact looked like (its centre frame's ImageNet features);
+    source : recorded in the bank (:class:`ExemplarBank`).
     """
     from scipy.signal import resample_poly
 
@@ -314,7 +319,7 @@ def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int
         raise VisError("no training impacts to build the exemplar bank from")
     seen = centre_frame_features(windows) if visual else None
     return ExemplarBank(np.stack(feats).astype(np.float32), np.stack(clips), sr, pre, np.array(names),
-                        None if seen is None else seen.astype(np.float16))
+                        None if seen is None else seen.astype(np.float16), source)
 
 
 def centre_frame_features(windows, *, batch: int = 64, net: EfficientNetLite0 | None = None) -> np.ndarray:

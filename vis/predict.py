@@ -6,7 +6,7 @@
 2. The network predicts PCA coefficients of the square-rooted envelopes, turned back into a cochleagram
    [T, 42] on the frame grid (3 rows per frame).
 3. Impacts are the prominent peaks of the predicted amplitude (:func:`detect_peaks`, with the model's own
-   threshold). A waveform is made from them: ``example`` pastes at each the training impact whose 8-frame
+   threshold and gap). A waveform is made from them: ``example`` pastes at each the training impact whose 8-frame
    window is nearest (L1) to the prediction (Sec. 5.2, 6.1); ``parametric`` imposes on noise (Sec. 5.2)
    envelopes with one impact-shaped rise at each peak (:func:`impact_envelope`). With a bank that has a
    visual memory (:mod:`vis.exemplars`), the frames at the peaks are decoded once more and what they look
@@ -29,7 +29,7 @@ from vis.errors import VisError
 from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long, visual_spectrum
 from vis.features import FPS, K, row_times
 from vis.model import colour_features
-from vis.onsets import PEAK_PROMINENCE_DB, amplitude, prediction_peaks
+from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB, amplitude, prediction_peaks
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
 OVERLAP = 0.3  # ... overlapping by 30 % (paper A1.1)
@@ -147,17 +147,20 @@ def parametric_wave(pred: Prediction, *, sr: int = OUT_SR, seed: int = 0) -> np.
     return np.pad(wave, (0, max(0, n - len(wave))))[:n].astype(np.float32)
 
 
-def peak_threshold(ck: dict) -> float:
-    """The prominence threshold (dB) of a checkpoint's peaks: fitted in training (detection models), else
-    :data:`vis.onsets.PEAK_PROMINENCE_DB`."""
-    return float(ck.get("peak_prominence_db", PEAK_PROMINENCE_DB))
+def peak_params(ck: dict) -> dict:
+    """How a checkpoint's peaks are picked, as keywords of :func:`detect_peaks`: the prominence threshold
+    (dB) and the least gap (s) between peaks, both fitted in training on validation videos (detection
+    models), else :data:`vis.onsets.PEAK_PROMINENCE_DB` and :data:`vis.onsets.MIN_GAP`."""
+    return {"prominence_db": float(ck.get("peak_prominence_db", PEAK_PROMINENCE_DB)),
+            "min_gap": float(ck.get("peak_min_gap_s", MIN_GAP))}
 
 
-def detect_peaks(pred: Prediction, *, prominence_db: float = PEAK_PROMINENCE_DB) -> tuple[np.ndarray, np.ndarray]:
+def detect_peaks(pred: Prediction, *, prominence_db: float = PEAK_PROMINENCE_DB,
+                 min_gap: float = MIN_GAP) -> tuple[np.ndarray, np.ndarray]:
     """Impacts in a prediction: prominent maxima of its amplitude (:func:`vis.onsets.prediction_peaks`) and
     their prominences (dB), the confidence used for detection AP. A trained model carries its own
-    threshold (:func:`peak_threshold`, fitted on validation videos)."""
-    return prediction_peaks(pred.env, pred.times, prominence_db=prominence_db)
+    threshold and gap (:func:`peak_params`, fitted on validation videos)."""
+    return prediction_peaks(pred.env, pred.times, prominence_db=prominence_db, min_gap=min_gap)
 
 
 def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, colour=None,
@@ -193,7 +196,8 @@ def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, c
 
 
 def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, colour=None, seed: int = 0,
-               prominence_db: float = PEAK_PROMINENCE_DB, looks=None) -> tuple[np.ndarray, list[dict]]:
+               prominence_db: float = PEAK_PROMINENCE_DB, min_gap: float = MIN_GAP,
+               looks=None) -> tuple[np.ndarray, list[dict]]:
     """Waveform [duration * sr] for a whole video's prediction, and one record (time, prominence) per impact.
 
     Impacts are the prediction's peaks (:func:`detect_peaks`). ``example`` pastes at each the training
@@ -207,7 +211,7 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
 
     if method not in METHODS:
         raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
-    peaks, prominence = detect_peaks(pred, prominence_db=prominence_db)
+    peaks, prominence = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
     n = int(round(pred.duration * sr))
     visual = looks(peaks) if looks is not None and bank is not None and bank.has_memory and len(peaks) else None
     if method == "parametric":
@@ -263,65 +267,112 @@ def video_frames_at(video: str | os.PathLike, size: tuple[int, int]):
     return frames_at
 
 
-def predict_video(video: str | os.PathLike, run: str | os.PathLike, out: str | os.PathLike, *,
+@dataclass
+class Predictor:
+    """A trained run ready to make sound: its network, PCA and checkpoint (:func:`vis.train.load_model`),
+    its exemplar bank (None when the run has none) and the detection model's colouring (None otherwise)."""
+
+    net: object
+    pca: object
+    ck: dict
+    bank: ExemplarBank | None
+    colour: Colouring | None
+
+    @classmethod
+    def load(cls, run: str | os.PathLike) -> Predictor:
+        from vis.train import load_model
+
+        net, pca, ck = load_model(run)
+        bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
+        bank = ExemplarBank.load(bank_path) if bank_path.is_file() else None
+        colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
+        return cls(net, pca, ck, bank, colour)
+
+
+def predict_video(video: str | os.PathLike, run: str | os.PathLike | Predictor, out: str | os.PathLike, *,
                   method: str = "example", wav: str | os.PathLike | None = None, png: str | os.PathLike | None = None,
                   progress: bool = True) -> dict:
-    """Everything ``vis predict`` does. Returns a summary (paths written, impacts, seconds)."""
+    """Everything ``vis predict`` does: ``video`` with the sound of ``method`` written to ``out`` (and ``wav``,
+    and the predicted cochleagram to ``png``). Returns a summary (paths written, impacts, seconds)."""
+    return predict_sounds(video, run, {method: (out, wav)}, png=png, progress=progress)[method]
+
+
+def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
+                   outputs: dict[str, tuple[str | os.PathLike, str | os.PathLike | None]], *,
+                   png: str | os.PathLike | None = None, progress: bool = True) -> dict[str, dict]:
+    """One prediction of ``video``'s sound features, synthesized by each method of ``outputs``
+    (``{method: (video out, wav out or None)}``). Returns a summary per method."""
     import time
 
     from vis.io import SOUND_FORMATS, VIDEO_FORMATS, mux_audio, output_format, probe, write_wav
-    from vis.train import load_model
 
     t0 = time.time()
     video = Path(video)
-    for p in (out, wav, png):
-        if p is not None and not Path(p).resolve().parent.is_dir():
-            raise VisError(f"{Path(p).parent}: output folder does not exist")
-        if p is not None and Path(p).is_dir():
-            raise VisError(f"{p}: is a folder (give a file name)")
-        if p is not None and Path(p).resolve() == video.resolve():
-            raise VisError(f"{p}: the output would overwrite the input video")
-    if method not in METHODS:
-        raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
-    output_format(out, VIDEO_FORMATS, "a video")  # refused before any work
-    if wav is not None:
-        output_format(wav, SOUND_FORMATS, "sound")
+    for method, (out, wav) in outputs.items():
+        if method not in METHODS:
+            raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+        for p in (out, wav, png):
+            if p is not None and not Path(p).resolve().parent.is_dir():
+                raise VisError(f"{Path(p).parent}: output folder does not exist")
+            if p is not None and Path(p).is_dir():
+                raise VisError(f"{p}: is a folder (give a file name)")
+            if p is not None and Path(p).resolve() == video.resolve():
+                raise VisError(f"{p}: the output would overwrite the input video")
+        output_format(out, VIDEO_FORMATS, "a video")  # refused before any work
+        if wav is not None:
+            output_format(wav, SOUND_FORMATS, "sound")
     info = probe(video)
     if not info.has_video:
         raise VisError(f"{video}: no video stream" + (" (audio only)" if info.has_audio else ""))
-    net, pca, ck = load_model(run)
-    bank = None
-    # the exemplars to paste (example), the average training impact (parametric)
-    bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
-    if bank_path.is_file():
-        bank = ExemplarBank.load(bank_path)
-    elif method == "example":
-        raise VisError(f"{bank_path}: missing (the model has no exemplar bank; use --method parametric)")
-    pred = predict_features(net, pca, video, progress=progress)
-    colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
-    looks = frame_looks(video_frames_at(video, tuple(net.cfg.image_size)))
-    wave, records = synthesize(pred, method=method, bank=bank, colour=colour,
-                               prominence_db=peak_threshold(ck), looks=looks)
-    peaks, amps = ([r["time"] for r in records], [r["amplitude"] for r in records]) if records else ([], [])
-    mux_audio(video, wave, OUT_SR, out)
-    wrote = [str(out)]
-    if wav is not None:
-        write_wav(wav, wave, OUT_SR)
-        wrote.append(str(wav))
-    if png is not None:
-        from vis.plots import save_cochleagram_png
+    model = run if isinstance(run, Predictor) else Predictor.load(run)
+    if model.bank is None and "example" in outputs:
+        # the exemplars to paste (example); parametric takes the average training impact from it when present
+        raise VisError(f"{run}: the model has no exemplar bank (bank.npz); use --method parametric")
+    pred = predict_features(model.net, model.pca, video, progress=progress)
+    looks = frame_looks(video_frames_at(video, tuple(model.net.cfg.image_size)))
+    if model.bank is not None and model.bank.has_memory:
+        looks = _memoised(looks)  # both methods look at the same peaks' frames: decode them once
+    predicted_s = time.time() - t0
+    summaries = {}
+    for method, (out, wav) in outputs.items():
+        t1 = time.time()
+        wave, records = synthesize(pred, method=method, bank=model.bank, colour=model.colour,
+                                   looks=looks, **peak_params(model.ck))
+        mux_audio(video, wave, OUT_SR, out)
+        wrote = [str(out)]
+        if wav is not None:
+            write_wav(wav, wave, OUT_SR)
+            wrote.append(str(wav))
+        if png is not None and not summaries:
+            from vis.plots import save_cochleagram_png
 
-        compare = None
-        if info.has_audio:
-            from vis.cochleagram import cochleagram
-            from vis.io import read_audio
+            compare = None
+            if info.has_audio:
+                from vis.cochleagram import cochleagram
+                from vis.io import read_audio
 
-            audio, sr = read_audio(video)
-            compare = cochleagram(audio, sr)
-        save_cochleagram_png(png, pred.env, pred.times, title=f"predicted: {video.name}", compare=compare)
-        wrote.append(str(png))
-    seconds = time.time() - t0
-    return {"video": str(video), "wrote": wrote, "duration": pred.duration, "impacts": len(records),
-            "peaks": peaks, "peak_amplitudes": amps,
+                audio, sr = read_audio(video)
+                compare = cochleagram(audio, sr)
+            save_cochleagram_png(png, pred.env, pred.times, title=f"predicted: {video.name}", compare=compare)
+            wrote.append(str(png))
+        seconds = predicted_s + time.time() - t1
+        summaries[method] = {
+            "video": str(video), "wrote": wrote, "duration": pred.duration, "impacts": len(records),
+            "peaks": [r["time"] for r in records], "peak_amplitudes": [r["amplitude"] for r in records],
             "method": method, "seconds": seconds, "realtime_factor": pred.duration / seconds if seconds else 0.0,
             "records": records}
+    return summaries
+
+
+def _memoised(looks):
+    """``looks`` that remembers its last answer (the same peak times asked for again)."""
+    last: dict = {}
+
+    def cached(times: np.ndarray) -> np.ndarray:
+        key = np.asarray(times).tobytes()
+        if key not in last:
+            last.clear()
+            last[key] = looks(times)
+        return last[key]
+
+    return cached
