@@ -56,10 +56,11 @@ def test_bad_inputs_one_line_exit_2(data, tmp_path, capsys):
 
     times = data / f"{TINY_IDS[0]}_times.txt"
     times.write_text("0.5 wood hit static\noops wood hit static\n")
-    code, _, err = run(capsys, "info", data)
-    assert code == 0 and "broken" not in err  # info reports it...
+    code, out, err = run(capsys, "info", data)
+    assert code == 1 and "broken" not in err  # info reports it on stdout, exit status 1 ...
+    assert out.strip().splitlines()[-1].startswith("1 of 4 videos are incomplete or broken")
     code, out, _ = run(capsys, "info", data, "--json")
-    assert f"{TINY_IDS[0]}_times.txt:2" in json.loads(out)["broken"][TINY_IDS[0]]
+    assert code == 1 and f"{TINY_IDS[0]}_times.txt:2" in json.loads(out)["broken"][TINY_IDS[0]]
 
     (data / "test.txt").write_text("2099-01-01-00-00-00\n")
     assert_one_line_error(*run(capsys, "info", data)[::2], "test.txt:1", "unknown video id")
@@ -69,7 +70,7 @@ def test_missing_file_and_skip_broken(data, capsys):
     (data / f"{TINY_IDS[2]}_denoised.mp4").unlink()
     assert_one_line_error(*run(capsys, "info", data)[::2], f"{TINY_IDS[2]}_denoised.mp4: missing")
     code, out, err = run(capsys, "info", data, "--skip-broken", "--json")
-    assert code == 0 and "vis: warning:" in err and json.loads(out)["ids"] == 3
+    assert code == 1 and "vis: warning:" in err and json.loads(out)["ids"] == 3  # skipped, still reported
 
 
 def test_console_script_exit_status(tmp_path):

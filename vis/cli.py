@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
 import warnings
 from pathlib import Path
 
-from vis.errors import Interrupted, VisError
+from vis.errors import Interrupted, ShortMedia, VisError
 
 BACKBONE_CHOICES = ["none", "small", "alexnet", "efficientnet-lite0"]  # vis.model.BACKBONES (not imported: torch)
 
@@ -39,6 +40,12 @@ def _dataset_options(p: argparse.ArgumentParser) -> None:
                    "(default: DATA/train.txt and test.txt, else a seeded 75/25 split)")
     p.add_argument("--seed", type=int, default=0, help="seed of the 75/25 split when the data has none")
     p.add_argument("--skip-broken", action="store_true", help="warn about and skip ids with missing files")
+    _strict_option(p)
+
+
+def _strict_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict", action="store_true", help="a media file shorter than its header declares "
+                   "(truncated or damaged) is an error, not a warning")
 
 
 def _open_dataset(args):
@@ -55,9 +62,10 @@ def cmd_info(args) -> int:
     from vis.dataset import summarize
 
     info = summarize(_open_dataset(args), progress=not args.json)
+    bad = len(info["missing"]) + len(info["broken"])  # exit status 1 when any (2 stays for usage errors)
     if args.json:
         print(json.dumps(info, indent=2))
-        return 0
+        return 1 if bad else 0
     print(f"{info['root']}: {info['ids']} videos, {info['duration_s'] / 3600:.2f} h, {info['events']} events "
           f"({info['unlabelled_events']} unlabelled)")
     print("splits (" + info["split_source"] + "): " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
@@ -67,6 +75,9 @@ def cmd_info(args) -> int:
         print(f"missing: {vid}: {', '.join(files)}")
     for vid, why in info["broken"].items():
         print(f"broken: {vid}: {why}")
+    if bad:
+        print(f"{bad} of {info['ids']} videos are incomplete or broken (exit status 1)")
+        return 1
     return 0
 
 
@@ -93,10 +104,10 @@ def cmd_synth(args) -> int:
 def cmd_cochleagram(args) -> int:
     import numpy as np
 
-    from vis.cochleagram import cochleagram
+    from vis.cochleagram import SR, cochleagram
     from vis.io import atomic_output, read_audio
 
-    audio, sr = read_audio(args.input)
+    audio, sr = read_audio(args.input, min_rate=SR)
     env, times = cochleagram(audio, sr)
     with atomic_output(args.output) as tmp, open(tmp, "wb") as f:
         np.save(f, env)
@@ -113,6 +124,7 @@ def cmd_cochleagram(args) -> int:
 
 
 def cmd_onsets(args) -> int:
+    from vis.cochleagram import SR
     from vis.io import read_audio
     from vis.onsets import onsets_from_audio, score_dataset
 
@@ -131,7 +143,7 @@ def cmd_onsets(args) -> int:
         return 0
     if args.audio != "denoised" or args.skip_broken:
         raise VisError(f"{args.input}: --audio and --skip-broken apply to a dataset folder, not to one file")
-    audio, sr = read_audio(args.input)
+    audio, sr = read_audio(args.input, min_rate=SR)
     times, strength = onsets_from_audio(audio, sr)
     if args.json:
         print(json.dumps({"input": str(args.input), "onsets": [
@@ -259,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="wav file or video with an audio track")
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npy, float32 [T, 42], ~90 Hz")
     p.add_argument("--png", type=Path, help="also write a figure (time in s, band centres in Hz)")
+    _strict_option(p)
     p.set_defaults(func=cmd_cochleagram)
 
     p = sub.add_parser("onsets", help="detect impact onsets in a wav or video (paper Sec. 3), "
@@ -269,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", default="denoised", choices=["denoised", "mic"],
                    help="dataset folder: which wav gives the sound (default: denoised)")
     p.add_argument("--skip-broken", action="store_true", help="dataset folder: skip ids with missing files")
+    _strict_option(p)
     p.set_defaults(video="denoised", split=None, seed=0)  # a dataset is scored whole: every id, every event
     p.set_defaults(func=cmd_onsets)
 
@@ -313,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="example-based (default) or parametric synthesis (paper Sec. 5.2)")
     p.add_argument("--wav", type=Path, help="also write the predicted sound (.wav or .flac)")
     p.add_argument("--png", type=Path, help="also write the predicted cochleagram (above the original's)")
+    _strict_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="the paper's experiments on the test split: metrics, tables, figures")
@@ -343,22 +358,55 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
-        print(f"vis: warning: {message}", file=sys.stderr)
+        hint = "; --strict makes this an error" if issubclass(category, ShortMedia) else ""
+        _say(f"vis: warning: {message}{hint}")
 
     warnings.showwarning = show_warning
+    if getattr(args, "strict", False):
+        warnings.simplefilter("error", ShortMedia)
     if threading.current_thread() is threading.main_thread():  # SIGTERM ends a command as Ctrl-C does
         signal.signal(signal.SIGTERM, _terminate)
+    # what this command creates, removed again if it fails (a run folder with a state to resume is kept)
+    created = [Path(p) for p in (getattr(args, k, None) for k in ("out", "output", "wav", "png"))
+               if p is not None and not os.path.lexists(p)]
+    code = 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        return code
     except Interrupted as e:
-        print(f"vis: interrupted: {e}", file=sys.stderr)
+        code = 130
+        _say(f"vis: interrupted: {e}", end_bars=True)
         return 130
-    except VisError as e:
-        print(f"vis: error: {e}", file=sys.stderr)
+    except (VisError, ShortMedia) as e:
+        _say(f"vis: error: {e}", end_bars=True)
         return 2
     except KeyboardInterrupt:
-        print("vis: interrupted", file=sys.stderr)
+        code = 130
+        _say("vis: interrupted", end_bars=True)
         return 130
     except OSError as e:  # a full disk, a permission, a path that is a folder: one line, not a traceback
-        print(f"vis: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        _say(f"vis: error: {e.filename or ''}: {e.strerror or e}", end_bars=True)
         return 2
+    finally:
+        if code not in (0, 1):
+            _remove_created(created)
+
+
+def _remove_created(paths: list[Path]) -> None:
+    """Remove what a failed command created: its output files, and its folders that hold no file."""
+    for p in paths:
+        if p.is_file() or p.is_symlink():
+            p.unlink(missing_ok=True)
+        elif p.is_dir() and not any(f.is_file() for f in p.rglob("*")):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _say(line: str, *, end_bars: bool = False) -> None:
+    """Print a message on its own line of stderr, even while a progress bar is showing; ``end_bars``
+    closes the bars first (the command is over)."""
+    from tqdm import tqdm
+
+    if end_bars:
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
+    tqdm.write(line, file=sys.stderr)

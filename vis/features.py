@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vis.errors import VisError
+from vis.errors import ShortMedia, VisError
 from vis.io import NTSC_FPS, atomic_output, die_with_parent
 
 FEATURES_VERSION = 1  # bump when the stored content changes meaning
@@ -88,10 +89,29 @@ def _sound_params() -> dict:
 
 
 def _fresh(sidecar: Path, meta: dict) -> bool:
+    """Whether ``sidecar`` records ``meta`` (the inputs and parameters a cached file was made from)."""
     try:
-        return json.loads(sidecar.read_text()) == meta
+        saved = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         return False
+    return isinstance(saved, dict) and {k: v for k, v in saved.items() if k != "short"} == meta
+
+
+def _short_notes(sidecar: Path) -> list[str]:
+    """The :class:`vis.errors.ShortMedia` warnings recorded when a cached file was made."""
+    return list(json.loads(sidecar.read_text()).get("short", []))
+
+
+def _recording_short(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` and the messages of the ShortMedia warnings it gave, recorded instead of
+    shown (the cache keeps them, so that a second run, or ``--strict``, still hears of a damaged file)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ShortMedia)
+        out = fn(*args, **kwargs)
+    for w in caught:
+        if not issubclass(w.category, ShortMedia):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out, [str(w.message) for w in caught if issubclass(w.category, ShortMedia)]
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -104,9 +124,11 @@ def _save_json(path: Path, obj: dict) -> None:
         tmp.write_text(json.dumps(obj))
 
 
-def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: float, out: Path) -> bool:
-    """Compute and store ``ID.sound.npz`` unless up to date. Returns True when it computed."""
-    from vis.cochleagram import cochleagram
+def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: float,
+                  out: Path) -> tuple[bool, list[str]]:
+    """Compute and store ``ID.sound.npz`` unless up to date. Returns whether it computed, and the
+    ShortMedia warnings of the audio file (made now or recorded when it was read)."""
+    from vis.cochleagram import SR, cochleagram
     from vis.dataset import read_times
     from vis.io import read_audio
     from vis.onsets import detect_onsets
@@ -115,8 +137,8 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
             "times": _stamp(times_path) if times_path else None, "video_duration": round(video_duration, 6)}
     sidecar = out.with_suffix(".json")
     if out.is_file() and _fresh(sidecar, meta):
-        return False
-    audio, sr = read_audio(audio_path)
+        return False, _short_notes(sidecar)
+    (audio, sr), short = _recording_short(read_audio, audio_path, min_rate=SR)
     env, times = cochleagram(audio, sr)
     onset_t, onset_a = detect_onsets(env, times)
     events = read_times(times_path) if times_path else []
@@ -124,46 +146,50 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
     with atomic_output(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, env=env, times=times, onsets=onset_t, onset_amps=onset_a, duration=duration,
                  event_times=np.array([e.time for e in events], dtype=np.float64))
-    _save_json(sidecar, meta)
-    return True
+    _save_json(sidecar, {**meta, "short": short})
+    return True, short
 
 
-def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, fps: Fraction = FPS) -> bool:
-    """Decode, resample to ``fps`` and resize all frames into ``out`` (.npy) unless up to date."""
+def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *,
+                   fps: Fraction = FPS) -> tuple[bool, list[str]]:
+    """Decode, resample to ``fps`` and resize all frames into ``out`` (.npy) unless up to date. Returns
+    whether it computed, and the ShortMedia warnings of the video file."""
     from vis.io import read_frames
 
     meta = {"version": FEATURES_VERSION, "video": _stamp(video_path), "size": list(size), "fps": str(fps)}
     sidecar = out.with_suffix(".json")
     if out.is_file() and _fresh(sidecar, meta):
-        return False
-    frames, _ = read_frames(video_path, size=size, fps=fps)
+        return False, _short_notes(sidecar)
+    (frames, _), short = _recording_short(read_frames, video_path, size=size, fps=fps)
     _save_npy(out, frames)
-    _save_json(sidecar, meta)
-    return True
+    _save_json(sidecar, {**meta, "short": short})
+    return True, short
 
 
 def frames_name(vid: str, size: tuple[int, int]) -> str:
     return f"{vid}.frames-{size[0]}x{size[1]}.npy"
 
 
-def _prepare_one(job: tuple) -> tuple[str, int | str]:
-    """Prepare one video; returns (id, 1 if computed / 0 if up to date), or (id, error message) if broken."""
+def _prepare_one(job: tuple) -> tuple[str, int | str, list[str]]:
+    """Prepare one video; returns (id, 1 if computed / 0 if up to date, ShortMedia warnings), or (id, error
+    message, []) if broken."""
     try:
         return _prepare_video(*job)
     except VisError as e:
-        return job[0], str(e)
+        return job[0], str(e), []
 
 
-def _prepare_video(vid, video_path, audio_path, times_path, size, cache) -> tuple[str, int]:
+def _prepare_video(vid, video_path, audio_path, times_path, size, cache) -> tuple[str, int, list[str]]:
     from vis.io import probe
 
     info = probe(video_path)
     if not info.has_video:
         raise VisError(f"{video_path}: no video stream")
-    did = prepare_sound(audio_path, times_path, info.duration, cache / f"{vid}.sound.npz")
+    did, short = prepare_sound(audio_path, times_path, info.duration, cache / f"{vid}.sound.npz")
     if size is not None:
-        did = prepare_frames(video_path, size, cache / frames_name(vid, size)) or did
-    return vid, int(did)
+        did_frames, short_frames = prepare_frames(video_path, size, cache / frames_name(vid, size))
+        did, short = did or did_frames, short + short_frames
+    return vid, int(did), short
 
 
 def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: list[str] | None = None,
@@ -189,8 +215,14 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
              if workers > 1 and len(jobs) > 1 else contextlib.nullcontext())
     with pool_ as pool:
         results = pool.imap_unordered(_prepare_one, jobs) if pool else map(_prepare_one, jobs)
-        for vid, did in results:
+        for vid, did, short in results:
             bar.update()
+            for message in short:  # shown here, not in the worker; --strict makes it an error (a broken id)
+                try:
+                    warnings.warn(ShortMedia(message), stacklevel=2)
+                except ShortMedia:
+                    did = message
+                    break
             if isinstance(did, str):
                 failed[vid] = did
                 if not getattr(ds, "skip_broken", False):

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import os
+import re
 import signal
+import struct
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -28,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vis.errors import VisError
+from vis.errors import ShortMedia, VisError
 
 NTSC_FPS = Fraction(30000, 1001)  # the Greatest Hits camera: 29.97 frames per second
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
@@ -74,13 +78,23 @@ class MediaInfo:
 def atomic_output(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
 
-    The temporary name keeps the extension (or ``suffix``) so that writers that pick a format from the
-    extension still work. On error the temporary file is removed and ``path`` is left untouched.
+    The temporary name (``.NAME.PID.XXXX.EXT``) keeps the extension (or ``suffix``) so that writers that
+    pick a format from the extension still work, and names the writing process: temporary files of
+    ``path`` left by a process that no longer runs (killed while writing) are removed first. On error the
+    temporary file is removed and ``path`` is left untouched; a failure to write names ``path``, not the
+    temporary file.
     """
     path = Path(path)
     if not path.parent.is_dir():
         raise VisError(f"{path.parent}: output folder does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    if path.is_dir():
+        raise VisError(f"{path}: is a folder (give a file name)")
+    remove_stale_temporaries(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix or path.suffix,
+                                   dir=path.parent)
+    except OSError as e:
+        raise VisError(f"{path}: cannot write ({e.strerror or e})") from None
     os.close(fd)
     tmp = Path(tmp)
     umask = os.umask(0)
@@ -89,9 +103,41 @@ def atomic_output(path: str | os.PathLike, *, suffix: str | None = None) -> Iter
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename is not None and Path(e.filename) in (tmp, path):
+            raise VisError(f"{path}: cannot write ({e.strerror or e})") from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[a-z0-9_]{8}")  # atomic_output's temporary names
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of :func:`atomic_output` whose writing process is gone (killed while
+    writing): those of the file ``path``, or, when ``path`` is a folder, every one in it."""
+    path = Path(path)
+    folder, name = (path, None) if path.is_dir() else (path.parent, path.name)
+    removed = []
+    for tmp in folder.glob(f".{glob.escape(name)}.*" if name else ".*"):
+        m = _TEMPORARY.match(tmp.name)
+        if m and (name is None or m["name"] == name) and not _alive(int(m["pid"])) and tmp.is_file():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _open(path: str | os.PathLike):
@@ -104,6 +150,27 @@ def _open(path: str | os.PathLike):
         return av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
         raise VisError(f"{path}: cannot open as media ({_reason(e)})") from None
+
+
+# A stream counts as complete when it lasts at least its declared length less this slack: encoders may
+# end a stream a few frames or an audio packet short of the container's length.
+SHORT_SLACK_S = 0.2
+SHORT_SLACK = 0.01  # ... or this share of the declared length, if more
+
+
+def check_complete(path: str | os.PathLike, used_s: float, declared_s: float | None) -> None:
+    """Warn (:class:`vis.errors.ShortMedia`) when only ``used_s`` of the ``declared_s`` seconds that the
+    header of ``path`` declares could be read."""
+    if declared_s and used_s < declared_s - max(SHORT_SLACK_S, SHORT_SLACK * declared_s):
+        warnings.warn(ShortMedia(f"{path}: only {used_s:.2f} s of the {declared_s:.2f} s its header declares "
+                                 "could be read (truncated or damaged)"), stacklevel=2)
+
+
+def _declared_s(container, stream) -> float | None:
+    """The length (s) a stream's header declares, else the container's; None if neither says."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return float(container.duration / 1_000_000) if container.duration else None
 
 
 def _reason(e: Exception) -> str:
@@ -199,7 +266,7 @@ def iter_frames(
         first_pts: int | None = None
         prev_t, prev_frame, prev_img = None, None, None  # last decoded frame, converted lazily
         k = int(np.ceil(start * float(fps) - 1e-9)) if fps else 0  # next output grid index
-        n_read = 0
+        n_read, last_t = 0, 0.0
         try:
             for frame in c.decode(stream):
                 pts = frame.pts if frame.pts is not None else frame.dts
@@ -208,7 +275,7 @@ def iter_frames(
                 else:
                     first_pts = pts if first_pts is None else first_pts
                     t = float((pts - first_pts) * stream.time_base)
-                n_read += 1
+                n_read, last_t = n_read + 1, t
                 if fps is None:
                     if end is not None and t >= end:
                         return
@@ -232,9 +299,10 @@ def iter_frames(
         except av.error.FFmpegError as e:
             if n_read == 0:
                 raise VisError(f"{path}: cannot decode video ({_reason(e)})") from None
-            # A truncated file: keep the frames decoded before the damage.
+            # A truncated file: keep the frames decoded before the damage (check_complete warns below).
         if n_read == 0:
             raise VisError(f"{path}: video stream has no frames")
+        check_complete(path, last_t + 1 / native, _declared_s(c, stream))
         # The last frame covers grid times up to half a frame past its own time.
         while fps is not None and prev_t is not None:
             tk = k / float(fps)
@@ -389,8 +457,12 @@ def mux_audio(video: str | os.PathLike, audio: np.ndarray, sr: int, out_path: st
 # ---------------------------------------------------------------------------------------------- audio
 
 
-def read_audio(path: str | os.PathLike, *, mono: bool = False) -> tuple[np.ndarray, int]:
+def read_audio(path: str | os.PathLike, *, mono: bool = False,
+               min_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Read all audio of a wav or of a video's first audio stream.
+
+    Refuses, naming the file, audio with no samples, more than MAX_CHANNELS channels, a NaN or infinite
+    sample, or (with ``min_rate``) a rate below ``min_rate`` Hz (the cochleagram needs 20 kHz).
 
     Returns
     -------
@@ -403,6 +475,11 @@ def read_audio(path: str | os.PathLike, *, mono: bool = False) -> tuple[np.ndarr
         raise VisError(f"{path}: audio has no samples")
     if audio.shape[1] > MAX_CHANNELS:
         raise VisError(f"{path}: {audio.shape[1]} audio channels (at most {MAX_CHANNELS} supported)")
+    if min_rate is not None and sr < min_rate:
+        raise VisError(f"{path}: sample rate {sr} Hz is below the {min_rate} Hz needed")
+    bad = np.flatnonzero(~np.isfinite(audio).all(axis=1)) if not np.isfinite(audio.sum()) else []
+    if len(bad):
+        raise VisError(f"{path}: audio has a NaN or infinite sample (at {bad[0] / sr:.3f} s)")
     return (audio.mean(axis=1) if mono else audio), sr
 
 
@@ -415,7 +492,26 @@ def _read_wav(path: Path) -> tuple[np.ndarray, int]:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:
         raise VisError(f"{path}: cannot read as wav ({_reason(e)})") from None
+    check_complete(path, len(audio) / sr, _wav_declared_s(path))
     return audio, int(sr)
+
+
+def _wav_declared_s(path: Path) -> float | None:
+    """The length (s) a RIFF wav header declares for its data chunk (None if it does not say: RF64, a
+    streamed wav, or an unusual layout)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        rate = block = 0
+        while len(chunk := f.read(8)) == 8:
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"data":
+                return size / block / rate if rate and block and size != 0xFFFFFFFF else None
+            body = f.read(size + (size & 1)) if cid == b"fmt " else f.seek(size + (size & 1), 1)
+            if cid == b"fmt " and len(body) >= 14:
+                rate, block = struct.unpack("<I", body[4:8])[0], struct.unpack("<H", body[12:14])[0]
+    return None
 
 
 def _read_av_audio(path: Path) -> tuple[np.ndarray, int]:
@@ -440,9 +536,12 @@ def _read_av_audio(path: Path) -> tuple[np.ndarray, int]:
         except av.error.FFmpegError as e:
             if not chunks:
                 raise VisError(f"{path}: cannot decode audio ({_reason(e)})") from None
+        declared = _declared_s(c, stream)
     if not chunks:
         raise VisError(f"{path}: audio stream has no samples")
-    return np.concatenate(chunks), int(sr)
+    audio = np.concatenate(chunks)
+    check_complete(path, len(audio) / sr, declared)
+    return audio, int(sr)
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-from vis.cochleagram import COMPRESSION, N_BANDS, cochleagram
+from vis.cochleagram import COMPRESSION, N_BANDS, SR, cochleagram
 from vis.errors import VisError
 
 # Candidate rows: the amplitude rose by at least RISE_DB since the lowest of the RISE_ROWS rows before
@@ -297,7 +297,7 @@ def score_dataset(ds, *, ids: list[str] | None = None, tol: float = MATCH_TOL, p
     false_alarms = 0  # unmatched detections: the same for every action
     ids = ds.ids if ids is None else ids
     for vid in tqdm(ids, desc="onsets", unit="video", disable=not progress):
-        audio, sr = read_audio(ds.audio_path(vid))
+        audio, sr = read_audio(ds.audio_path(vid), min_rate=SR)
         pred, _ = onsets_from_audio(audio, sr, **params)
         events = [e for e in ds.events(vid) if e.time < len(audio) / sr]
         matched_to = _pairs(pred, np.array([e.time for e in events], np.float64), tol)

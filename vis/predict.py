@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.cochleagram import COMPRESSION
+from vis.cochleagram import COMPRESSION, SR
 from vis.errors import VisError
 from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long, visual_spectrum
 from vis.features import FPS, K, row_times
@@ -351,7 +351,7 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
                 from vis.cochleagram import cochleagram
                 from vis.io import read_audio
 
-                audio, sr = read_audio(video)
+                audio, sr = read_audio(video, min_rate=SR)
                 compare = cochleagram(audio, sr)
             save_cochleagram_png(png, pred.env, pred.times, title=f"predicted: {video.name}", compare=compare)
             wrote.append(str(png))

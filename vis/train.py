@@ -48,7 +48,7 @@ import torch
 
 from vis.errors import Interrupted, VisError
 from vis.features import CENTRED_FRAMES, VideoFeatures
-from vis.io import atomic_output
+from vis.io import atomic_output, remove_stale_temporaries
 from vis.metrics import sq_err
 from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict
 from vis.windows import Windows, centred_windows, detection_windows
@@ -269,8 +269,6 @@ def _dist() -> tuple[int, int]:
 
 
 def _save(obj: dict, path: Path) -> None:
-    from vis.io import atomic_output
-
     with atomic_output(path) as tmp:
         torch.save(obj, tmp)
 
@@ -402,6 +400,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     out = Path(out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)  # a save cut short by kill -9 left its temporary file
     if len(train_windows) < tc.batch_size:
         raise VisError(f"only {len(train_windows)} training windows (need at least batch_size = {tc.batch_size})")
     state_path, model_path, log_path = out / "state.pt", out / "model.pt", out / "log.jsonl"
