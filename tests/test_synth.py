@@ -259,3 +259,15 @@ def test_an_interrupted_synth_leaves_the_split_files_of_a_finished_one(tmp_path,
     for name in ("train.txt", "test.txt"):
         assert (tmp_path / "cut" / name).read_text() == (tmp_path / "full" / name).read_text()
     assert sorted(done["train"] + done["test"]) == sorted(done["ids"])
+
+
+def test_a_dataset_that_would_not_fit_on_the_disk_is_refused_before_any_work(tmp_path, capsys):
+    from vis.cli import main
+    from vis.synth import disk_bytes
+
+    code = main(["synth", str(tmp_path / "huge"), "--videos", "1000000000", "--seconds", "2"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "GB free" in err and "need about" in err, err
+    assert not (tmp_path / "huge").exists()
+    # the estimate is within a third of what the generator writes (d60: 855.9 MB for 60 videos of 20 s)
+    assert abs(disk_bytes(videos=60, seconds=20, size=(456, 256)) / 855.9e6 - 1) < 0.33

@@ -145,6 +145,10 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
         for key in data[table]:
             if key not in known:
                 raise VisError(f"{path}: unknown option {key!r} in [{table}]")
+    for table, cls in (("model", ModelConfig), ("train", TrainConfig)):
+        defaults = {f.name: getattr(cls(), f.name) for f in fields(cls)} if table == "train" else _MODEL_DEFAULTS
+        for key, value in data[table].items():  # types as the defaults have them (TOML gives ints for floats)
+            _check_type(table, key, value, defaults[key])
     if "image_size" not in data["model"]:
         data["model"]["image_size"] = DEFAULT_SIZE[data["model"].get("backbone", ModelConfig.backbone)]
     if data["train"].get("task", "centred") == "detection":
@@ -153,11 +157,6 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
         data["model"].setdefault("lag", 2)
     else:  # the centred window's rows: the network starts from the average training window
         data["model"].setdefault("prior_rows", CENTRED_FRAMES * ModelConfig.k)
-    for key, value in data["train"].items():  # types as the defaults have them (TOML gives ints for floats)
-        default = getattr(TrainConfig(), key)
-        ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
-        if not ok or (isinstance(value, bool) and not isinstance(default, bool)):
-            raise VisError(f"train option {key} must be {type(default).__name__}, got {value!r}")
     try:
         model = ModelConfig(**data["model"])
     except TypeError as e:
@@ -176,6 +175,29 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
         if not ok:
             raise VisError(message)
     return RunConfig(model, train_cfg)
+
+
+_MODEL_DEFAULTS = {f.name: f.default for f in fields(ModelConfig)}
+
+
+def _check_type(table: str, key: str, value, default) -> None:
+    """Refuse a config value whose type is not that of the option's default (an int is a float, a list of
+    whole numbers a tuple of them, a string the path of ``weights``); floats must be finite."""
+    def whole(x) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool)
+
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = whole(value), "a whole number"
+    elif isinstance(default, float):
+        ok, kind = (whole(value) or isinstance(value, float)) and math.isfinite(value), "a finite number"
+    elif isinstance(default, tuple):
+        ok, kind = isinstance(value, (list, tuple)) and all(whole(x) for x in value), "a list of whole numbers"
+    else:  # str, or None for an optional path
+        ok, kind = isinstance(value, str), "a string"
+    if not ok:
+        raise VisError(f"{table} option {key} must be {kind}, got {value!r}")
 
 
 # Options added after checkpoints were first written, with the value that older checkpoints and run states used.

@@ -36,6 +36,11 @@ __all__ = ["generate", "synthesize", "video_id", "thumb_size", "Difficulty", "DE
 MIN_SECONDS = 2.0  # shortest video: room for an approach, one contact and its sound
 MAX_SECONDS = 3600.0
 MIN_SIZE = 32  # smallest frame side (pixels); the thumb is half of it
+# Disk per second of video: the two 96 kHz 16-bit wavs (mono + stereo: 576,000 B/s) and the three mp4s,
+# ~140 kB/s at 456x256 (measured: `vis synth d60 --videos 60 --seconds 20` wrote 855.9 MB for 1,200 s,
+# 713 kB/s), scaled by the frame area; a margin of 25 % on the video part.
+WAV_BYTES_PER_S = 576_000
+MP4_BYTES_PER_S = 175_000  # at 456x256
 THUMB_MEMORY = 256 * 2**20  # keep thumbnails in memory up to this many bytes, else render twice
 FIRST_DAY = datetime(2015, 2, 16, 9, 0, 0)  # the real recordings start on 2015-02-16
 
@@ -176,6 +181,24 @@ def _check(videos, seconds, seed, size, workers) -> tuple[int, int]:
     return w, h
 
 
+def disk_bytes(*, videos: int, seconds: float, size: tuple[int, int]) -> int:
+    """About how many bytes ``vis synth`` writes for ``videos`` videos of ``seconds`` s at ``size``."""
+    per_s = WAV_BYTES_PER_S + MP4_BYTES_PER_S * size[0] * size[1] / (456 * 256)
+    return int(videos * seconds * per_s)
+
+
+def check_disk(root: Path, *, videos: int, seconds: float, size: tuple[int, int]) -> None:
+    """Refuse, before writing anything, a dataset that would not fit on the disk of ``root``."""
+    where = root.resolve()
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    need = disk_bytes(videos=videos, seconds=seconds, size=size)
+    free = shutil.disk_usage(where).free
+    if need > free:
+        raise VisError(f"{root}: {videos} videos of {seconds:g} s need about {need / 1e9:,.1f} GB, and its disk has "
+                       f"{free / 1e9:,.1f} GB free")
+
+
 def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int = 0,
              size: tuple[int, int] = (456, 256), materials: Sequence[str] | None = None, workers: int = 1,
              progress: bool = True, **knobs: float) -> dict:
@@ -198,7 +221,7 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
         written), ``seconds`` (of video in all), ``events``, ``materials`` ({name: scene regions}),
         ``elapsed`` (s), ``knobs`` (the difficulty used)
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
     from tqdm import tqdm
@@ -212,6 +235,7 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
     allowed = check_materials(materials)
     kn = difficulty(**knobs)
     root = Path(out)
+    check_disk(root, videos=videos, seconds=seconds, size=size)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -225,34 +249,40 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
     for name in ("train", "test"):
         with atomic_output(root / f"{name}.txt") as tmp:
             tmp.write_text("".join(f"{i}\n" for i in split[name]), encoding="utf-8")
-    jobs = [(str(root), i, seed, float(seconds), size, allowed, asdict(kn)) for i in range(videos)]
-    results: dict[int, dict] = {}
+    jobs = ((str(root), i, seed, float(seconds), size, allowed, asdict(kn)) for i in range(videos))
+    totals = {"files": 2, "events": 0}  # the split files, then each video's (summed: memory flat in `videos`)
+    mats: dict[str, int] = {}
+
+    def add(r: dict) -> None:
+        totals["files"] += len(r["files"])
+        totals["events"] += r["events"]
+        for m in r["materials"]:
+            mats[m] = mats.get(m, 0) + 1
+        bar.update()
+
     bar = tqdm(total=videos, desc="synth", unit="video", disable=not progress)
     try:
         if workers == 1 or videos == 1:
-            for i, job in enumerate(jobs):
-                results[i] = _job(job)
-                bar.update()
+            for job in jobs:
+                add(_job(job))
         else:
             pool = ProcessPoolExecutor(max_workers=min(workers, videos), mp_context=get_context("spawn"),
                                        initializer=die_with_parent, initargs=(os.getpid(),))
             try:
-                futures = {pool.submit(_job, job): i for i, job in enumerate(jobs)}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update()
+                pending: set = set()
+                for i, job in enumerate(jobs):  # at most 2 jobs per worker queued: memory flat in `videos`
+                    pending.add(pool.submit(_job, job))
+                    while len(pending) >= 2 * workers or (i == videos - 1 and pending):
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            add(fut.result())
             except BaseException:  # an error or Ctrl-C: do not start the videos still queued
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
             pool.shutdown()
     finally:
         bar.close()
-    mats: dict[str, int] = {}
-    for r in results.values():
-        for m in r["materials"]:
-            mats[m] = mats.get(m, 0) + 1
     return {"root": str(root.resolve()), "ids": ids, "train": split["train"], "test": split["test"],
-            "files": sum(len(r["files"]) for r in results.values()) + 2,
-            "seconds": videos * float(seconds), "events": sum(r["events"] for r in results.values()),
+            "files": totals["files"], "seconds": videos * float(seconds), "events": totals["events"],
             "materials": dict(sorted(mats.items(), key=lambda kv: -kv[1])),
             "elapsed": time.perf_counter() - start, "knobs": asdict(kn)}
