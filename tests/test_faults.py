@@ -183,3 +183,22 @@ def test_info_says_when_videos_are_broken(tiny_data, tmp_path, capsys):
     (data / f"{TINY_IDS[0]}_times.txt").write_text("oops\n")
     code, out, _ = run(capsys, "info", data, "--json")
     assert code == 1 and TINY_IDS[0] in json.loads(out)["broken"]
+
+
+def test_ctrl_c_in_synth_exits_130_says_what_is_kept_and_the_same_command_goes_on(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "vis", "synth", str(out), "--videos", "6", "--seconds", "2", "--size", "64x36"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(out.glob("*_times.txt")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    last = err.strip().splitlines()[-1]
+    assert proc.returncode == 130 and last.startswith("vis: interrupted: the finished videos are kept"), err
+    assert "Traceback" not in err
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert len(list(out.glob("*_times.txt"))) == 6 and not list(out.glob(".*"))

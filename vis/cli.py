@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         code = 130
-        _say("vis: interrupted", end_bars=True)
+        _say(f"vis: interrupted{RESUMABLE.get(args.command, '')}", end_bars=True)
         return 130
     except OSError as e:  # a full disk, a permission, a path that is a folder: one line, not a traceback
         _say(f"vis: error: {e.filename or ''}: {e.strerror or e}", end_bars=True)
@@ -399,6 +399,15 @@ def _remove_created(paths: list[Path]) -> None:
             p.unlink(missing_ok=True)
         elif p.is_dir() and not any(f.is_file() for f in p.rglob("*")):
             shutil.rmtree(p, ignore_errors=True)
+
+
+# What Ctrl-C (or SIGTERM) keeps, by command; training says it itself (vis.errors.Interrupted).
+RESUMABLE = {
+    "synth": ": the finished videos are kept; the same command again makes the rest",
+    "prepare": ": the cached videos are kept; the same command again prepares the rest",
+    "train": ": the prepared inputs are kept; the same command again goes on from them",
+    "demo": ": the finished steps are kept; the same command again goes on from them",
+}
 
 
 def _say(line: str, *, end_bars: bool = False) -> None:
