@@ -18,10 +18,11 @@ from pathlib import Path
 
 
 def main(seconds: float = 35.0) -> dict:
+    from vis.config import load_config
     from vis.dataset import Dataset
     from vis.predict import predict_video
     from vis.synth import generate
-    from vis.train import load_config, run
+    from vis.train import run
 
     with tempfile.TemporaryDirectory(prefix="bench-predict-") as tmp:
         tmp = Path(tmp)

@@ -19,12 +19,14 @@ from pathlib import Path
 
 
 def main(out: str, *, loss: str = "robust", epochs: int = 12, videos: int = 12, seed: int = 0) -> dict:
+    from vis.checkpoint import load_model
+    from vis.config import load_config
     from vis.dataset import Dataset
     from vis.evaluate import detection_metrics
     from vis.features import load, prepare
     from vis.predict import peak_params
     from vis.synth.bounce import write_bounce
-    from vis.train import load_config, load_model, run
+    from vis.train import run
 
     base = Path(out)
     data = base / f"data-{videos}-{seed}"

@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vis.checkpoint import load_model
 from vis.dataset import Dataset
 from vis.exemplars import Colouring, ExemplarBank
 from vis.features import default_cache_dir, load, prepare
 from vis.metrics import precision_recall
 from vis.onsets import onsets_from_audio
 from vis.predict import METHODS, OUT_SR, cached_frames_at, frame_looks, peak_params, predict_cached, synthesize
-from vis.train import load_model
 
 
 def main(data: str, model: str, *, cache: str | None = None, videos: int | None = None) -> dict:

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import TINY_IDS
 from vis.cli import main
+from vis.config import load_config
 from vis.dataset import read_times
 from vis.errors import ShortMedia, VisError
 from vis.io import probe, read_audio, read_frames
-from vis.train import load_config
 
 # In the suite: 40 seeded cases per property. benchmarks/fuzz.py sets VIS_FUZZ_EXAMPLES for a longer, random run.
 LONG_RUN = int(os.environ.get("VIS_FUZZ_EXAMPLES", "0"))

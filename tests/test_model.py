@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from vis.checkpoint import SoundPCA
+from vis.config import load_config, to_toml
 from vis.errors import VisError
 from vis.model import (
     AlexNet,
@@ -14,7 +16,6 @@ from vis.model import (
     robust_loss,
     spacetime_images,
 )
-from vis.train import SoundPCA, load_config, to_toml
 
 TINY = dict(backbone="small", image_size=(32, 24), feat_dim=16, hidden=8)
 
@@ -140,7 +141,10 @@ def test_config_toml_round_trip_and_errors(tmp_path):
         load_config(p)
 
 
-@pytest.mark.parametrize("overrides,match", [({"epochs": "ten"}, "epochs must be int"),
+@pytest.mark.parametrize("overrides,match", [({"epochs": "ten"}, "epochs must be a whole number"),
+                                             ({"backbone": 0}, "backbone must be a string"),
+                                             ({"lr": float("inf")}, "lr must be a finite number"),
+                                             ({"image_size": [128, 7.5]}, "list of whole numbers"),
                                              ({"centres": "onset"}, "centres must be"),
                                              ({"loss": "l1"}, "loss must be"),
                                              ({"batch_size": 0}, "batch_size must be"),

@@ -10,9 +10,11 @@ import pytest
 import torch
 
 from tests.conftest import TINY_CONFIG
+from vis.checkpoint import load_model
+from vis.config import load_config
 from vis.dataset import Dataset
 from vis.features import load, prepare
-from vis.train import load_config, load_model, train
+from vis.train import train
 from vis.windows import centred_windows
 
 
@@ -81,8 +83,9 @@ def test_resume_ends_where_an_uninterrupted_run_would(windows, tmp_path):
 
 
 def test_no_video_baselines_and_validation_sq_err(windows):
+    from vis.checkpoint import SoundPCA
     from vis.metrics import sq_err
-    from vis.train import SoundPCA, evaluate_windows, no_video_sq_err
+    from vis.train import evaluate_windows, no_video_sq_err
 
     tr, va = windows
     pca = SoundPCA.fit(tr.targets.reshape(-1, 42))
@@ -249,16 +252,16 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
 
 
 def test_a_run_saved_before_an_option_existed_still_resumes():
-    from vis.train import _normalised, _resumable
+    from vis.config import normalised_toml, resumable_toml
 
     cfg = load_config(None, epochs=2, loss="robust", schedule="constant", motion_channels=False, prior_rows=0,
                       widths=[32, 64, 96, 128, 128])
-    older = _resumable(cfg)
+    older = resumable_toml(cfg)
     for line in ('loss = "robust"\n', 'schedule = "constant"\n', "motion_channels = false\n", "prior_rows = 0\n"):
         older = older.replace(line, "")  # state.pt written before these options existed
-    assert older != _resumable(cfg) and _normalised(older) == _resumable(cfg)
-    other = _resumable(load_config(None, epochs=3))
-    assert _normalised(other) != _resumable(cfg)
+    assert older != resumable_toml(cfg) and normalised_toml(older) == resumable_toml(cfg)
+    other = resumable_toml(load_config(None, epochs=3))
+    assert normalised_toml(other) != resumable_toml(cfg)
 
 
 def test_paper_preset_is_one_flag_away():
@@ -279,8 +282,8 @@ def test_paper_preset_is_one_flag_away():
 
 
 def test_a_checkpoint_saved_before_an_option_existed_loads_as_it_was_made(tmp_path):
+    from vis.config import LEGACY_MODEL_DEFAULTS
     from vis.model import ModelConfig, VisNet, config_dict
-    from vis.train import LEGACY_MODEL_DEFAULTS
 
     old = ModelConfig(backbone="small", feat_dim=8, hidden=8, image_size=(16, 16), motion_channels=False,
                       widths=tuple(LEGACY_MODEL_DEFAULTS["widths"]), motion_stats=False, colour_trunk=False)
@@ -297,9 +300,9 @@ def test_a_checkpoint_saved_before_an_option_existed_loads_as_it_was_made(tmp_pa
 
 
 def test_init_starts_the_cnn_from_another_run(tiny_run, tmp_path):
+    from vis.checkpoint import init_backbone
     from vis.errors import VisError
     from vis.model import ModelConfig, VisNet
-    from vis.train import init_backbone
 
     other, _, _ = load_model(tiny_run)
     net = VisNet(other.cfg)

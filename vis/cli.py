@@ -169,7 +169,8 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from vis.train import load_config, run
+    from vis.config import load_config
+    from vis.train import run
 
     cfg = load_config(args.config, preset=args.preset, backbone=args.backbone, epochs=args.epochs,
                       batch_size=args.batch_size, seed=args.seed, task=args.task, frozen=args.frozen or None,
@@ -298,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the video-to-sound network")
     _dataset_options(p)
     p.add_argument("--out", type=Path, required=True, help="run folder (model.pt, log.jsonl, config.toml)")
-    p.add_argument("--config", type=Path, help="TOML with [model] and [train] tables (defaults: vis/train.py)")
+    p.add_argument("--config", type=Path, help="TOML with [model] and [train] tables (defaults: vis/config.py)")
     p.add_argument("--preset", help="a shipped configuration applied before --config: paper (the paper's exact "
                    "recipe: AlexNet, three-frame spacetime images, robust loss)")
     p.add_argument("--task", choices=["centred", "detection"], help="centred windows or long-video detection")

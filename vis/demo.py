@@ -29,6 +29,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
              det_epochs: int = DEMO_DETECTION_EPOCHS, batch_size: int | None = None, workers: int = 2, seed: int = 0,
              progress: bool = True) -> dict:
     """Run the demo into ``out`` (created; reused on a second run: finished steps are skipped)."""
+    from vis.config import load_config
     from vis.dataset import Dataset
     from vis.features import load, prepare
     from vis.io import atomic_output, read_audio
@@ -36,7 +37,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     from vis.onsets import onsets_from_audio
     from vis.predict import Predictor, predict_sounds
     from vis.synth import generate
-    from vis.train import load_config, run
+    from vis.train import run
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -128,11 +129,11 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path) -> int:
     annotations, each onset detected in the video's own sound) the network predicts the 15-frame window's
     sound from the frames, and example-based synthesis pastes the nearest training impact there. Timing
     comes from the recording; what is heard comes from the video. Returns the number of impacts pasted."""
+    from vis.checkpoint import load_model
     from vis.evaluate import predict_windows
     from vis.exemplars import ExemplarBank, centre_frame_features, paste
     from vis.features import CENTRED_FRAMES, FPS, load
     from vis.io import mux_audio
-    from vis.train import load_model
     from vis.windows import centred_windows
 
     net, pca, _ = load_model(run)

@@ -175,10 +175,10 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
              methods: list[str] | None = None, compare: dict[str, str] | None = None,
              detection: dict[str, str] | None = None, seed: int = 0, progress: bool = True) -> dict:
     """Run the evaluation; write ``out/metrics.json``, ``out/report.md`` and figures. Returns the metrics."""
+    from vis.checkpoint import load_model, no_video_sounds
     from vis.exemplars import ExemplarBank
     from vis.features import default_cache_dir, load, prepare
     from vis.io import atomic_output
-    from vis.train import load_model, no_video_sounds
     from vis.windows import centred_windows
 
     t0 = time.time()

@@ -269,7 +269,7 @@ def video_frames_at(video: str | os.PathLike, size: tuple[int, int]):
 
 @dataclass
 class Predictor:
-    """A trained run ready to make sound: its network, PCA and checkpoint (:func:`vis.train.load_model`),
+    """A trained run ready to make sound: its network, PCA and checkpoint (:func:`vis.checkpoint.load_model`),
     its exemplar bank (None when the run has none) and the detection model's colouring (None otherwise)."""
 
     net: object
@@ -280,7 +280,7 @@ class Predictor:
 
     @classmethod
     def load(cls, run: str | os.PathLike) -> Predictor:
-        from vis.train import load_model
+        from vis.checkpoint import load_model
 
         net, pca, ck = load_model(run)
         bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"

@@ -39,237 +39,21 @@ import shutil
 import signal
 import threading
 import time
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vis.checkpoint import SoundPCA, checkpoint, init_backbone, load_model, no_video_sounds
+from vis.config import RunConfig, TrainConfig, normalised_toml, resumable_toml, to_toml
 from vis.errors import Interrupted, VisError
-from vis.features import CENTRED_FRAMES, VideoFeatures
+from vis.features import VideoFeatures
 from vis.io import atomic_output, remove_stale_temporaries
 from vis.metrics import sq_err
-from vis.model import DEFAULT_SIZE, ModelConfig, VisNet, config_dict
+from vis.model import VisNet
 from vis.windows import Windows, centred_windows, detection_windows
 
 CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this often (a plot takes ~0.5 s), and at the end
-
-
-@dataclass
-class TrainConfig:
-    """Training options. Every default is here; ``--config run.toml`` overrides them (``[train]``)."""
-
-    task: str = "centred"  # centred: 15-frame windows around onsets (Sec. 6.1)
-    centres: str = "onsets"  # window centres: detected audio onsets (the paper) or annotated "events"
-    # Centred task: on 180 x 10 s vis synth videos val sq err falls until epoch ~24 of 30 (loudness comes late:
-    # 12 epochs left held-out loudness r at 0.07, 30 reached 0.40); an epoch of the default network costs ~10 s
-    # here. Detection (set by load_config unless given): 3; its val loss is lowest at epoch 2 on 38 videos, and
-    # model.pt keeps the best epoch either way.
-    epochs: int = 30
-    batch_size: int = 16  # global batch (split across processes under torchrun)
-    # "squared": r^2 summed over rows; "robust": the paper's log(eps + r^2) (Eq. 4), under which a constant quiet
-    # floor scores better than the average impact shape on held-out windows (-139.3 against -125.9 on 8 vis
-    # synth videos) although its squared error is worse (8.98 against 5.36), so training drifts to the floor.
-    loss: str = "squared"
-    lr: float = 1e-3  # Adam (the paper used SGD in Caffe)
-    # "cosine": the rate falls from lr to 0 along a half cosine over the run (steadier late epochs, where a
-    # constant rate made validation sq err jump by 10 % from one epoch to the next); "constant": the paper's.
-    schedule: str = "cosine"
-    clip: float = 5.0  # gradient norm clipping ("we clip large gradients", Sec. 5.1)
-    augment: bool = True  # random translation and mirroring (from-scratch training, Sec. 5.1)
-    shift: int = 6  # pixels of random translation
-    seed: int = 0
-    log_every: int = 10  # steps
-    save_every: int = 50  # steps between resumable state saves (and every epoch end)
-    threads: int = 0  # torch threads per process (0: torch's default)
-    # Detection windows: frames per window and frames between window starts. The paper's 2 s every 0.5 s
-    # (60 / 15) cost 2.5x more time per epoch here (Viterbi and LSTM over 180 rows) than 0.5 s every 0.1 s
-    # (15 / 3), for a model no better: held-out AP 0.44 against 0.41 after one epoch from the same CNN.
-    det_frames: int = 15
-    det_stride: int = 3
-    # A run folder or model.pt whose CNN (backbone) weights start this run, e.g. a centred-task model to
-    # start a detection model from a network that already sees the stick; "" starts from scratch.
-    init: str = ""
-    # The exemplar bank also remembers what each training impact looked like (vis.exemplars: the predicted
-    # sound's spectrum leans on the look-alike impacts', and the example search weighs looks). On held-out d60
-    # it took the material read from the predicted sound from 12.8 % to 28.4 % at the same sq err. The paper
-    # has no such memory: its preset turns it off.
-    visual_memory: bool = True
-
-
-@dataclass
-class RunConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-
-DETECTION_EPOCHS = 3  # the detection task's default epochs (TrainConfig.epochs is the centred task's)
-PRESETS_DIR = Path(__file__).parent / "presets"  # shipped configurations, e.g. presets/paper.toml
-
-
-def presets() -> list[str]:
-    """Names of the shipped presets (``vis train --preset NAME``)."""
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
-
-
-def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **overrides) -> RunConfig:
-    """Defaults, then a shipped ``preset``, then ``path`` (TOML with ``[model]`` and ``[train]`` tables), then
-    non-None overrides.
-
-    Override keys are field names of either table (e.g. ``backbone="small"``, ``epochs=3``).
-    """
-    data: dict = {"model": {}, "train": {}}
-    if preset is not None and preset not in presets():
-        raise VisError(f"unknown preset {preset!r} (one of {', '.join(presets())})")
-    sources = ([PRESETS_DIR / f"{preset}.toml"] if preset else []) + ([Path(path)] if path is not None else [])
-    for p in sources:
-        try:
-            loaded = tomllib.loads(p.read_text())
-        except FileNotFoundError:
-            raise VisError(f"{p}: no such config file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise VisError(f"{p}: not valid TOML ({e})") from None
-        for table, values in loaded.items():
-            if table not in data or not isinstance(values, dict):
-                raise VisError(f"{p}: unknown table [{table}] (expected [model] and [train])")
-            data[table].update(values)
-    path = path or (PRESETS_DIR / f"{preset}.toml" if preset else None)  # named in errors below
-    mfields = {f.name for f in fields(ModelConfig)}
-    tfields = {f.name for f in fields(TrainConfig)}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        data["model" if key in mfields else "train" if key in tfields else _bad(key)][key] = value
-    for table, known in (("model", mfields), ("train", tfields)):
-        for key in data[table]:
-            if key not in known:
-                raise VisError(f"{path}: unknown option {key!r} in [{table}]")
-    for table, cls in (("model", ModelConfig), ("train", TrainConfig)):
-        defaults = {f.name: getattr(cls(), f.name) for f in fields(cls)} if table == "train" else _MODEL_DEFAULTS
-        for key, value in data[table].items():  # types as the defaults have them (TOML gives ints for floats)
-            _check_type(table, key, value, defaults[key])
-    if "image_size" not in data["model"]:
-        data["model"]["image_size"] = DEFAULT_SIZE[data["model"].get("backbone", ModelConfig.backbone)]
-    if data["train"].get("task", "centred") == "detection":
-        data["train"].setdefault("epochs", DETECTION_EPOCHS)
-        data["model"].setdefault("layers", 3)
-        data["model"].setdefault("lag", 2)
-    else:  # the centred window's rows: the network starts from the average training window
-        data["model"].setdefault("prior_rows", CENTRED_FRAMES * ModelConfig.k)
-    try:
-        model = ModelConfig(**data["model"])
-    except TypeError as e:
-        raise VisError(f"bad [model] option ({e})") from None
-    train_cfg = TrainConfig(**data["train"])
-    checks = [(train_cfg.task in ("centred", "detection"), "task must be 'centred' or 'detection'"),
-              (train_cfg.centres in ("onsets", "events"), "centres must be 'onsets' or 'events'"),
-              (train_cfg.loss in ("robust", "squared"), "loss must be 'robust' or 'squared'"),
-              (train_cfg.epochs >= 1 and train_cfg.batch_size >= 1, "epochs and batch_size must be >= 1"),
-              (train_cfg.lr > 0 and train_cfg.clip > 0, "lr and clip must be > 0"),
-              (train_cfg.schedule in ("cosine", "constant"), "schedule must be 'cosine' or 'constant'"),
-              (train_cfg.shift >= 0 and train_cfg.threads >= 0, "shift and threads must be >= 0"),
-              (train_cfg.det_frames >= 2 and train_cfg.det_stride >= 1, "det_frames must be >= 2, det_stride >= 1"),
-              (train_cfg.log_every >= 1 and train_cfg.save_every >= 1, "log_every and save_every must be >= 1")]
-    for ok, message in checks:
-        if not ok:
-            raise VisError(message)
-    return RunConfig(model, train_cfg)
-
-
-_MODEL_DEFAULTS = {f.name: f.default for f in fields(ModelConfig)}
-
-
-def _check_type(table: str, key: str, value, default) -> None:
-    """Refuse a config value whose type is not that of the option's default (an int is a float, a list of
-    whole numbers a tuple of them, a string the path of ``weights``); floats must be finite."""
-    def whole(x) -> bool:
-        return isinstance(x, int) and not isinstance(x, bool)
-
-    if isinstance(default, bool):
-        ok, kind = isinstance(value, bool), "true or false"
-    elif isinstance(default, int):
-        ok, kind = whole(value), "a whole number"
-    elif isinstance(default, float):
-        ok, kind = (whole(value) or isinstance(value, float)) and math.isfinite(value), "a finite number"
-    elif isinstance(default, tuple):
-        ok, kind = isinstance(value, (list, tuple)) and all(whole(x) for x in value), "a list of whole numbers"
-    else:  # str, or None for an optional path
-        ok, kind = isinstance(value, str), "a string"
-    if not ok:
-        raise VisError(f"{table} option {key} must be {kind}, got {value!r}")
-
-
-# Options added after checkpoints were first written, with the value that older checkpoints and run states used.
-LEGACY_MODEL_DEFAULTS = {"motion_channels": False, "widths": [32, 64, 96, 128, 128], "prior_rows": 0,
-                         "motion_stats": False, "colour_trunk": False}
-LEGACY_TRAIN_DEFAULTS = {"loss": "robust", "schedule": "constant", "det_frames": 60, "det_stride": 15}
-
-
-def _resumable(cfg: RunConfig) -> str:
-    """The configuration a resumed run must share (run-time options such as threads may change)."""
-    c = RunConfig(cfg.model, TrainConfig(**{**asdict(cfg.train), "threads": 0, "log_every": 1, "save_every": 1}))
-    return to_toml(c)
-
-
-def _normalised(saved: str) -> str:
-    """A saved config string with the options it lacks filled in as they were before each option existed
-    (``LEGACY_*_DEFAULTS``), so runs saved by an older version resume."""
-    try:
-        data = tomllib.loads(saved)
-        model = {**LEGACY_MODEL_DEFAULTS, **data.get("model", {})}
-        train_ = {**LEGACY_TRAIN_DEFAULTS, **data.get("train", {})}
-        return _resumable(RunConfig(ModelConfig(**model), TrainConfig(**train_)))
-    except (tomllib.TOMLDecodeError, TypeError, VisError):
-        return saved
-
-
-def _bad(key: str):
-    raise VisError(f"unknown option {key!r}")
-
-
-def to_toml(cfg: RunConfig) -> str:
-    def val(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(val(x) for x in v) + "]"
-        return repr(v)
-
-    lines = []
-    for table, obj in (("model", config_dict(cfg.model)), ("train", asdict(cfg.train))):
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {val(v)}" for k, v in obj.items() if v is not None]
-        lines.append("")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------- sound PCA
-
-
-@dataclass
-class SoundPCA:
-    """PCA of square-rooted envelopes (paper Sec. 5.1): ``code = (sqrt(env) - mean) @ components.T``."""
-
-    mean: np.ndarray  # [42]
-    components: np.ndarray  # [10, 42], orthonormal rows
-
-    @classmethod
-    def fit(cls, env_rows: np.ndarray, dim: int = 10) -> SoundPCA:
-        x = np.sqrt(np.clip(env_rows, 0, None)).astype(np.float64)
-        mean = x.mean(axis=0)
-        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-        return cls(mean.astype(np.float32), vt[:dim].astype(np.float32))
-
-    def encode(self, env: np.ndarray) -> np.ndarray:
-        return ((np.sqrt(np.clip(env, 0, None)) - self.mean) @ self.components.T).astype(np.float32)
-
-    def decode(self, code: np.ndarray) -> np.ndarray:
-        """PCA coefficients [..., 10] -> envelopes [..., 42] (square of the reconstructed root, >= 0)."""
-        root = np.clip(code @ self.components + self.mean, 0, None)
-        return (root**2).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------- loop
@@ -293,49 +77,6 @@ def _dist() -> tuple[int, int]:
 def _save(obj: dict, path: Path) -> None:
     with atomic_output(path) as tmp:
         torch.save(obj, tmp)
-
-
-def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = None) -> dict:
-    return {"format": "vis-model-1", "model_config": config_dict(cfg.model), "train_config": asdict(cfg.train),
-            "state_dict": net.state_dict(), "pca_mean": pca.mean, "pca_components": pca.components,
-            **(extra or {})}
-
-
-def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
-    """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode), PCA, checkpoint."""
-    p = Path(run)
-    p = p / "model.pt" if p.is_dir() else p
-    if not p.is_file():
-        raise VisError(f"{p}: not a vis model (no model.pt)")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise VisError(f"{p}: cannot load model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-    if not isinstance(ck, dict) or ck.get("format") != "vis-model-1":
-        raise VisError(f"{p}: not a vis model checkpoint")
-    mc = dict(ck["model_config"])
-    mc["weights"] = None  # the weights are in the state_dict (mc["pretrained"] keeps the normalisation)
-    for key, before in LEGACY_MODEL_DEFAULTS.items():  # options added later: what older checkpoints were made with
-        mc.setdefault(key, before)
-    try:
-        net = VisNet(ModelConfig(**mc))
-        net.load_state_dict(ck["state_dict"])
-    except (TypeError, KeyError, RuntimeError) as e:
-        raise VisError(f"{p}: incompatible vis model ({str(e).splitlines()[0]})") from None
-    net.eval()
-    return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
-
-
-def init_backbone(net: VisNet, run: str | os.PathLike) -> None:
-    """Copy the CNN (backbone) weights of another run's model into ``net``; the backbones must match (and the
-    colour trunk's head, where both have one)."""
-    other, _, _ = load_model(run)
-    try:
-        net.backbone.load_state_dict(other.backbone.state_dict())
-        if net.cfg.colour_trunk and other.cfg.colour_trunk:
-            net.colour_net.head.load_state_dict(other.colour_net.head.state_dict())
-    except RuntimeError as e:
-        raise VisError(f"{run}: its CNN does not fit this model ({str(e).splitlines()[0]})") from None
 
 
 def learning_rate(tc: TrainConfig, step: int, total_steps: int) -> float:
@@ -383,13 +124,6 @@ def evaluate_windows(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str 
             sq += sq_err(pca.decode(pred.numpy()), env.numpy()) * len(rows)  # every window has the same rows
     net.train()
     return {"loss": total / len(windows), "sq_err": sq / len(windows)}
-
-
-def no_video_sounds(train_targets: np.ndarray, pca: SoundPCA) -> dict[str, np.ndarray]:
-    """The two no-video baselines' sound for any window: ``mean``, the mean training sound (PCA code 0, the
-    same [42] at every row), and ``average-shape``, the mean training window row by row [N*K, 42]."""
-    return {"mean": pca.decode(np.zeros(pca.components.shape[0], np.float32)),
-            "average-shape": train_targets.mean(axis=0)}
 
 
 def no_video_sq_err(train_windows: Windows, val_windows: Windows, pca: SoundPCA) -> dict[str, float]:
@@ -448,7 +182,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         if not state_path.is_file():
             raise VisError(f"{state_path}: nothing to resume")
         st = torch.load(state_path, map_location="cpu", weights_only=False)
-        if _normalised(st["config"]) != _resumable(cfg):
+        if normalised_toml(st["config"]) != resumable_toml(cfg):
             raise VisError(f"{state_path}: the run was started with another configuration (see {out / 'config.toml'})")
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
@@ -485,9 +219,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
 
     def save_state() -> None:
         if rank == 0:
-            _save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step, "config": _resumable(cfg),
-                   "seconds": t_spent + time.time() - t0, "pca_mean": pca.mean, "pca_components": pca.components,
-                   "best": best, "epoch_loss": epoch_loss}, state_path)
+            _save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                   "config": resumable_toml(cfg), "seconds": t_spent + time.time() - t0, "pca_mean": pca.mean,
+                   "pca_components": pca.components, "best": best, "epoch_loss": epoch_loss}, state_path)
 
     plotted = [-1, time.time()]  # (step, time) of the last curves.png
 

@@ -1,0 +1,94 @@
+"""The checkpoint: what a run folder's ``model.pt`` holds and how any command loads it with no flags.
+
+``model.pt`` carries the network's weights and :class:`vis.model.ModelConfig`, the sound PCA
+(:class:`SoundPCA`: mean and components of the square-rooted envelopes, paper Sec. 5.1) and the training
+config; a detection model also its fitted peak picking and colouring. Inference and evaluation load it
+from here, without importing the training code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vis.config import LEGACY_MODEL_DEFAULTS, RunConfig
+from vis.errors import VisError
+from vis.model import ModelConfig, VisNet, config_dict
+
+
+@dataclass
+class SoundPCA:
+    """PCA of square-rooted envelopes (paper Sec. 5.1): ``code = (sqrt(env) - mean) @ components.T``."""
+
+    mean: np.ndarray  # [42]
+    components: np.ndarray  # [10, 42], orthonormal rows
+
+    @classmethod
+    def fit(cls, env_rows: np.ndarray, dim: int = 10) -> SoundPCA:
+        x = np.sqrt(np.clip(env_rows, 0, None)).astype(np.float64)
+        mean = x.mean(axis=0)
+        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+        return cls(mean.astype(np.float32), vt[:dim].astype(np.float32))
+
+    def encode(self, env: np.ndarray) -> np.ndarray:
+        return ((np.sqrt(np.clip(env, 0, None)) - self.mean) @ self.components.T).astype(np.float32)
+
+    def decode(self, code: np.ndarray) -> np.ndarray:
+        """PCA coefficients [..., 10] -> envelopes [..., 42] (square of the reconstructed root, >= 0)."""
+        root = np.clip(code @ self.components + self.mean, 0, None)
+        return (root**2).astype(np.float32)
+
+
+
+def no_video_sounds(train_targets: np.ndarray, pca: SoundPCA) -> dict[str, np.ndarray]:
+    """The two no-video baselines' sound for any window: ``mean``, the mean training sound (PCA code 0, the
+    same [42] at every row), and ``average-shape``, the mean training window row by row [N*K, 42]."""
+    return {"mean": pca.decode(np.zeros(pca.components.shape[0], np.float32)),
+            "average-shape": train_targets.mean(axis=0)}
+
+
+def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = None) -> dict:
+    return {"format": "vis-model-1", "model_config": config_dict(cfg.model), "train_config": asdict(cfg.train),
+            "state_dict": net.state_dict(), "pca_mean": pca.mean, "pca_components": pca.components,
+            **(extra or {})}
+
+
+def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
+    """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode), PCA, checkpoint."""
+    p = Path(run)
+    p = p / "model.pt" if p.is_dir() else p
+    if not p.is_file():
+        raise VisError(f"{p}: not a vis model (no model.pt)")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise VisError(f"{p}: cannot load model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    if not isinstance(ck, dict) or ck.get("format") != "vis-model-1":
+        raise VisError(f"{p}: not a vis model checkpoint")
+    mc = dict(ck["model_config"])
+    mc["weights"] = None  # the weights are in the state_dict (mc["pretrained"] keeps the normalisation)
+    for key, before in LEGACY_MODEL_DEFAULTS.items():  # options added later: what older checkpoints were made with
+        mc.setdefault(key, before)
+    try:
+        net = VisNet(ModelConfig(**mc))
+        net.load_state_dict(ck["state_dict"])
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise VisError(f"{p}: incompatible vis model ({str(e).splitlines()[0]})") from None
+    net.eval()
+    return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
+
+
+def init_backbone(net: VisNet, run: str | os.PathLike) -> None:
+    """Copy the CNN (backbone) weights of another run's model into ``net``; the backbones must match (and the
+    colour trunk's head, where both have one)."""
+    other, _, _ = load_model(run)
+    try:
+        net.backbone.load_state_dict(other.backbone.state_dict())
+        if net.cfg.colour_trunk and other.cfg.colour_trunk:
+            net.colour_net.head.load_state_dict(other.colour_net.head.state_dict())
+    except RuntimeError as e:
+        raise VisError(f"{run}: its CNN does not fit this model ({str(e).splitlines()[0]})") from None
