@@ -45,8 +45,8 @@ def unary_costs(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, 
     pred, target : [B, T, D]; weight : [B, T]. Shifts reading outside the sequence cost +inf.
     """
     b, t, _ = pred.shape
-    shifts = torch.arange(-max_shift, max_shift + 1)
-    src = torch.arange(t)[:, None] + shifts[None, :]  # [T, S] row read for each (t, L)
+    shifts = torch.arange(-max_shift, max_shift + 1, device=pred.device)
+    src = torch.arange(t, device=pred.device)[:, None] + shifts[None, :]  # [T, S] row read for each (t, L)
     valid = (src >= 0) & (src < t)
     gathered = pred[:, src.clamp(0, t - 1)]  # [B, T, S, D]
     r2 = (gathered - target[:, :, None]).pow(2).sum(-1)
@@ -62,15 +62,16 @@ def viterbi_shifts(unary: torch.Tensor, switch: torch.Tensor) -> torch.Tensor:
     """
     b, t, s = unary.shape
     cost = unary[:, 0].clone()
-    back = torch.empty(b, t, s, dtype=torch.long)
-    back[:, 0] = torch.arange(s)
+    back = torch.empty(b, t, s, dtype=torch.long, device=unary.device)
+    labels_s = torch.arange(s, device=unary.device)
+    back[:, 0] = labels_s
     for i in range(1, t):
         best, arg = cost.min(dim=1, keepdim=True)  # cheapest previous label, if we switch
         switched = best + switch[:, i - 1 : i]
         stay = cost <= switched
-        back[:, i] = torch.where(stay, torch.arange(s).expand(b, s), arg.expand(b, s))
+        back[:, i] = torch.where(stay, labels_s.expand(b, s), arg.expand(b, s))
         cost = torch.minimum(cost, switched) + unary[:, i]
-    labels = torch.empty(b, t, dtype=torch.long)
+    labels = torch.empty(b, t, dtype=torch.long, device=unary.device)
     labels[:, -1] = cost.argmin(dim=1)
     for i in range(t - 1, 0, -1):
         labels[:, i - 1] = back[:, i].gather(1, labels[:, i : i + 1]).squeeze(1)
@@ -98,7 +99,7 @@ def align(pred: torch.Tensor, target: torch.Tensor, env: torch.Tensor, *, max_sh
     with torch.no_grad():
         labels = viterbi_shifts(unary_costs(pred.detach(), target, w, max_shift=max_shift, loss=loss), potts)
     shifts = labels - max_shift
-    src = (torch.arange(pred.shape[1])[None] + shifts).clamp(0, pred.shape[1] - 1)
+    src = (torch.arange(pred.shape[1], device=pred.device)[None] + shifts).clamp(0, pred.shape[1] - 1)
     shifted = pred.gather(1, src[..., None].expand(-1, -1, pred.shape[2]))
     return shifted, shifts
 

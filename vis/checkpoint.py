@@ -17,7 +17,7 @@ import torch
 
 from vis.config import LEGACY_MODEL_DEFAULTS, RunConfig
 from vis.errors import VisError
-from vis.model import ModelConfig, VisNet, config_dict
+from vis.model import ModelConfig, VisNet, config_dict, resolve_device
 
 
 @dataclass
@@ -57,8 +57,9 @@ def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = 
             **(extra or {})}
 
 
-def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
-    """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode), PCA, checkpoint."""
+def load_model(run: str | os.PathLike, *, device: str = "cpu") -> tuple[VisNet, SoundPCA, dict]:
+    """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode, on ``device``,
+    see :func:`vis.model.resolve_device`; a model trained on a GPU loads on a CPU), PCA, checkpoint."""
     p = Path(run)
     p = p / "model.pt" if p.is_dir() else p
     if not p.is_file():
@@ -78,7 +79,7 @@ def load_model(run: str | os.PathLike) -> tuple[VisNet, SoundPCA, dict]:
         net.load_state_dict(ck["state_dict"])
     except (TypeError, KeyError, RuntimeError) as e:
         raise VisError(f"{p}: incompatible vis model ({str(e).splitlines()[0]})") from None
-    net.eval()
+    net.eval().to(resolve_device(device))
     return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
 
 

@@ -48,6 +48,11 @@ def _strict_option(p: argparse.ArgumentParser) -> None:
                    "(truncated or damaged) is an error, not a warning")
 
 
+def _device_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else the CPU), cpu, cuda, "
+                   "cuda:N or mps; mixed precision (bf16) on CUDA")
+
+
 def _open_dataset(args):
     from vis.dataset import Dataset
 
@@ -178,7 +183,8 @@ def cmd_train(args) -> int:
                       image_size=args.size, rnn=False if args.no_rnn else None,
                       spacetime=False if args.no_spacetime else None, threads=args.threads,
                       init=args.init)
-    s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers)
+    s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers,
+            device=args.device)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {s['steps']} steps on {s['train_windows']} windows in {s['seconds']:.0f} s: "
               f"train loss {s['train_loss']:.2f}, validation loss {s['val_loss']:.2f} on {s['val_windows']} windows "
@@ -193,7 +199,8 @@ def cmd_train(args) -> int:
 def cmd_predict(args) -> int:
     from vis.predict import predict_video
 
-    s = predict_video(args.video, args.model, args.output, method=args.method, wav=args.wav, png=args.png)
+    s = predict_video(args.video, args.model, args.output, method=args.method, wav=args.wav, png=args.png,
+                      device=args.device)
     if s["impacts"] == 0:
         print(f"vis: warning: {args.video}: the model predicted no impact; the sound written is its quiet floor "
               "(a detection model, `vis train --task detection`, finds impacts in whole videos)", file=sys.stderr)
@@ -218,7 +225,7 @@ def cmd_evaluate(args) -> int:
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     m = evaluate(_open_dataset(args), args.model, args.out, cache=args.cache, methods=methods,
                  compare=_named_runs(args.compare, "--compare"), detection=_named_runs(args.detection, "--detection"),
-                 seed=args.seed, progress=True)
+                 seed=args.seed, progress=True, device=args.device)
     full = m["methods"].get("full", {})
     print(f"evaluated {m['test_impacts']} test impacts in {m['seconds']:.0f} s: full system loudness r "
           f"{full.get('loudness_r', float('nan')):.2f}, centroid r {full.get('centroid_r', float('nan')):.2f}, "
@@ -232,7 +239,7 @@ def cmd_evaluate(args) -> int:
 def cmd_demo(args) -> int:
     from vis.demo import run_demo
 
-    s = run_demo(args.out, workers=args.workers)
+    s = run_demo(args.out, workers=args.workers, device=args.device)
     print(f"demo finished in {sum(s['timings'].values()):.0f} s. Look at:")
     print(f"  {s['report']}  (what was done, with metrics)")
     print(f"  {s['videos']}/  (held-out videos with predicted and with true sound)")
@@ -317,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes for feature preparation")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--init", help="start the CNN from another run's weights (e.g. a centred model for detection)")
+    _device_option(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="put predicted impact sound on a video")
@@ -329,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wav", type=Path, help="also write the predicted sound (.wav or .flac)")
     p.add_argument("--png", type=Path, help="also write the predicted cochleagram (above the original's)")
     _strict_option(p)
+    _device_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="the paper's experiments on the test split: metrics, tables, figures")
@@ -341,11 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detection", action="append", metavar="NAME=RUN",
                    help="a detection run to score on full videos, e.g. rgb-only=runs/det-rgb (repeatable)")
     p.add_argument("--cache", type=Path, help="feature cache folder")
+    _device_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="synthesize data, train, predict held-out videos, write a report")
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)")
     p.add_argument("--workers", type=int, default=2, help="processes for data synthesis")
+    _device_option(p)
     p.set_defaults(func=cmd_demo)
     return parser
 

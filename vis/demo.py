@@ -27,7 +27,7 @@ DEMO_DETECTION_EPOCHS = 3  # ... and of the detection model started from its wei
 
 def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEMO_SECONDS, epochs: int = DEMO_EPOCHS,
              det_epochs: int = DEMO_DETECTION_EPOCHS, batch_size: int | None = None, workers: int = 2, seed: int = 0,
-             progress: bool = True) -> dict:
+             progress: bool = True, device: str = "auto") -> dict:
     """Run the demo into ``out`` (created; reused on a second run: finished steps are skipped)."""
     from vis.config import load_config
     from vis.dataset import Dataset
@@ -62,7 +62,8 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
             print(f"[2/4] training {what}: backbone {cfg.model.backbone} + {cfg.model.layers}-layer LSTM, "
                   f"{cfg.train.epochs} epochs, into {folder}")
             resume = (folder / "state.pt").is_file()
-            run(ds, folder, cfg, cache=out / "cache", resume=resume, workers=workers, progress=progress)
+            run(ds, folder, cfg, cache=out / "cache", resume=resume, workers=workers, progress=progress,
+                device=device)
     summary = json.loads((run_dir / "summary.json").read_text())
     det_summary = json.loads((det_dir / "summary.json").read_text())
     timings["train"] = time.time() - t
@@ -77,7 +78,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     vids.mkdir(exist_ok=True)
     figs.mkdir(exist_ok=True)
     rows = []
-    model = Predictor.load(det_dir)
+    model = Predictor.load(det_dir, device=device)
     for vid in ds.split("test"):
         real = load(out / "cache", vid).onsets  # onsets of the real sound (the same detector)
         row = {"id": vid, "true_events": len(ds.events(vid)), "real_onsets": len(real)}
@@ -98,7 +99,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
                            **onset_metrics(times, scores, truth, duration=r["duration"]),
                            realtime_factor=r["realtime_factor"])
         shutil.copyfile(ds.video_path(vid), vids / f"{vid}_true.mp4")
-        centred_video(ds, vid, run_dir, out / "cache", vids / f"{vid}_centred.mp4")
+        centred_video(ds, vid, run_dir, out / "cache", vids / f"{vid}_centred.mp4", device=device)
         rows.append(row)
     timings["predict"] = time.time() - t
 
@@ -124,7 +125,7 @@ def _pooled(rows: list[dict]) -> dict:
     return out
 
 
-def centred_video(ds, vid: str, run: Path, cache: Path, out: Path) -> int:
+def centred_video(ds, vid: str, run: Path, cache: Path, out: Path, *, device: str = "cpu") -> int:
     """The centred task on a whole video (paper Sec. 6.1-6.2): at each annotated event (or, without
     annotations, each onset detected in the video's own sound) the network predicts the 15-frame window's
     sound from the frames, and example-based synthesis pastes the nearest training impact there. Timing
@@ -136,7 +137,7 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path) -> int:
     from vis.io import mux_audio
     from vis.windows import centred_windows
 
-    net, pca, _ = load_model(run)
+    net, pca, _ = load_model(run, device=device)
     bank = ExemplarBank.load(run / "bank.npz")
     vf = load(cache, vid, tuple(net.cfg.image_size))
     windows = centred_windows([vf], centres="events" if len(vf.event_times) else "onsets")

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vis.checkpoint import load_model, no_video_sounds
 from vis.errors import VisError
 from vis.features import FPS, K, VideoFeatures
 from vis.metrics import (
@@ -61,7 +62,7 @@ from vis.metrics import (
     soft_confusion,
     sq_err,
 )
-from vis.model import robust_loss
+from vis.model import autocast, model_device, robust_loss
 from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB
 from vis.predict import peak_params
 
@@ -91,7 +92,8 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
     """The network's envelopes for every window: [M, N*K, 42] (lagged models get their future frames)."""
     out = []
     lag = net.cfg.lag
-    with torch.no_grad():
+    dev = model_device(net)
+    with torch.no_grad(), autocast(dev):
         for i in range(0, len(windows), batch):
             rows = np.arange(i, min(i + batch, len(windows)))
             frames = []
@@ -99,7 +101,7 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
                 f = windows.videos[v].frames
                 idx = np.clip(np.arange(s - 1, s + windows.n_frames + 1 + lag), 0, len(f) - 1)
                 frames.append(np.asarray(f[idx]))
-            code = net(torch.from_numpy(np.stack(frames))).numpy()
+            code = net(torch.from_numpy(np.stack(frames)).to(dev)).float().cpu().numpy()
             out.append(pca.decode(code[:, lag * K : lag * K + windows.n_frames * K]))
     return np.concatenate(out)
 
@@ -173,9 +175,10 @@ def sound_metrics(feats: np.ndarray, true: np.ndarray, labels: dict, classifiers
 
 def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str | os.PathLike | None = None,
              methods: list[str] | None = None, compare: dict[str, str] | None = None,
-             detection: dict[str, str] | None = None, seed: int = 0, progress: bool = True) -> dict:
-    """Run the evaluation; write ``out/metrics.json``, ``out/report.md`` and figures. Returns the metrics."""
-    from vis.checkpoint import load_model, no_video_sounds
+             detection: dict[str, str] | None = None, seed: int = 0, progress: bool = True,
+             device: str = "cpu") -> dict:
+    """Run the evaluation (the networks on ``device``); write ``out/metrics.json``, ``out/report.md`` and
+    figures. Returns the metrics."""
     from vis.exemplars import ExemplarBank
     from vis.features import default_cache_dir, load, prepare
     from vis.io import atomic_output
@@ -185,15 +188,15 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache) if cache else default_cache_dir(ds.root)
-    net, pca, ck = load_model(run)
+    net, pca, ck = load_model(run, device=device)
     bank = ExemplarBank.load(Path(run) / "bank.npz")
     runs = {"full": (net, pca, ck)}
     banks = {"full": bank}  # each network's visual memory (its training impacts)
     for name, path in (compare or {}).items():
-        runs[name] = load_model(path)
+        runs[name] = load_model(path, device=device)
         other = Path(path) / "bank.npz"
         banks[name] = ExemplarBank.load(other) if other.is_file() else None
-    det_runs = {name: load_model(path) for name, path in (detection or {}).items()}
+    det_runs = {name: load_model(path, device=device) for name, path in (detection or {}).items()}
     if ck["train_config"]["task"] == "detection":
         det_runs.setdefault("full", runs["full"])
     methods = list(methods or dict.fromkeys(BASE_METHODS + ORACLE_METHODS))

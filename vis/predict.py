@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vis.checkpoint import load_model
 from vis.cochleagram import COMPRESSION, SR
 from vis.errors import VisError
 from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long, visual_spectrum
 from vis.features import FPS, K, row_times
-from vis.model import colour_features
+from vis.model import autocast, colour_features, model_device
 from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB, amplitude, prediction_peaks
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
@@ -112,11 +113,13 @@ def predict_stream(net, pca, stream, *, total: int | None = None, window_s: floa
     env: np.ndarray | None = None
     n_frames = 0
     bar = tqdm(total=total, desc="predict", unit="frame", disable=not progress)
-    with torch.no_grad():
+    dev = model_device(net)
+    with torch.no_grad(), autocast(dev):
         for s, n, frames in _windows_of_frames(stream, win, step, ahead=lag):
             # the output lags by `lag` frames, so the window carries `lag` frames more (real ones, or the
             # last frame repeated at the end of the video)
-            code = net(torch.from_numpy(np.ascontiguousarray(frames))[None], centred=False)[0].numpy()
+            x = torch.from_numpy(np.ascontiguousarray(frames))[None].to(dev)
+            code = net(x, centred=False)[0].float().cpu().numpy()
             rows = pca.decode(code[lag * K : lag * K + n * K])  # rows of frames s .. s+n-1
             env = rows if env is None else _join(env, rows, s * K)
             n_frames = max(n_frames, s + n)
@@ -279,10 +282,9 @@ class Predictor:
     colour: Colouring | None
 
     @classmethod
-    def load(cls, run: str | os.PathLike) -> Predictor:
-        from vis.checkpoint import load_model
-
-        net, pca, ck = load_model(run)
+    def load(cls, run: str | os.PathLike, *, device: str = "cpu") -> Predictor:
+        """The run's model on ``device`` (:func:`vis.model.resolve_device`)."""
+        net, pca, ck = load_model(run, device=device)
         bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
         bank = ExemplarBank.load(bank_path) if bank_path.is_file() else None
         colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
@@ -291,17 +293,19 @@ class Predictor:
 
 def predict_video(video: str | os.PathLike, run: str | os.PathLike | Predictor, out: str | os.PathLike, *,
                   method: str = "example", wav: str | os.PathLike | None = None, png: str | os.PathLike | None = None,
-                  progress: bool = True) -> dict:
+                  progress: bool = True, device: str = "cpu") -> dict:
     """Everything ``vis predict`` does: ``video`` with the sound of ``method`` written to ``out`` (and ``wav``,
     and the predicted cochleagram to ``png``). Returns a summary (paths written, impacts, seconds)."""
-    return predict_sounds(video, run, {method: (out, wav)}, png=png, progress=progress)[method]
+    return predict_sounds(video, run, {method: (out, wav)}, png=png, progress=progress, device=device)[method]
 
 
 def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
                    outputs: dict[str, tuple[str | os.PathLike, str | os.PathLike | None]], *,
-                   png: str | os.PathLike | None = None, progress: bool = True) -> dict[str, dict]:
-    """One prediction of ``video``'s sound features, synthesized by each method of ``outputs``
-    (``{method: (video out, wav out or None)}``). Returns a summary per method."""
+                   png: str | os.PathLike | None = None, progress: bool = True,
+                   device: str = "cpu") -> dict[str, dict]:
+    """One prediction of ``video``'s sound features (the network on ``device`` unless ``run`` is loaded
+    already), synthesized by each method of ``outputs`` (``{method: (video out, wav out or None)}``).
+    Returns a summary per method."""
     import time
 
     from vis.io import SOUND_FORMATS, VIDEO_FORMATS, mux_audio, output_format, probe, write_wav
@@ -324,7 +328,7 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
     info = probe(video)
     if not info.has_video:
         raise VisError(f"{video}: no video stream" + (" (audio only)" if info.has_audio else ""))
-    model = run if isinstance(run, Predictor) else Predictor.load(run)
+    model = run if isinstance(run, Predictor) else Predictor.load(run, device=device)
     if model.bank is None and "example" in outputs:
         # the exemplars to paste (example); parametric takes the average training impact from it when present
         raise VisError(f"{run}: the model has no exemplar bank (bank.npz); use --method parametric")

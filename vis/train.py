@@ -50,7 +50,7 @@ from vis.errors import Interrupted, VisError
 from vis.features import VideoFeatures
 from vis.io import atomic_output, remove_stale_temporaries
 from vis.metrics import sq_err
-from vis.model import VisNet
+from vis.model import VisNet, autocast, model_device, resolve_device
 from vis.windows import Windows, centred_windows, detection_windows
 
 CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this often (a plot takes ~0.5 s), and at the end
@@ -66,12 +66,29 @@ def make_windows(videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
     return centred_windows(videos, centres=cfg.train.centres)
 
 
-def _dist() -> tuple[int, int]:
-    """(rank, world size); initialises torch.distributed under torchrun."""
+def _dist(device: torch.device | None = None) -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed under torchrun: nccl for CUDA (one device per
+    ``LOCAL_RANK``), gloo on the CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("gloo")  # training runs on the CPU here (see README)
+        torch.distributed.init_process_group("nccl" if device is not None and device.type == "cuda" else "gloo")
     return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def _reduce_device() -> torch.device:
+    """Where tensors to all-reduce live: CUDA under nccl, else the CPU."""
+    nccl = torch.distributed.is_initialized() and torch.distributed.get_backend() == "nccl"
+    return torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+
+
+def training_device(name: str = "auto") -> torch.device:
+    """``--device`` for training: under torchrun on CUDA, each process takes the GPU of its ``LOCAL_RANK``."""
+    dev = resolve_device(name)
+    if dev.type == "cuda" and "LOCAL_RANK" in os.environ and dev.index is None:
+        dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    return dev
 
 
 def _save(obj: dict, path: Path) -> None:
@@ -113,15 +130,18 @@ def evaluate_windows(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str 
     if len(windows) == 0:
         return {"loss": float("nan"), "sq_err": float("nan")}
     net.eval()
+    dev = model_device(net)
     total, sq = 0.0, 0.0
     with torch.no_grad():
         for i in range(0, len(windows), batch_size):
             rows = np.arange(i, min(i + batch_size, len(windows)))
-            pred = windows.predict(net, rows, net.cfg)
+            with autocast(dev):
+                pred = windows.predict(net, rows, net.cfg)
+            pred = pred.float()
             env = torch.from_numpy(windows.targets[rows])
             code = torch.from_numpy(pca.encode(env.numpy()))
-            total += window_loss(pred, code, env, task, loss).item() * len(rows)
-            sq += sq_err(pca.decode(pred.numpy()), env.numpy()) * len(rows)  # every window has the same rows
+            total += window_loss(pred, code.to(dev), env.to(dev), task, loss).item() * len(rows)
+            sq += sq_err(pca.decode(pred.cpu().numpy()), env.numpy()) * len(rows)  # every window has the same rows
     net.train()
     return {"loss": total / len(windows), "sq_err": sq / len(windows)}
 
@@ -137,10 +157,13 @@ def no_video_sq_err(train_windows: Windows, val_windows: Windows, pca: SoundPCA)
 
 
 def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str | os.PathLike, *,
-          resume: bool = False, progress: bool = True, max_steps: int | None = None) -> dict:
+          resume: bool = False, progress: bool = True, max_steps: int | None = None, device: str = "auto",
+          amp: bool | None = None) -> dict:
     """Train on ``train_windows``, validating each epoch on ``val_windows``; write the run folder ``out``.
 
     ``max_steps`` stops after that many steps in this call (saving resumable state), e.g. to time-box.
+    ``device``: see :func:`vis.model.resolve_device` (``auto``: CUDA when present); ``amp``: bf16 autocast
+    of the forward pass (None: on CUDA only).
 
     Returns a summary: ``steps``, ``epochs``, ``train_loss``, ``val_sq_err`` and ``val_loss`` of the epoch
     in ``model.pt`` (``best_epoch``: lowest val sq_err, for detection lowest val loss), ``last_val_loss``,
@@ -149,7 +172,8 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     """
     from tqdm import tqdm
 
-    rank, world = _dist()
+    dev = training_device(device)
+    rank, world = _dist(dev)
     tc = cfg.train
     if tc.threads:
         torch.set_num_threads(tc.threads)
@@ -173,6 +197,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             raise VisError(f"prior_rows = {cfg.model.prior_rows}, but the training windows have "
                            f"{train_windows.targets.shape[1]} rows")
         net.prior.copy_(torch.from_numpy(pca.encode(train_windows.targets).mean(0)))
+    net.to(dev)
     if cfg.model.backbone == "none":  # nothing learnt from pixels: the network's inputs are computed once
         for w in (train_windows, val_windows):
             w.fix_inputs(net, progress=progress and rank == 0)
@@ -200,7 +225,10 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         log_path.write_text("")
     if rank == 0:
         (out / "config.toml").write_text(to_toml(cfg))
-    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
+    else:
+        model = net
 
     steps_per_epoch = len(train_windows) // tc.batch_size
     total_steps = steps_per_epoch * tc.epochs
@@ -252,10 +280,12 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             mine = rows[rank::world]
             rng = np.random.default_rng([tc.seed, step, rank]) if tc.augment and not cfg.model.frozen else None
             torch.manual_seed(int(np.random.SeedSequence([tc.seed, step, rank]).generate_state(1)[0]))  # dropout
-            pred = train_windows.predict(model, mine, cfg.model, augment_rng=rng, shift=tc.shift)
-            env = torch.from_numpy(train_windows.targets[mine])
+            with autocast(dev, amp):
+                pred = train_windows.predict(model, mine, cfg.model, augment_rng=rng, shift=tc.shift)
+            env = torch.from_numpy(train_windows.targets[mine]).to(dev)
             share = len(mine) * world / len(rows)  # so that DDP's gradient average is the global batch mean
-            loss = window_loss(pred, torch.from_numpy(targets_code[mine]), env, tc.task, tc.loss) * share
+            code = torch.from_numpy(targets_code[mine]).to(dev)
+            loss = window_loss(pred.float(), code, env, tc.task, tc.loss) * share
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
@@ -325,7 +355,7 @@ class _StopAtStep:
         """Whether to stop before the next step; under DDP all processes agree (one signalled is enough)."""
         if world == 1:
             return self.requested > 0
-        flag = torch.tensor([float(self.requested > 0)])
+        flag = torch.tensor([float(self.requested > 0)], device=_reduce_device())
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         self.requested = max(self.requested, int(flag.item()))
         return flag.item() > 0
@@ -349,7 +379,8 @@ def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, ta
         return m["loss"], m["sq_err"]
     mine = Windows(windows.videos, windows.index[rank::world], windows.targets[rank::world], windows.n_frames)
     m = evaluate_windows(net, mine, pca, task=task, loss=loss) if len(mine) else {"loss": 0.0, "sq_err": 0.0}
-    t = torch.tensor([m["loss"] * len(mine), m["sq_err"] * len(mine), float(len(mine))], dtype=torch.float64)
+    t = torch.tensor([m["loss"] * len(mine), m["sq_err"] * len(mine), float(len(mine))], dtype=torch.float64,
+                     device=_reduce_device())
     torch.distributed.all_reduce(t)
     return (float(t[0] / t[2]), float(t[1] / t[2])) if t[2] else (math.nan, math.nan)
 
@@ -378,15 +409,16 @@ def train_and_validation(ds) -> tuple[list[str], list[str]]:
 
 
 def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike | None = None,
-        resume: bool = False, workers: int = 1, progress: bool = True) -> dict:
-    """Everything ``vis train`` does: prepare the cache, build the windows, train, and summarize.
+        resume: bool = False, workers: int = 1, progress: bool = True, device: str = "auto") -> dict:
+    """Everything ``vis train`` does: prepare the cache, build the windows, train (on ``device``), and
+    summarize.
 
     Trains and validates on the videos of :func:`train_and_validation`.
     """
     from vis.features import default_cache_dir, frames_name, load, prepare, trunk_key
 
     started = time.time()
-    rank, world = _dist()
+    rank, world = _dist(training_device(device))
     cache = Path(cache) if cache else default_cache_dir(ds.root)
     size = tuple(cfg.model.image_size)
     train_ids, val_ids = train_and_validation(ds)
@@ -397,7 +429,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
         if cfg.train.init:  # a trunk taken from another run (e.g. a centred model's CNN, frozen for detection)
             init_backbone(frozen_net, cfg.train.init)
         key = trunk_key(frozen_net)
-    failed = torch.zeros(1)
+    failed = torch.zeros(1, device=_reduce_device())
     if rank == 0:
         try:
             prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
@@ -430,7 +462,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     val_videos = [load(cache, v, size, trunk=key) for v in val_ids]
     tr = make_windows(train_videos, cfg)
     va = make_windows(val_videos, cfg)
-    summary = train(tr, va, cfg, out, resume=resume, progress=progress)
+    summary = train(tr, va, cfg, out, resume=resume, progress=progress, device=device)
     summary["cache"] = str(cache)
     summary["validation_split"] = "val" if ds.splits.get("val") else f"{len(val_ids)} of the train split"
     if rank == 0:

@@ -14,7 +14,7 @@ import torch
 
 from vis.errors import VisError
 from vis.features import CENTRED_FRAMES, DETECTION_FRAMES, DETECTION_STRIDE, K, VideoFeatures
-from vis.model import MOTION_STATS, ModelConfig, colour_images, motion_statistics
+from vis.model import MOTION_STATS, ModelConfig, colour_images, model_device, motion_statistics
 
 
 @dataclass
@@ -61,6 +61,7 @@ class Windows:
         from tqdm import tqdm
 
         spacetime = net.cfg.spacetime
+        dev = model_device(net)
         per_video = []
         with torch.no_grad():
             for vf in tqdm(self.videos, desc="motion statistics" if spacetime else "colour features",
@@ -73,14 +74,15 @@ class Windows:
                         b = min(a + 256, n - 1)
                         x[a:b] = motion_statistics(torch.from_numpy(np.array(f[a - 1 : b + 1]))[None])[0].numpy()
                 else:
-                    x = np.concatenate([net.first_trunk(colour_images(torch.from_numpy(np.array(f[a : a + batch]))))
-                                        .numpy().astype(np.float16) for a in range(0, n, batch)])
+                    x = np.concatenate([net.first_trunk(colour_images(torch.from_numpy(np.array(f[a : a + batch]))
+                                                                      .to(dev))).float().cpu().numpy().astype(np.float16)
+                                        for a in range(0, n, batch)])
                 per_video.append(x)
             first = []
             if spacetime:
                 for i in tqdm(range(0, len(self), batch), desc="colour features", unit="batch", disable=not progress):
                     x = np.stack([np.asarray(self.videos[v].frames[s]) for v, s in self.index[i : i + batch]])
-                    first.append(net.first_trunk(colour_images(torch.from_numpy(x))).numpy())
+                    first.append(net.first_trunk(colour_images(torch.from_numpy(x).to(dev))).float().cpu().numpy())
             else:
                 first = [np.stack([per_video[v][s] for v, s in self.index]).astype(np.float32)] if len(self) else []
         self.fixed = {"spacetime": spacetime, "per_video": per_video,
@@ -89,19 +91,20 @@ class Windows:
     def predict(self, model, rows: np.ndarray, cfg: ModelConfig, *, augment_rng: np.random.Generator | None = None,
                 shift: int = 0) -> torch.Tensor:
         """The network's output for some windows: from fixed inputs or cached trunk features where there are
-        some, else from frames."""
+        some, else from frames. Inputs are made on the CPU and moved to the network's device."""
+        dev = model_device(model)
         if self.fixed is not None and cfg.backbone == "none" and cfg.spacetime == self.fixed["spacetime"]:
-            first = torch.from_numpy(self.fixed["first"][rows])
+            first = torch.from_numpy(self.fixed["first"][rows]).to(dev)
             per_frame = torch.from_numpy(np.stack([self.fixed["per_video"][v][s : s + self.n_frames]
-                                                   for v, s in self.index[rows]]).astype(np.float32))
+                                                   for v, s in self.index[rows]]).astype(np.float32)).to(dev)
             if cfg.spacetime:  # phi(F_t) is nothing: the motion statistics go beside phi(I_1)
                 return model(trunk_features=(first.new_zeros(len(rows), self.n_frames, 0), first, per_frame))
             return model(trunk_features=(per_frame, first, None))
         if cfg.frozen and all(v.trunk is not None for v in self.videos):
-            f_seq, f_first = self.trunk_features(rows, spacetime=cfg.spacetime)
+            f_seq, f_first = (x.to(dev) for x in self.trunk_features(rows, spacetime=cfg.spacetime))
             stats = None
             if cfg.colour_trunk or cfg.motion_stats:  # not in the trunk cache: from the frames (cheap)
-                frames = torch.from_numpy(self.frames(rows))
+                frames = torch.from_numpy(self.frames(rows)).to(dev)
                 if cfg.colour_trunk:  # model may be DDP-wrapped: the method is the network's
                     f_first = getattr(model, "module", model).first_trunk(colour_images(frames[:, 1]))
                 stats = motion_statistics(frames) if cfg.motion_stats else None
@@ -109,7 +112,7 @@ class Windows:
         frames = self.frames(rows)
         if augment_rng is not None:
             frames = augment(frames, augment_rng, shift)
-        return model(torch.from_numpy(np.ascontiguousarray(frames)))
+        return model(torch.from_numpy(np.ascontiguousarray(frames)).to(dev))
 
 
 def centred_windows(videos: list[VideoFeatures], *, centres: str = "onsets",
