@@ -7,13 +7,13 @@ import torch
 from vis.checkpoint import SoundPCA
 from vis.config import load_config, to_toml
 from vis.errors import VisError
+from vis.losses import robust_loss
 from vis.model import (
     AlexNet,
     ModelConfig,
     VisNet,
     load_alexnet_weights,
     motion_statistics,
-    robust_loss,
     spacetime_images,
 )
 

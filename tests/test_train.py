@@ -227,22 +227,28 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
     """End to end (alignment, lag, 3 layers, detection AP): on bounce videos, where a rebound at a random
     height is the only sign of contact, the model with spacetime images finds the impacts and the
     colour-only one finds fewer (the paper's comparison, Sec. 6.1; benchmarks/detection_bounce.py)."""
+    from vis.config import to_toml
     from vis.evaluate import detection_metrics
     from vis.predict import peak_params
     from vis.synth.bounce import write_bounce
-    from vis.train import run
 
     write_bounce(tmp_path / "data", videos=12, seconds=8.0, seed=0)
     ds = Dataset.open(tmp_path / "data")
-    ap = {}
-    for spacetime in (True, False):
+    prepare(ds, tmp_path / "cache", size=(32, 24), progress=False)
+    procs = {}
+    for spacetime in (True, False):  # the two runs side by side, one core each
         cfg = load_config(None, task="detection", loss="squared", epochs=20, batch_size=4, image_size=[32, 24],
                           det_frames=60, det_stride=15, backbone="small",
                           feat_dim=32, hidden=32, spacetime=spacetime, threads=1)
-        out = tmp_path / f"run-{spacetime}"
-        run(ds, out, cfg, cache=tmp_path / "cache", progress=False)
-        net, pca, ck = load_model(out)
-        prepare(ds, tmp_path / "cache", size=(32, 24), ids=ds.split("test"), progress=False)
+        (tmp_path / f"c-{spacetime}.toml").write_text(to_toml(cfg))
+        procs[spacetime] = subprocess.Popen(
+            [sys.executable, "-m", "vis", "train", str(tmp_path / "data"), "--out", str(tmp_path / f"run-{spacetime}"),
+             "--config", str(tmp_path / f"c-{spacetime}.toml"), "--cache", str(tmp_path / "cache"), "--device", "cpu"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ap = {}
+    for spacetime, proc in procs.items():
+        assert proc.wait(timeout=600) == 0, proc.stderr.read()
+        net, pca, ck = load_model(tmp_path / f"run-{spacetime}")
         vids = [load(tmp_path / "cache", v, (32, 24)) for v in ds.split("test")]
         ap[spacetime] = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids},
                                           **peak_params(ck))

@@ -23,19 +23,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vis.losses import EPS, rho
+
 MAX_SHIFT = 8  # rows (~0.09 s at 90 Hz), paper A1.1
 ALPHA = 3.0  # weight of loud rows: w_t = 1 + alpha ...
 TAU = 2.2  # ... when ||s_t|| >= tau
-EPS = 1 / 25**2  # the robust loss's epsilon (paper Sec. 5.1)
-
-
-def rho(r2: torch.Tensor, loss: str = "robust", eps: float = EPS) -> torch.Tensor:
-    """The per-row loss of the squared residual norm: ``log(eps + r^2)`` (paper Eq. 4) or ``r^2`` ("squared")."""
-    if loss == "robust":
-        return torch.log(eps + r2)
-    if loss == "squared":
-        return r2
-    raise ValueError(f"loss must be 'robust' or 'squared', got {loss!r}")
 
 
 def unary_costs(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, max_shift: int = MAX_SHIFT,

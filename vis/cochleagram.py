@@ -239,7 +239,7 @@ def min_samples(sr: int) -> int:
     return ceil(HOP / step_20k) * step_20k * sr // SR
 
 
-def row_times(n: int, n_rows: int) -> np.ndarray:
+def _row_times(n: int, n_rows: int) -> np.ndarray:
     """Time (s) of each envelope row from the first audio sample: row ``i`` is at ``i * n / n_rows / SR``."""
     return np.arange(n_rows) * (n / n_rows) / SR
 
@@ -472,7 +472,7 @@ def _run(x: np.ndarray, sr: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     _check_samples(x, what)
     spectrum = _resampled_spectrum(x, sr, n_in, n_20k, n)
     env = _envelopes(spectrum, n, n_rows)
-    return env.astype(np.float32), row_times(n, n_rows)
+    return env.astype(np.float32), _row_times(n, n_rows)
 
 
 def cochleagram(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:

@@ -48,6 +48,7 @@ import torch
 from vis.checkpoint import load_model, no_video_sounds
 from vis.errors import VisError
 from vis.features import FPS, K, VideoFeatures
+from vis.losses import robust_loss
 from vis.metrics import (
     average_precision,
     centroid,
@@ -62,7 +63,7 @@ from vis.metrics import (
     soft_confusion,
     sq_err,
 )
-from vis.model import autocast, model_device, robust_loss
+from vis.model import autocast, model_device
 from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB
 from vis.predict import peak_params
 

@@ -369,7 +369,10 @@ def write_video(
                     raise VisError(f"{path}: frame size {w}x{h} must be even for H.264")
                 vs = out.add_stream("libx264", rate=fps)
                 vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+                # one encoder thread: x264's threads make the bytes depend on the machine's load (the same
+                # seed gave other mp4 bytes for 3 of 6 videos when two `vis synth` ran side by side)
                 vs.options = {"crf": str(crf), "preset": preset}
+                vs.codec_context.thread_count = 1
             for packet in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
                 out.mux(packet)
         if vs is None:

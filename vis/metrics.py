@@ -19,7 +19,8 @@ TOL_S = 0.1  # a ground-truth onset is found if a prediction lies within 0.1 s (
 
 def match(pred_times: np.ndarray, scores: np.ndarray, true_times: np.ndarray, *, tol: float = TOL_S
           ) -> np.ndarray:
-    """Greedy one-to-one matching in order of decreasing score: ``hit`` [P], bool, in score order."""
+    """Greedy one-to-one matching in order of decreasing score: ``hit`` [P], bool, in score order (each
+    prediction takes the nearest unmatched ground truth within ``tol``). Unscored predictions: :func:`pairs`."""
     pred_times = np.asarray(pred_times, float)
     true_times = np.asarray(true_times, float)
     order = np.argsort(-np.asarray(scores, float), kind="stable")
@@ -35,6 +36,22 @@ def match(pred_times: np.ndarray, scores: np.ndarray, true_times: np.ndarray, *,
             used[j] = True
             hit[k] = True
     return hit
+
+
+def pairs(pred_times: np.ndarray, true_times: np.ndarray, *, tol: float = TOL_S) -> dict[int, int]:
+    """One-to-one matching of predictions that have no score: closest pairs first, within ``tol`` s.
+    Returns {prediction index: ground-truth index}. (Scored predictions: :func:`match`.)"""
+    pred = np.asarray(pred_times, dtype=np.float64).ravel()
+    true = np.asarray(true_times, dtype=np.float64).ravel()
+    gaps = np.abs(pred[:, None] - true[None, :])
+    close = np.argwhere(gaps <= tol + 1e-9)  # inclusive, whatever the rounding of the times
+    matched_to: dict[int, int] = {}
+    used: set[int] = set()
+    for i, j in close[np.argsort(gaps[close[:, 0], close[:, 1]], kind="stable")]:
+        if int(i) not in matched_to and int(j) not in used:
+            matched_to[int(i)] = int(j)
+            used.add(int(j))
+    return matched_to
 
 
 def average_precision(pred_times, scores, true_times, *, tol: float = TOL_S) -> float:
@@ -59,7 +76,7 @@ def precision_recall(pred_times, true_times, *, tol: float = TOL_S) -> dict:
     "true"}``; precision is NaN without predictions and recall NaN without true onsets.
     """
     pred_times, true_times = np.asarray(pred_times, float), np.asarray(true_times, float)
-    tp = int(match(pred_times, np.zeros(len(pred_times)), true_times, tol=tol).sum())
+    tp = len(pairs(pred_times, true_times, tol=tol))
     p = tp / len(pred_times) if len(pred_times) else float("nan")
     r = tp / len(true_times) if len(true_times) else float("nan")
     f1 = 2 * p * r / (p + r) if p == p and r == r and p + r > 0 else (0.0 if p == p and r == r else float("nan"))

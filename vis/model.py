@@ -425,15 +425,6 @@ class VisNet(nn.Module):
         return out
 
 
-def robust_loss(pred: torch.Tensor, target: torch.Tensor, *, eps: float = 1 / 25**2) -> torch.Tensor:
-    """Paper Eq. 4: ``sum_t log(eps + ||s_t - s~_t||^2)``, summed over time, averaged over the batch.
-
-    pred, target : [B, T, D]. eps = 1/25^2 (paper Sec. 5.1).
-    """
-    r2 = (pred - target).pow(2).sum(-1)
-    return torch.log(eps + r2).sum(-1).mean()
-
-
 def config_dict(cfg: ModelConfig) -> dict:
     d = asdict(cfg)
     d["image_size"] = list(cfg.image_size)

@@ -21,6 +21,7 @@ from scipy.signal import find_peaks
 
 from vis.cochleagram import COMPRESSION, N_BANDS, SR, cochleagram
 from vis.errors import VisError
+from vis.metrics import TOL_S, pairs
 
 # Candidate rows: the amplitude rose by at least RISE_DB since the lowest of the RISE_ROWS rows before
 # (~22 ms). Impacts rise 10-30 dB at once, spread over one or two rows by the cochleagram's 90 Hz
@@ -47,8 +48,6 @@ MEAN_SHIFT_TOL = 1e-3  # rows; stop when a step is shorter
 ENERGY_FLOOR = 1e-12  # added before the log: silence reads -120 dB instead of -inf
 # Non-maximum suppression: onsets at least this far apart (s), paper Sec. 3.
 MIN_GAP = 0.25
-# Scoring: a detection matches an annotated event within this many seconds (paper Sec. 6.2).
-MATCH_TOL = 0.1
 
 
 def amplitude(env: np.ndarray) -> np.ndarray:
@@ -219,7 +218,7 @@ def onsets_from_audio(audio: np.ndarray, sr: int, **params: float) -> tuple[np.n
     return detect_onsets(env, times, **params)
 
 
-def match_events(pred_times: np.ndarray, true_times: np.ndarray, tol: float = MATCH_TOL) -> tuple[int, int, int]:
+def match_events(pred_times: np.ndarray, true_times: np.ndarray, tol: float = TOL_S) -> tuple[int, int, int]:
     """Greedy one-to-one matching of detected to annotated times: ``(tp, fp, fn)``.
 
     Pairs closer than ``tol`` seconds are matched closest first; each event is matched at most once.
@@ -227,7 +226,7 @@ def match_events(pred_times: np.ndarray, true_times: np.ndarray, tol: float = MA
     """
     pred = np.asarray(pred_times, dtype=np.float64).ravel()
     true = np.asarray(true_times, dtype=np.float64).ravel()
-    tp = len(_pairs(pred, true, tol))
+    tp = len(pairs(pred, true, tol=tol))
     return tp, len(pred) - tp, len(true) - tp
 
 
@@ -239,20 +238,7 @@ def precision_recall_f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]
     return precision, recall, f1
 
 
-def _pairs(pred: np.ndarray, true: np.ndarray, tol: float) -> dict[int, int]:
-    """One-to-one matching, closest pairs first, within ``tol`` s: {detection index: event index}."""
-    gaps = np.abs(pred[:, None] - true[None, :])
-    pairs = np.argwhere(gaps <= tol + 1e-9)  # inclusive, whatever the rounding of the times
-    matched_to: dict[int, int] = {}
-    used: set[int] = set()
-    for i, j in pairs[np.argsort(gaps[pairs[:, 0], pairs[:, 1]], kind="stable")]:
-        if int(i) not in matched_to and int(j) not in used:
-            matched_to[int(i)] = int(j)
-            used.add(int(j))
-    return matched_to
-
-
-def score_by_action(pred_times: np.ndarray, events: list[tuple[float, str | None]], *, tol: float = MATCH_TOL
+def score_by_action(pred_times: np.ndarray, events: list[tuple[float, str | None]], *, tol: float = TOL_S
                     ) -> dict[str, tuple[int, int, int]]:
     """Score detections against annotated events of every action: ``{action: (tp, fp, fn)}``.
 
@@ -262,7 +248,7 @@ def score_by_action(pred_times: np.ndarray, events: list[tuple[float, str | None
     unmatched detection is a false positive; events of that action left unmatched are misses.
     """
     pred = np.asarray(pred_times, dtype=np.float64).ravel()
-    matched_to = _pairs(pred, np.array([t for t, _ in events], dtype=np.float64), tol)
+    matched_to = pairs(pred, np.array([t for t, _ in events], dtype=np.float64), tol=tol)
     return _counts([a for _, a in events], matched_to, len(pred))
 
 
@@ -279,7 +265,7 @@ def _counts(actions: list[str | None], matched_to: dict[int, int], n_pred: int) 
     return out
 
 
-def score_dataset(ds, *, ids: list[str] | None = None, tol: float = MATCH_TOL, progress: bool = False,
+def score_dataset(ds, *, ids: list[str] | None = None, tol: float = TOL_S, progress: bool = False,
                   **params: float) -> dict:
     """The detector against a dataset's annotated times (``vis onsets DATA``).
 
@@ -300,7 +286,7 @@ def score_dataset(ds, *, ids: list[str] | None = None, tol: float = MATCH_TOL, p
         audio, sr = read_audio(ds.audio_path(vid), min_rate=SR)
         pred, _ = onsets_from_audio(audio, sr, **params)
         events = [e for e in ds.events(vid) if e.time < len(audio) / sr]
-        matched_to = _pairs(pred, np.array([e.time for e in events], np.float64), tol)
+        matched_to = pairs(pred, np.array([e.time for e in events], np.float64), tol=tol)
         for action, (tp, _, fn) in _counts([e.action for e in events], matched_to, len(pred)).items():
             counts[action] = counts.get(action, np.zeros(2, int)) + (tp, fn)
         false_alarms += len(pred) - len(matched_to)

@@ -31,10 +31,10 @@ from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long, 
 from vis.features import FPS, K, row_times
 from vis.model import autocast, colour_features, model_device
 from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB, amplitude, prediction_peaks
+from vis.synthesis import OUT_SR
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
 OVERLAP = 0.3  # ... overlapping by 30 % (paper A1.1)
-OUT_SR = 48_000  # output sound rate (Hz)
 METHODS = ("example", "parametric")
 # Parametric sound of a whole video: every predicted impact rises at least this far above the floor, the
 # level at which vis.onsets.detect_onsets counts a recorded rise as an impact (LEVEL_DB, RISE_DB = 12).

@@ -44,11 +44,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vis.align import align, weighted_loss
 from vis.checkpoint import SoundPCA, checkpoint, init_backbone, load_model, no_video_sounds
 from vis.config import RunConfig, TrainConfig, normalised_toml, resumable_toml, to_toml
 from vis.errors import Interrupted, VisError
 from vis.features import VideoFeatures
 from vis.io import atomic_output, remove_stale_temporaries
+from vis.losses import rho
 from vis.metrics import sq_err
 from vis.model import VisNet, autocast, model_device, resolve_device
 from vis.windows import Windows, centred_windows, detection_windows
@@ -113,9 +115,7 @@ def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task:
     """
     if loss not in ("robust", "squared"):
         raise VisError(f"loss must be 'robust' or 'squared', got {loss!r}")
-    from vis.align import align, rho, weighted_loss
-
-    if task == "centred":  # rho summed over time, averaged over the batch (robust: vis.model.robust_loss)
+    if task == "centred":  # rho summed over time, averaged over the batch (robust: vis.losses.robust_loss)
         return rho((pred - code).pow(2).sum(-1), loss).sum(-1).mean()
 
     shifted, _ = align(pred, code, env, loss=loss)
