@@ -385,7 +385,7 @@ def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data
 
 def test_a_bank_of_the_same_impacts_is_taken_from_the_init_run_not_built_again(tiny_data, tiny_run, monkeypatch,
                                                                                tmp_path):
-    import vis.exemplars
+    import vis.train
     from vis.exemplars import ExemplarBank
     from vis.train import write_bank
 
@@ -402,7 +402,7 @@ def test_a_bank_of_the_same_impacts_is_taken_from_the_init_run_not_built_again(t
     def no_build(*args, **kwargs):
         raise AssertionError("the bank was built again")
 
-    monkeypatch.setattr(vis.exemplars, "build_bank", no_build)
+    monkeypatch.setattr(vis.train, "build_bank", no_build)
     write_bank(ds, every, tmp_path / "b" / "bank.npz", visual=False, reuse=tmp_path / "a")
     assert (tmp_path / "b" / "bank.npz").read_bytes() == (tmp_path / "a" / "bank.npz").read_bytes()
     for windows, visual in ((fewer, False), (every, True)):  # other impacts, or another memory setting: built

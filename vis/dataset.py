@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vis.errors import VisError
+from vis.io import atomic_output, probe
 
 MATERIALS = ("wood", "metal", "dirt", "rock", "leaf", "plastic", "cloth", "paper", "grass", "water",
              "drywall", "gravel", "plastic-bag", "ceramic", "tile", "carpet", "glass")
@@ -99,7 +100,6 @@ def read_times(path: str | os.PathLike) -> list[Event]:
 
 def write_times(path: str | os.PathLike, events: list[Event]) -> None:
     """Write events in the dataset's format (``%.6f material action reaction``), atomically."""
-    from vis.io import atomic_output
 
     lines = [f"{e.time:.6f} {e.material or 'None'} {e.action or 'None'} {e.reaction or 'None'}\n"
              for e in sorted(events, key=lambda e: e.time)]
@@ -285,8 +285,6 @@ def summarize(ds: Dataset, *, check_media: bool = True, progress: bool = False) 
     six files absent), ``broken`` ({id: reason}: unreadable media or annotations).
     """
     from tqdm import tqdm
-
-    from vis.io import probe
 
     out: dict = {"root": str(ds.root), "split_source": ds.split_source, "ids": len(ds.ids),
                  "splits": {k: len(v) for k, v in ds.splits.items()}, "duration_s": 0.0, "events": 0,

@@ -19,6 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
+from vis.checkpoint import load_model
+from vis.config import load_config
+from vis.dataset import Dataset
+from vis.evaluate import predict_windows
+from vis.exemplars import ExemplarBank, centre_frame_features, paste
+from vis.features import CENTRED_FRAMES, FPS, load, prepare
+from vis.io import atomic_output, mux_audio, read_audio
+from vis.metrics import average_precision, onset_metrics, precision_recall
+from vis.onsets import onsets_from_audio
+from vis.predict import Predictor, predict_sounds
+from vis.synth import generate
+from vis.train import run
+from vis.windows import centred_windows
+
 DEMO_VIDEOS = 56  # synthetic videos (75 % train, 25 % held out)
 DEMO_SECONDS = 12.0  # length of each
 DEMO_EPOCHS = 30  # training epochs of the centred model (the default; ~1 s each here) ...
@@ -29,15 +43,6 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
              det_epochs: int = DEMO_DETECTION_EPOCHS, batch_size: int | None = None, workers: int = 2, seed: int = 0,
              progress: bool = True, device: str = "auto") -> dict:
     """Run the demo into ``out`` (created; reused on a second run: finished steps are skipped)."""
-    from vis.config import load_config
-    from vis.dataset import Dataset
-    from vis.features import load, prepare
-    from vis.io import atomic_output, read_audio
-    from vis.metrics import average_precision, onset_metrics, precision_recall
-    from vis.onsets import onsets_from_audio
-    from vis.predict import Predictor, predict_sounds
-    from vis.synth import generate
-    from vis.train import run
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -130,12 +135,6 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path, *, device: st
     annotations, each onset detected in the video's own sound) the network predicts the 15-frame window's
     sound from the frames, and example-based synthesis pastes the nearest training impact there. Timing
     comes from the recording; what is heard comes from the video. Returns the number of impacts pasted."""
-    from vis.checkpoint import load_model
-    from vis.evaluate import predict_windows
-    from vis.exemplars import ExemplarBank, centre_frame_features, paste
-    from vis.features import CENTRED_FRAMES, FPS, load
-    from vis.io import mux_audio
-    from vis.windows import centred_windows
 
     net, pca, _ = load_model(run, device=device)
     bank = ExemplarBank.load(run / "bank.npz")

@@ -46,8 +46,11 @@ import numpy as np
 import torch
 
 from vis.checkpoint import load_model, no_video_sounds
+from vis.cochleagram import cochleagram
 from vis.errors import VisError
-from vis.features import FPS, K, VideoFeatures
+from vis.exemplars import ExemplarBank, centre_frame_features
+from vis.features import FPS, K, VideoFeatures, default_cache_dir, env_on_grid, load, prepare, row_times
+from vis.io import atomic_output
 from vis.losses import robust_loss
 from vis.metrics import (
     average_precision,
@@ -63,9 +66,11 @@ from vis.metrics import (
     soft_confusion,
     sq_err,
 )
-from vis.model import autocast, model_device
+from vis.model import autocast, imagenet_net, model_device, spacetime_images
 from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB
-from vis.predict import peak_params
+from vis.predict import detect_peaks, peak_params, predict_cached
+from vis.synthesis import parametric
+from vis.windows import centred_windows
 
 LABEL_KINDS = ("material", "action", "reaction", "hardness")
 BASE_METHODS = ("full", "network-only", "full-example", "parametric", "image-match", "spacetime-match",
@@ -110,8 +115,6 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
 def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
     """ImageNet EfficientNet-Lite0 features (pooled, 1280, unit length) of each window's centre frame: of the
     colour image (:func:`vis.exemplars.centre_frame_features`), of the spacetime image, and of both."""
-    from vis.exemplars import centre_frame_features
-    from vis.model import imagenet_net, spacetime_images
 
     net = imagenet_net()
     col = centre_frame_features(windows, batch=batch, net=net)
@@ -144,9 +147,6 @@ def _nearest(query: np.ndarray, base: np.ndarray, allowed: list[np.ndarray] | No
 
 def _parametric_features(pred: np.ndarray) -> np.ndarray:
     """Cochleagram of the parametric waveform of each predicted window (re-analysed): [M, 45, 42]."""
-    from vis.cochleagram import cochleagram
-    from vis.features import env_on_grid, row_times
-    from vis.synthesis import parametric
 
     grid = row_times(pred.shape[1] // K)
     rate = K * float(FPS)
@@ -180,10 +180,6 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
              device: str = "cpu") -> dict:
     """Run the evaluation (the networks on ``device``); write ``out/metrics.json``, ``out/report.md`` and
     figures. Returns the metrics."""
-    from vis.exemplars import ExemplarBank
-    from vis.features import default_cache_dir, load, prepare
-    from vis.io import atomic_output
-    from vis.windows import centred_windows
 
     t0 = time.time()
     out = Path(out)
@@ -332,7 +328,6 @@ def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = No
     """Nearest training impact (L1 over the whole window) for each query, optionally among ``allowed``;
     ``visual`` (training impacts', queries' centre-frame features) adds how alike they look
     (:meth:`vis.exemplars.ExemplarBank.search`)."""
-    from vis.exemplars import ExemplarBank
 
     base = ExemplarBank(tr.targets, np.zeros((len(tr), 1), np.int16), bank.sr, 0, np.array([""] * len(tr)),
                         None if visual is None else visual[0].astype(np.float16))
@@ -350,7 +345,6 @@ def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, l
     The peaks scored are those the model's sound has: prominence ``>= prominence_db``, at least ``min_gap``
     s apart (:func:`vis.predict.peak_params` of its checkpoint).
     """
-    from vis.predict import detect_peaks, predict_cached
 
     aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
     all_p, all_s, all_t, offset = [], [], [], 0.0
@@ -397,13 +391,11 @@ def _figures(figs: Path, tr, tr_lab, te, te_lab, feats, classifiers, net, pca, t
                 m = confusion_matrix(y[keep], clf.predict(feats[name][keep].reshape(keep.sum(), -1)), vocab)
                 title = f"material from {'real' if name == 'real' else 'predicted'} sound"
                 save_confusion_png(figs / f"confusion_material_{name}.png", m, vocab, title=title)
-    from vis.predict import predict_cached
 
     for vf in te_videos[:FIG8_VIDEOS]:
         pred = predict_cached(net, pca, vf)
         n = min(len(pred.env), int(8 * K * float(FPS)))  # the first 8 s
         idx = np.linspace(0, n // K - 1, 6).astype(int)
-        from vis.features import env_on_grid
 
         truth = env_on_grid(vf.env, vf.times, pred.times[:n])
         save_prediction_figure_png(figs / f"prediction_{vf.vid}.png", np.asarray(vf.frames[idx]), idx / float(FPS),

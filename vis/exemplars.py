@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from vis.errors import VisError
-from vis.features import CENTRED_FRAMES, FPS, K
+from vis.features import CENTRED_FRAMES, FPS, K, env_on_grid, row_times
+from vis.io import atomic_output
 from vis.model import IMAGENET_FEATURES, EfficientNetLite0, colour_features, imagenet_net
 
 BANK_SR = 48_000  # exemplar waveform rate (Hz): full audible band at half the size of 96 kHz
@@ -112,7 +113,6 @@ class ExemplarBank:
         return len(self.features)
 
     def save(self, path: str | os.PathLike) -> None:
-        from vis.io import atomic_output
 
         extra = {} if self.visual is None else {"visual": self.visual.astype(np.float16)}
         with atomic_output(path) as tmp, open(tmp, "wb") as f:
@@ -364,7 +364,6 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
     and the search weighs how alike they look.
     Returns the waveform at ``bank.sr`` [duration * sr] and one record per pasted impact.
     """
-    from vis.features import env_on_grid, row_times
 
     out = np.zeros(int(round(duration * bank.sr)), np.float32)
     rows = slice(CENTRE_ROW - 1 - LONG_QUERY_LEAD * K, CENTRE_ROW - 1 - LONG_QUERY_LEAD * K + LONG_QUERY_FRAMES * K)

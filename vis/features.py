@@ -32,8 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from vis.cochleagram import SR, cochleagram
+from vis.dataset import read_times
 from vis.errors import ShortMedia, VisError
-from vis.io import NTSC_FPS, atomic_output, die_with_parent
+from vis.io import NTSC_FPS, atomic_output, die_with_parent, probe, read_audio, read_frames
+from vis.model import colour_images, spacetime_images
+from vis.onsets import detect_onsets
 
 FEATURES_VERSION = 1  # bump when the stored content changes meaning
 FPS = NTSC_FPS  # the model's frame rate: Greatest Hits video is 29.97 fps
@@ -128,10 +132,6 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
                   out: Path) -> tuple[bool, list[str]]:
     """Compute and store ``ID.sound.npz`` unless up to date. Returns whether it computed, and the
     ShortMedia warnings of the audio file (made now or recorded when it was read)."""
-    from vis.cochleagram import SR, cochleagram
-    from vis.dataset import read_times
-    from vis.io import read_audio
-    from vis.onsets import detect_onsets
 
     meta = {"params": _sound_params(), "audio": _stamp(audio_path),
             "times": _stamp(times_path) if times_path else None, "video_duration": round(video_duration, 6)}
@@ -154,7 +154,6 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *,
                    fps: Fraction = FPS) -> tuple[bool, list[str]]:
     """Decode, resample to ``fps`` and resize all frames into ``out`` (.npy) unless up to date. Returns
     whether it computed, and the ShortMedia warnings of the video file."""
-    from vis.io import read_frames
 
     meta = {"version": FEATURES_VERSION, "video": _stamp(video_path), "size": list(size), "fps": str(fps)}
     sidecar = out.with_suffix(".json")
@@ -180,7 +179,6 @@ def _prepare_one(job: tuple) -> tuple[str, int | str, list[str]]:
 
 
 def _prepare_video(vid, video_path, audio_path, times_path, size, cache) -> tuple[str, int, list[str]]:
-    from vis.io import probe
 
     info = probe(video_path)
     if not info.has_video:
@@ -279,8 +277,6 @@ def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
     The paper precomputes AlexNet's pool5 features once and fine-tunes only the layers above (A1.3).
     """
     import torch
-
-    from vis.model import colour_images, spacetime_images
 
     size = tuple(net.cfg.image_size)
     fpath = cache / frames_name(vid, size)

@@ -21,6 +21,7 @@ from scipy.signal import find_peaks
 
 from vis.cochleagram import COMPRESSION, N_BANDS, SR, cochleagram
 from vis.errors import VisError
+from vis.io import read_audio
 from vis.metrics import TOL_S, pairs
 
 # Candidate rows: the amplitude rose by at least RISE_DB since the lowest of the RISE_ROWS rows before
@@ -275,8 +276,6 @@ def score_dataset(ds, *, ids: list[str] | None = None, tol: float = TOL_S, progr
     "hit_misses": {material: count}}``.
     """
     from tqdm import tqdm
-
-    from vis.io import read_audio
 
     counts: dict[str, np.ndarray] = {}  # action -> (tp, fn)
     misses: dict[str, int] = {}

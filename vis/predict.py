@@ -25,13 +25,14 @@ import numpy as np
 import torch
 
 from vis.checkpoint import load_model
-from vis.cochleagram import COMPRESSION, SR
+from vis.cochleagram import COMPRESSION, SR, cochleagram
 from vis.errors import VisError
 from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long, visual_spectrum
 from vis.features import FPS, K, row_times
+from vis.io import SOUND_FORMATS, VIDEO_FORMATS, iter_frames, mux_audio, output_format, probe, read_audio, write_wav
 from vis.model import autocast, colour_features, model_device
 from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB, amplitude, prediction_peaks
-from vis.synthesis import OUT_SR
+from vis.synthesis import OUT_SR, parametric
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
 OVERLAP = 0.3  # ... overlapping by 30 % (paper A1.1)
@@ -79,7 +80,6 @@ def _windows_of_frames(frames, win: int, step: int, *, ahead: int = 0):
 
 def predict_features(net, pca, video: str | os.PathLike, *, progress: bool = True) -> Prediction:
     """Run the network over a whole video file in overlapping windows (see :func:`predict_stream`)."""
-    from vis.io import iter_frames, probe
 
     info = probe(video)
     if not info.has_video:
@@ -142,7 +142,6 @@ def _join(a: np.ndarray, b: np.ndarray, b_start: int) -> np.ndarray:
 
 def parametric_wave(pred: Prediction, *, sr: int = OUT_SR, seed: int = 0) -> np.ndarray:
     """The parametric waveform of a prediction (Sec. 5.2), exactly as long as the video: [duration * sr]."""
-    from vis.synthesis import parametric
 
     wave = parametric(pred.env, env_rate=K * float(FPS), sr_out=sr, seed=seed)
     wave = wave[int(round(-pred.times[0] * sr)) :]  # the first row sits 1/3 frame before t = 0
@@ -255,7 +254,6 @@ def cached_frames_at(vf):
 
 def video_frames_at(video: str | os.PathLike, size: tuple[int, int]):
     """``frames_at(indices)`` for a video file: one more decoding pass converts just the frames asked for."""
-    from vis.io import iter_frames
 
     def frames_at(idx: np.ndarray) -> np.ndarray:
         want = {int(i) for i in idx}
@@ -308,8 +306,6 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
     Returns a summary per method."""
     import time
 
-    from vis.io import SOUND_FORMATS, VIDEO_FORMATS, mux_audio, output_format, probe, write_wav
-
     t0 = time.time()
     video = Path(video)
     for method, (out, wav) in outputs.items():
@@ -352,8 +348,6 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
 
             compare = None
             if info.has_audio:
-                from vis.cochleagram import cochleagram
-                from vis.io import read_audio
 
                 audio, sr = read_audio(video, min_rate=SR)
                 compare = cochleagram(audio, sr)

@@ -48,11 +48,22 @@ from vis.align import align, weighted_loss
 from vis.checkpoint import SoundPCA, checkpoint, init_backbone, load_model, no_video_sounds
 from vis.config import RunConfig, TrainConfig, normalised_toml, resumable_toml, to_toml
 from vis.errors import Interrupted, VisError
-from vis.features import VideoFeatures
-from vis.io import atomic_output, remove_stale_temporaries
+from vis.exemplars import Colouring, ExemplarBank, build_bank
+from vis.features import (
+    VideoFeatures,
+    default_cache_dir,
+    env_on_grid,
+    frames_name,
+    load,
+    prepare,
+    prepare_trunk,
+    trunk_key,
+)
+from vis.io import atomic_output, read_audio, remove_stale_temporaries
 from vis.losses import rho
-from vis.metrics import sq_err
+from vis.metrics import best_threshold, sq_err
 from vis.model import VisNet, autocast, model_device, resolve_device
+from vis.predict import detect_peaks, predict_cached
 from vis.windows import Windows, centred_windows, detection_windows
 
 CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this often (a plot takes ~0.5 s), and at the end
@@ -415,7 +426,6 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
 
     Trains and validates on the videos of :func:`train_and_validation`.
     """
-    from vis.features import default_cache_dir, frames_name, load, prepare, trunk_key
 
     started = time.time()
     rank, world = _dist(training_device(device))
@@ -435,8 +445,6 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
             prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
             if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
                 from tqdm import tqdm
-
-                from vis.features import prepare_trunk
 
                 for v in tqdm([v for v in train_ids + val_ids if v in ds.files], desc="trunk features",
                               unit="video", disable=not progress):
@@ -501,10 +509,6 @@ def calibrate_detection(out: Path, silent_videos: list[VideoFeatures], train_vid
     onsets. Returns ``colouring_peaks`` (the predicted peaks used), ``peak_prominence_db``,
     ``peak_min_gap_s`` and ``peak_val_f1``.
     """
-    from vis.exemplars import Colouring
-    from vis.features import env_on_grid
-    from vis.metrics import best_threshold
-    from vis.predict import detect_peaks, predict_cached
 
     net, pca, ck = load_model(out)
     preds = [predict_cached(net, pca, vf) for vf in silent_videos]
@@ -536,8 +540,6 @@ def write_bank(ds, windows: Windows, path: Path, *, visual: bool = True,
     """The exemplar bank of the training impacts (their envelopes and waveforms, and with ``visual`` what
     they looked like), saved beside the model. A bank in the run ``reuse`` (the ``--init`` run) that was
     built from the same dataset, impacts and memory setting is copied instead of built again."""
-    from vis.exemplars import ExemplarBank, build_bank
-    from vis.io import read_audio
 
     key = [str(Path(ds.root).resolve()), f"visual={visual}"]
     key += [f"{windows.videos[v].vid}:{start}" for v, start in windows.index]

@@ -13,7 +13,15 @@ import numpy as np
 import torch
 
 from vis.errors import VisError
-from vis.features import CENTRED_FRAMES, DETECTION_FRAMES, DETECTION_STRIDE, K, VideoFeatures
+from vis.features import (
+    CENTRED_FRAMES,
+    DETECTION_FRAMES,
+    DETECTION_STRIDE,
+    K,
+    VideoFeatures,
+    centred_starts,
+    sequence_starts,
+)
 from vis.model import MOTION_STATS, ModelConfig, colour_images, model_device, motion_statistics
 
 
@@ -118,7 +126,6 @@ class Windows:
 def centred_windows(videos: list[VideoFeatures], *, centres: str = "onsets",
                     n_frames: int = CENTRED_FRAMES) -> Windows:
     """The centred task's windows: ``n_frames`` frames around each onset (or annotated event)."""
-    from vis.features import centred_starts
 
     index, targets = [], []
     for i, vf in enumerate(videos):
@@ -137,7 +144,6 @@ def detection_windows(videos: list[VideoFeatures], *, lag: int = 0, n_frames: in
 
     With ``lag`` > 0 the targets are the sound of frames ``start - lag ..`` (the output lags, A1.1).
     """
-    from vis.features import sequence_starts
 
     index, targets = [], []
     for i, vf in enumerate(videos):
