@@ -110,7 +110,7 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
             if key not in known:
                 raise VisError(f"{path}: unknown option {key!r} in [{table}]")
     for table, cls in (("model", ModelConfig), ("train", TrainConfig)):
-        defaults = {f.name: getattr(cls(), f.name) for f in fields(cls)} if table == "train" else _MODEL_DEFAULTS
+        defaults = {f.name: f.default for f in fields(cls)}
         for key, value in data[table].items():  # types as the defaults have them (TOML gives ints for floats)
             _check_type(table, key, value, defaults[key])
     if "image_size" not in data["model"]:
@@ -139,9 +139,6 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
         if not ok:
             raise VisError(message)
     return RunConfig(model, train_cfg)
-
-
-_MODEL_DEFAULTS = {f.name: f.default for f in fields(ModelConfig)}
 
 
 def _check_type(table: str, key: str, value, default) -> None:

@@ -100,7 +100,6 @@ def read_times(path: str | os.PathLike) -> list[Event]:
 
 def write_times(path: str | os.PathLike, events: list[Event]) -> None:
     """Write events in the dataset's format (``%.6f material action reaction``), atomically."""
-
     lines = [f"{e.time:.6f} {e.material or 'None'} {e.action or 'None'} {e.reaction or 'None'}\n"
              for e in sorted(events, key=lambda e: e.time)]
     with atomic_output(path) as tmp:

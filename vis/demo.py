@@ -43,7 +43,6 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
              det_epochs: int = DEMO_DETECTION_EPOCHS, batch_size: int | None = None, workers: int = 2, seed: int = 0,
              progress: bool = True, device: str = "auto") -> dict:
     """Run the demo into ``out`` (created; reused on a second run: finished steps are skipped)."""
-
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -135,7 +134,6 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path, *, device: st
     annotations, each onset detected in the video's own sound) the network predicts the 15-frame window's
     sound from the frames, and example-based synthesis pastes the nearest training impact there. Timing
     comes from the recording; what is heard comes from the video. Returns the number of impacts pasted."""
-
     net, pca, _ = load_model(run, device=device)
     bank = ExemplarBank.load(run / "bank.npz")
     vf = load(cache, vid, tuple(net.cfg.image_size))

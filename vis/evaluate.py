@@ -115,7 +115,6 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
 def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
     """ImageNet EfficientNet-Lite0 features (pooled, 1280, unit length) of each window's centre frame: of the
     colour image (:func:`vis.exemplars.centre_frame_features`), of the spacetime image, and of both."""
-
     net = imagenet_net()
     col = centre_frame_features(windows, batch=batch, net=net)
     st = []
@@ -147,7 +146,6 @@ def _nearest(query: np.ndarray, base: np.ndarray, allowed: list[np.ndarray] | No
 
 def _parametric_features(pred: np.ndarray) -> np.ndarray:
     """Cochleagram of the parametric waveform of each predicted window (re-analysed): [M, 45, 42]."""
-
     grid = row_times(pred.shape[1] // K)
     rate = K * float(FPS)
     out = []
@@ -180,7 +178,6 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
              device: str = "cpu") -> dict:
     """Run the evaluation (the networks on ``device``); write ``out/metrics.json``, ``out/report.md`` and
     figures. Returns the metrics."""
-
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -328,7 +325,6 @@ def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = No
     """Nearest training impact (L1 over the whole window) for each query, optionally among ``allowed``;
     ``visual`` (training impacts', queries' centre-frame features) adds how alike they look
     (:meth:`vis.exemplars.ExemplarBank.search`)."""
-
     base = ExemplarBank(tr.targets, np.zeros((len(tr), 1), np.int16), bank.sr, 0, np.array([""] * len(tr)),
                         None if visual is None else visual[0].astype(np.float16))
     q_seen = None if visual is None else visual[1]
@@ -345,7 +341,6 @@ def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, l
     The peaks scored are those the model's sound has: prominence ``>= prominence_db``, at least ``min_gap``
     s apart (:func:`vis.predict.peak_params` of its checkpoint).
     """
-
     aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
     all_p, all_s, all_t, offset = [], [], [], 0.0
     for vf in videos:

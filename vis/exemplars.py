@@ -113,7 +113,6 @@ class ExemplarBank:
         return len(self.features)
 
     def save(self, path: str | os.PathLike) -> None:
-
         extra = {} if self.visual is None else {"visual": self.visual.astype(np.float16)}
         with atomic_output(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, features=self.features, audio=self.audio, sr=self.sr, pre=self.pre, labels=self.labels,
@@ -129,6 +128,15 @@ class ExemplarBank:
                 return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"], visual, source)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise VisError(f"{p}: not an exemplar bank ({e})") from None
+
+    @staticmethod
+    def source_of(path: str | os.PathLike) -> str:
+        """What the bank at ``path`` was built from (its ``source``), read without loading the bank."""
+        try:
+            with np.load(Path(path)) as z:
+                return str(z["source"]) if "source" in z.files else ""
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise VisError(f"{path}: not an exemplar bank ({e})") from None
 
     @property
     def has_memory(self) -> bool:
@@ -364,7 +372,6 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
     and the search weighs how alike they look.
     Returns the waveform at ``bank.sr`` [duration * sr] and one record per pasted impact.
     """
-
     out = np.zeros(int(round(duration * bank.sr)), np.float32)
     rows = slice(CENTRE_ROW - 1 - LONG_QUERY_LEAD * K, CENTRE_ROW - 1 - LONG_QUERY_LEAD * K + LONG_QUERY_FRAMES * K)
     seen = visual is not None and bank.has_memory

@@ -132,7 +132,6 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
                   out: Path) -> tuple[bool, list[str]]:
     """Compute and store ``ID.sound.npz`` unless up to date. Returns whether it computed, and the
     ShortMedia warnings of the audio file (made now or recorded when it was read)."""
-
     meta = {"params": _sound_params(), "audio": _stamp(audio_path),
             "times": _stamp(times_path) if times_path else None, "video_duration": round(video_duration, 6)}
     sidecar = out.with_suffix(".json")
@@ -154,7 +153,6 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *,
                    fps: Fraction = FPS) -> tuple[bool, list[str]]:
     """Decode, resample to ``fps`` and resize all frames into ``out`` (.npy) unless up to date. Returns
     whether it computed, and the ShortMedia warnings of the video file."""
-
     meta = {"version": FEATURES_VERSION, "video": _stamp(video_path), "size": list(size), "fps": str(fps)}
     sidecar = out.with_suffix(".json")
     if out.is_file() and _fresh(sidecar, meta):

@@ -511,9 +511,12 @@ def _wav_declared_s(path: Path) -> float | None:
             cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
             if cid == b"data":
                 return size / block / rate if rate and block and size != 0xFFFFFFFF else None
-            body = f.read(size + (size & 1)) if cid == b"fmt " else f.seek(size + (size & 1), 1)
-            if cid == b"fmt " and len(body) >= 14:
-                rate, block = struct.unpack("<I", body[4:8])[0], struct.unpack("<H", body[12:14])[0]
+            if cid == b"fmt ":
+                body = f.read(size + (size & 1))
+                if len(body) >= 14:
+                    rate, block = struct.unpack("<I", body[4:8])[0], struct.unpack("<H", body[12:14])[0]
+            else:
+                f.seek(size + (size & 1), 1)  # chunks are padded to an even size
     return None
 
 

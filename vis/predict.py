@@ -80,7 +80,6 @@ def _windows_of_frames(frames, win: int, step: int, *, ahead: int = 0):
 
 def predict_features(net, pca, video: str | os.PathLike, *, progress: bool = True) -> Prediction:
     """Run the network over a whole video file in overlapping windows (see :func:`predict_stream`)."""
-
     info = probe(video)
     if not info.has_video:
         raise VisError(f"{video}: no video stream")
@@ -142,7 +141,6 @@ def _join(a: np.ndarray, b: np.ndarray, b_start: int) -> np.ndarray:
 
 def parametric_wave(pred: Prediction, *, sr: int = OUT_SR, seed: int = 0) -> np.ndarray:
     """The parametric waveform of a prediction (Sec. 5.2), exactly as long as the video: [duration * sr]."""
-
     wave = parametric(pred.env, env_rate=K * float(FPS), sr_out=sr, seed=seed)
     wave = wave[int(round(-pred.times[0] * sr)) :]  # the first row sits 1/3 frame before t = 0
     n = int(round(pred.duration * sr))
@@ -329,9 +327,8 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
         # the exemplars to paste (example); parametric takes the average training impact from it when present
         raise VisError(f"{run}: the model has no exemplar bank (bank.npz); use --method parametric")
     pred = predict_features(model.net, model.pca, video, progress=progress)
-    looks = frame_looks(video_frames_at(video, tuple(model.net.cfg.image_size)))
-    if model.bank is not None and model.bank.has_memory:
-        looks = _memoised(looks)  # both methods look at the same peaks' frames: decode them once
+    # both methods look at the same peaks' frames (with a visual memory): decode them once
+    looks = _memoised(frame_looks(video_frames_at(video, tuple(model.net.cfg.image_size))))
     predicted_s = time.time() - t0
     summaries = {}
     for method, (out, wav) in outputs.items():
@@ -348,7 +345,6 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
 
             compare = None
             if info.has_audio:
-
                 audio, sr = read_audio(video, min_rate=SR)
                 compare = cochleagram(audio, sr)
             save_cochleagram_png(png, pred.env, pred.times, title=f"predicted: {video.name}", compare=compare)

@@ -426,7 +426,6 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
 
     Trains and validates on the videos of :func:`train_and_validation`.
     """
-
     started = time.time()
     rank, world = _dist(training_device(device))
     cache = Path(cache) if cache else default_cache_dir(ds.root)
@@ -509,20 +508,18 @@ def calibrate_detection(out: Path, silent_videos: list[VideoFeatures], train_vid
     onsets. Returns ``colouring_peaks`` (the predicted peaks used), ``peak_prominence_db``,
     ``peak_min_gap_s`` and ``peak_val_f1``.
     """
-
     net, pca, ck = load_model(out)
     preds = [predict_cached(net, pca, vf) for vf in silent_videos]
     threshold, f1, gap = float("inf"), 0.0, PEAK_GAPS_S[0]
-    for g in PEAK_GAPS_S:  # the first (shortest) of equally good gaps
-        peaks = [detect_peaks(pred, prominence_db=0.0, min_gap=g) for pred in preds]
+    by_gap = {g: [detect_peaks(pred, prominence_db=0.0, min_gap=g) for pred in preds] for g in PEAK_GAPS_S}
+    for g, peaks in by_gap.items():  # the first (shortest) of equally good gaps
         th, f = best_threshold([t for t, _ in peaks], [s for _, s in peaks], [vf.onsets for vf in silent_videos],
                                smooth=THRESHOLD_SMOOTH_DB)
         if f > f1:
-            threshold, f1, gap, found = th, f, g, peaks
+            threshold, f1, gap = th, f, g
     if math.isfinite(threshold):
         ck["peak_prominence_db"], ck["peak_min_gap_s"], ck["peak_val_f1"] = threshold, gap, f1
-    else:
-        found = [detect_peaks(pred, prominence_db=0.0) for pred in preds]
+    found = by_gap[gap]
     pred_rows = [env_on_grid(pred.env, pred.times, t[s >= threshold]) for pred, (t, s) in zip(preds, found)]
     real_rows = [env_on_grid(vf.env, vf.times, vf.onsets) for vf in train_videos]
     pred_rows_all = np.concatenate(pred_rows) if pred_rows else np.zeros((0, 42))
@@ -540,13 +537,12 @@ def write_bank(ds, windows: Windows, path: Path, *, visual: bool = True,
     """The exemplar bank of the training impacts (their envelopes and waveforms, and with ``visual`` what
     they looked like), saved beside the model. A bank in the run ``reuse`` (the ``--init`` run) that was
     built from the same dataset, impacts and memory setting is copied instead of built again."""
-
     key = [str(Path(ds.root).resolve()), f"visual={visual}"]
     key += [f"{windows.videos[v].vid}:{start}" for v, start in windows.index]
     source = hashlib.sha1("\n".join(key).encode()).hexdigest()
     if reuse and (Path(reuse) / "bank.npz").is_file():
         try:
-            if ExemplarBank.load(Path(reuse) / "bank.npz").source == source:
+            if ExemplarBank.source_of(Path(reuse) / "bank.npz") == source:
                 with atomic_output(path) as tmp:
                     shutil.copyfile(Path(reuse) / "bank.npz", tmp)
                 return

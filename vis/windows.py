@@ -126,7 +126,6 @@ class Windows:
 def centred_windows(videos: list[VideoFeatures], *, centres: str = "onsets",
                     n_frames: int = CENTRED_FRAMES) -> Windows:
     """The centred task's windows: ``n_frames`` frames around each onset (or annotated event)."""
-
     index, targets = [], []
     for i, vf in enumerate(videos):
         times = vf.onsets if centres == "onsets" else vf.event_times
@@ -144,7 +143,6 @@ def detection_windows(videos: list[VideoFeatures], *, lag: int = 0, n_frames: in
 
     With ``lag`` > 0 the targets are the sound of frames ``start - lag ..`` (the output lags, A1.1).
     """
-
     index, targets = [], []
     for i, vf in enumerate(videos):
         for s in sequence_starts(vf, n_frames=n_frames, stride=stride):

@@ -221,7 +221,7 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
         written), ``seconds`` (of video in all), ``events``, ``materials`` ({name: scene regions}),
         ``elapsed`` (s), ``knobs`` (the difficulty used)
     """
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
     from multiprocessing import get_context
 
     from tqdm import tqdm
@@ -270,12 +270,14 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
                                        initializer=die_with_parent, initargs=(os.getpid(),))
             try:
                 pending: set = set()
-                for i, job in enumerate(jobs):  # at most 2 jobs per worker queued: memory flat in `videos`
-                    pending.add(pool.submit(_job, job))
-                    while len(pending) >= 2 * workers or (i == videos - 1 and pending):
+                for job in jobs:  # at most 2 jobs per worker queued: memory flat in `videos`
+                    if len(pending) >= 2 * workers:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for fut in done:
                             add(fut.result())
+                    pending.add(pool.submit(_job, job))
+                for fut in as_completed(pending):
+                    add(fut.result())
             except BaseException:  # an error or Ctrl-C: do not start the videos still queued
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
