@@ -27,7 +27,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
     import numpy as np
-    from vis.cochleagram import cochleagram
+    from vis.audio.cochleagram import cochleagram
     def peak_mib():
         for line in open("/proc/self/status"):
             if line.startswith("VmHWM:"):
@@ -85,8 +85,8 @@ def memory(minutes: float, *, sr: int = SR) -> dict:
 
 def inversion(env: np.ndarray, times: np.ndarray, iterations=(1, 3, 10)) -> dict:
     """Pearson r of ``env`` with the cochleagram of its parametric inversion, per iteration count."""
-    from vis.cochleagram import cochleagram
-    from vis.synthesis import parametric
+    from vis.audio.cochleagram import cochleagram
+    from vis.audio.synthesis import parametric
 
     out = {}
     for n_iter in iterations:
@@ -102,8 +102,8 @@ def inversion(env: np.ndarray, times: np.ndarray, iterations=(1, 3, 10)) -> dict
 
 def main(seconds: float = 35.0, repeats: int = 3, memory_minutes: float = 10.0, with_inversion: bool = True) -> dict:
     """Time oracle and fast cochleagram on the same signal; compare them; optionally memory and inversion."""
-    from vis._reference import cochleagram_reference
-    from vis.cochleagram import cochleagram
+    from vis.audio.cochleagram import cochleagram
+    from vis.audio.reference import cochleagram_reference
 
     audio = test_signal(seconds)
     t = time.perf_counter()

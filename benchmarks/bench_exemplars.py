@@ -27,7 +27,7 @@ def impact_windows(m: int, *, seed: int = 0) -> np.ndarray:
 
 
 def main(exemplars: int = 50_000, queries: int = 50, seed: int = 0) -> dict:
-    from vis.exemplars import ExemplarBank, brute_force_search
+    from vis.sound.exemplars import ExemplarBank, brute_force_search
 
     feats = impact_windows(exemplars, seed=seed)
     bank = ExemplarBank(feats, np.zeros((exemplars, 1), np.int16), 48_000, 0, np.array([""] * exemplars))

@@ -19,10 +19,10 @@ from pathlib import Path
 
 def main(seconds: float = 35.0) -> dict:
     from vis.config import load_config
-    from vis.dataset import Dataset
-    from vis.predict import predict_video
+    from vis.data.dataset import Dataset
+    from vis.pipeline import run
+    from vis.sound.predict import predict_video
     from vis.synth import generate
-    from vis.train import run
 
     with tempfile.TemporaryDirectory(prefix="bench-predict-") as tmp:
         tmp = Path(tmp)

@@ -3,7 +3,7 @@
 Writes the bounce data of :mod:`vis.synth.bounce` (12 videos x 8 s, 9 train / 3 test), trains the
 detection model (``task = "detection"``: 2 s sequences, 3 LSTM layers, 2-frame lag, Viterbi alignment;
 a small CNN on 32x24 frames, 12 epochs) with and without spacetime images, and scores detection AP and
-onset accuracy / AP on the held-out videos (:func:`vis.evaluate.detection_metrics`)::
+onset accuracy / AP on the held-out videos (:func:`vis.eval.evaluate.detection_metrics`)::
 
     python benchmarks/detection_bounce.py --out /tmp/bounce [--loss robust|squared] [--epochs 12]
 
@@ -19,14 +19,14 @@ from pathlib import Path
 
 
 def main(out: str, *, loss: str = "robust", epochs: int = 12, videos: int = 12, seed: int = 0) -> dict:
-    from vis.checkpoint import load_model
     from vis.config import load_config
-    from vis.dataset import Dataset
-    from vis.evaluate import detection_metrics
-    from vis.features import load, prepare
-    from vis.predict import peak_params
+    from vis.data.cache import load, prepare
+    from vis.data.dataset import Dataset
+    from vis.eval.methods import detection_metrics
+    from vis.model.checkpoint import load_model
+    from vis.pipeline import run
+    from vis.sound.peaks import peak_params
     from vis.synth.bounce import write_bounce
-    from vis.train import run
 
     base = Path(out)
     data = base / f"data-{videos}-{seed}"

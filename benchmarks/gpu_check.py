@@ -26,14 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.checkpoint import load_model
 from vis.config import load_config
-from vis.dataset import Dataset
-from vis.features import load, prepare
-from vis.model import resolve_device
-from vis.predict import predict_video
+from vis.data.cache import load, prepare
+from vis.data.dataset import Dataset
+from vis.model.checkpoint import load_model
+from vis.model.device import resolve_device
+from vis.pipeline import make_windows, train_and_validation
+from vis.sound.predict import predict_video
 from vis.synth import generate
-from vis.train import make_windows, train, train_and_validation
+from vis.train import train
 
 TOLERANCE = 1e-3  # max |device - cpu| / max |cpu| of one batch's output (fp32; TF32 off)
 FULL = {"videos": 16, "seconds": 8.0, "size": (456, 256), "batch_size": 16}

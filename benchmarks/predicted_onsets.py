@@ -14,13 +14,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vis.checkpoint import load_model
-from vis.dataset import Dataset
-from vis.exemplars import Colouring, ExemplarBank
-from vis.features import default_cache_dir, load, prepare
-from vis.metrics import precision_recall
-from vis.onsets import onsets_from_audio
-from vis.predict import METHODS, OUT_SR, cached_frames_at, frame_looks, peak_params, predict_cached, synthesize
+from vis.audio.onsets import onsets_from_audio
+from vis.data.cache import default_cache_dir, load, prepare
+from vis.data.dataset import Dataset
+from vis.eval.metrics import precision_recall
+from vis.model.checkpoint import load_model
+from vis.sound.exemplars import ExemplarBank
+from vis.sound.longform import Colouring
+from vis.sound.peaks import peak_params
+from vis.sound.predict import METHODS, OUT_SR, cached_frames_at, frame_looks, predict_cached, synthesize
 
 
 def main(data: str, model: str, *, cache: str | None = None, videos: int | None = None) -> dict:

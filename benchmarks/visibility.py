@@ -4,10 +4,10 @@ For every contact (hit or scratch) of ``--videos`` synthetic videos (built with
 :func:`vis.synth.synthesize` at 456x256; no frame is rendered, the stick tip's drawn position per frame
 comes from ``scene.tip(i)``), the script collects:
 
-* sound attributes, as the project's metrics define them (:mod:`vis.metrics`, paper Sec. 6.2): the
+* sound attributes, as the project's metrics define them (:mod:`vis.eval.metrics`, paper Sec. 6.2): the
   cochleagram of the denoised track, the 45-row window (0.5 s) whose row 22 is the row nearest the
-  contact time, its loudness (``log`` of :func:`vis.metrics.loudness`) and spectral centroid
-  (:func:`vis.metrics.centroid`, channel units);
+  contact time, its loudness (``log`` of :func:`vis.eval.metrics.loudness`) and spectral centroid
+  (:func:`vis.eval.metrics.centroid`, channel units);
 * visible ground truth (what a camera sees): the tip's image speed just before contact (px/frame at a
   256-px-high frame, from the drawn tip of the two frames before the contact frame, camera shake and the
   ``KZ * height`` rise included), the approach speed (the largest frame-to-frame step over the last four
@@ -50,7 +50,7 @@ import warnings
 
 import numpy as np
 
-WINDOW_ROWS = 45  # 0.5 s of cochleagram at ~90 Hz (the centred task's window, vis.features.CENTRED_ROWS)
+WINDOW_ROWS = 45  # 0.5 s of cochleagram at ~90 Hz (the centred task's window, vis.data.cache.CENTRED_ROWS)
 CENTRE_ROW = WINDOW_ROWS // 2  # 22: the row nearest the contact time
 NEAR_S = 0.3  # "near contact": the frames in the 0.3 s before a contact
 MOVING_PX = 1.0  # a frame "moves" when the tip moved more than this (px/frame, 256-px frame) since the last
@@ -105,8 +105,8 @@ def video_records(video, *, near_s: float = NEAR_S) -> tuple[list[dict], np.ndar
     factors), the sound windows [M, 45, 42], a bool mask [n_frames] of the frames within ``near_s`` s
     before a contact, and the per-frame tip steps [n_frames] (px/frame at 256 px high).
     """
-    from vis.cochleagram import cochleagram
-    from vis.metrics import centroid, loudness
+    from vis.audio.cochleagram import cochleagram
+    from vis.eval.metrics import centroid, loudness
     from vis.synth.sound import SR
 
     scene = video.scene

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vis.dataset import Event, write_times
-from vis.io import NTSC_FPS, write_video, write_wav
+from vis.data.dataset import Event, write_times
+from vis.data.io import NTSC_FPS, write_wav
+from vis.data.media import write_video
 
 TINY_IDS = ("2015-01-01-00-00-01", "2015-01-01-00-00-02", "2015-01-01-00-00-03-123", "2015-01-01-00-00-04")
 SR = 96_000

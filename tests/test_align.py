@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vis.align import align, brute_force_shifts, target_weights, unary_costs, viterbi_shifts
+from vis.model.align import align, brute_force_shifts, target_weights, unary_costs, viterbi_shifts
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from tests.conftest import TINY_IDS
-from vis.dataset import Dataset, Event, discover, random_split, read_times, summarize, write_times
+from vis.data.dataset import Dataset, Event, discover, random_split, read_times, summarize, write_times
 from vis.errors import VisError
 
 

@@ -14,15 +14,15 @@ import pytest
 import torch
 
 from tests.conftest import TINY_CONFIG
-from vis.checkpoint import load_model
 from vis.cli import main
 from vis.config import load_config
-from vis.dataset import Dataset
+from vis.data.cache import load, prepare
+from vis.data.dataset import Dataset
+from vis.data.windows import centred_windows
 from vis.errors import VisError
-from vis.features import load, prepare
-from vis.model import autocast, model_device, resolve_device
+from vis.model.checkpoint import load_model
+from vis.model.device import autocast, model_device, resolve_device
 from vis.train import train
-from vis.windows import centred_windows
 
 ROOT = Path(__file__).resolve().parent.parent
 

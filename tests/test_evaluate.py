@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from vis.evaluate import sound_metrics
-from vis.metrics import fit_linear_classifier
+from vis.eval.evaluate import sound_metrics
+from vis.eval.metrics import fit_linear_classifier
 
 
 def impacts(n, rng):
@@ -36,9 +36,9 @@ def test_perfect_predictor_gets_r_one_and_the_real_sound_accuracy():
 
 
 def test_evaluate_end_to_end(tiny_data, tiny_run, tmp_path, capsys, monkeypatch):
-    from vis import evaluate as ev
     from vis.cli import main
-    from vis.exemplars import ExemplarBank
+    from vis.eval import evaluate as ev
+    from vis.sound.exemplars import ExemplarBank
 
     code = main(["evaluate", str(tiny_data), "--model", str(tiny_run), "--out", str(tmp_path / "rep"),
                  "--cache", str(tmp_path / "cache"), "--compare", f"again={tiny_run}"])
@@ -82,8 +82,8 @@ def test_evaluate_end_to_end(tiny_data, tiny_run, tmp_path, capsys, monkeypatch)
 
 
 def test_baseline_verdict_and_report_line():
-    from vis.evaluate import baseline_verdict
-    from vis.report import baseline_line
+    from vis.eval.evaluate import baseline_verdict
+    from vis.eval.report import baseline_line
 
     v = baseline_verdict(0.41, {"mean": 0.60, "average-shape": 0.52})
     assert v["beats_no_video_baselines"] is True and v["sq_err_margin"] == pytest.approx(0.11 / 0.52)

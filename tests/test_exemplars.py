@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from vis.errors import VisError
-from vis.exemplars import CENTRE_ROW, ExemplarBank, brute_force_search, paste, visual_spectrum
+from vis.sound.exemplars import CENTRE_ROW, ExemplarBank, brute_force_search
+from vis.sound.longform import paste, visual_spectrum
 
 
 def impact_bank(m: int, *, seed: int = 0) -> ExemplarBank:
@@ -71,14 +72,14 @@ def test_paste_overlap_adds_and_clips_at_the_edges():
 
 
 def test_centre_row_is_the_centre_frames_own_time():
-    from vis.features import row_times
+    from vis.data.cache import row_times
 
     t = row_times(15)
     assert t[CENTRE_ROW] == pytest.approx(7 / (30000 / 1001))
 
 
 def test_colouring_maps_prediction_statistics_onto_real_ones(monkeypatch):
-    from vis.exemplars import Colouring
+    from vis.sound.longform import Colouring
 
     monkeypatch.setattr(Colouring, "SHRINK", 0.0)  # without shrinkage the statistics match exactly
     rng = np.random.default_rng(0)
@@ -177,7 +178,8 @@ def test_bank_with_memory_round_trip_and_checks(tmp_path):
 
 
 def test_cut_tail_fades_out_and_silences_the_rest():
-    from vis.exemplars import CUT_FADE_S, cut_tail
+    from vis.sound.exemplars import CUT_FADE_S
+    from vis.sound.longform import cut_tail
 
     clip = np.ones(10_000, np.float32)
     cut_tail(clip, 6000, sr=48_000)

@@ -13,8 +13,9 @@ import pytest
 
 from tests.conftest import TINY_IDS, clicks
 from vis.cli import main
+from vis.data.io import atomic_output, read_audio, remove_stale_temporaries, write_wav
+from vis.data.media import read_frames
 from vis.errors import ShortMedia, VisError
-from vis.io import atomic_output, read_audio, read_frames, remove_stale_temporaries, write_wav
 
 
 def run(capsys, *argv):
@@ -191,12 +192,14 @@ def test_ctrl_c_in_synth_exits_130_says_what_is_kept_and_the_same_command_goes_o
 
     out = tmp_path / "s"
     cmd = [sys.executable, "-m", "vis", "synth", str(out), "--videos", "6", "--seconds", "2", "--size", "64x36"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_path = tmp_path / "stderr.txt"  # a file, not a pipe: a full pipe would block synth while we poll
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(err_path, "w"))
     deadline = time.time() + 120
     while not list(out.glob("*_times.txt")) and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    err = err_path.read_text()
     last = err.strip().splitlines()[-1]
     assert proc.returncode == 130 and last.startswith("vis: interrupted: the finished videos are kept"), err
     assert "Traceback" not in err

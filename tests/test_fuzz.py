@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from tests.conftest import TINY_IDS
 from vis.cli import main
 from vis.config import load_config
-from vis.dataset import read_times
+from vis.data.dataset import read_times
+from vis.data.io import read_audio
+from vis.data.media import probe, read_frames
 from vis.errors import ShortMedia, VisError
-from vis.io import probe, read_audio, read_frames
 
 # In the suite: 40 seeded cases per property. benchmarks/fuzz.py sets VIS_FUZZ_EXAMPLES for a longer, random run.
 LONG_RUN = int(os.environ.get("VIS_FUZZ_EXAMPLES", "0"))

@@ -7,8 +7,9 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import moving_square_frames
+from vis.data.io import NTSC_FPS, atomic_output, read_audio, write_wav
+from vis.data.media import mux_audio, probe, read_frames, write_video
 from vis.errors import VisError
-from vis.io import NTSC_FPS, atomic_output, mux_audio, probe, read_audio, read_frames, write_video, write_wav
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_resize_and_window(clip):
 
 @pytest.mark.parametrize("fps", [NTSC_FPS, 12.0])
 def test_only_some_frames_are_the_same_frames(clip, fps):
-    from vis.io import iter_frames
+    from vis.data.media import iter_frames
 
     frames, _ = read_frames(clip, size=(32, 20), fps=fps)
     want = {0, 3, 4, len(frames) - 1}

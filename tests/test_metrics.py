@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vis.metrics import (
+from vis.eval.metrics import (
     average_precision,
     centroid,
     class_averaged_accuracy,
@@ -113,7 +113,7 @@ def test_contrast_of_a_centred_peak_and_of_a_flat_window():
 
 
 def test_precision_recall_counts_one_to_one_matches():
-    from vis.metrics import precision_recall
+    from vis.eval.metrics import precision_recall
 
     true = np.array([1.0, 2.0, 3.0, 4.0])
     r = precision_recall([1.05, 1.06, 2.95, 6.0], true)  # two predictions near 1.0: only one may match
@@ -125,7 +125,7 @@ def test_precision_recall_counts_one_to_one_matches():
 
 
 def test_best_threshold_keeps_the_confident_true_detections():
-    from vis.metrics import best_threshold
+    from vis.eval.metrics import best_threshold
 
     true = [np.array([1.0, 2.0, 3.0]), np.array([0.5])]
     pred = [np.array([1.02, 2.05, 3.0, 5.0, 6.0]), np.array([0.5, 3.0])]
@@ -138,7 +138,7 @@ def test_best_threshold_keeps_the_confident_true_detections():
 
 def test_smoothed_threshold_lands_in_the_plateau_not_on_a_spike_at_its_edge():
     """F1 over thresholds: 0.561 across (1, 9] dB, a 0.2-dB spike of 0.571 at (18.8, 19], 0 above 19."""
-    from vis.metrics import best_threshold
+    from vis.eval.metrics import best_threshold
 
     true = np.arange(1.0, 101.0)  # 100 onsets, 1 s apart
     groups = [(1.0, 0, 5), (9.0, 10, 21), (18.8, 5, 20), (19.0, 40, 0)]  # (score, true hits, false alarms)

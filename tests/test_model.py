@@ -4,18 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from vis.checkpoint import SoundPCA
-from vis.config import load_config, to_toml
+from vis.config import ModelConfig, load_config, to_toml
+from vis.data.frames import motion_statistics, spacetime_images
 from vis.errors import VisError
-from vis.losses import robust_loss
-from vis.model import (
-    AlexNet,
-    ModelConfig,
-    VisNet,
-    load_alexnet_weights,
-    motion_statistics,
-    spacetime_images,
-)
+from vis.model.backbones import AlexNet, load_alexnet_weights
+from vis.model.checkpoint import SoundPCA
+from vis.model.losses import robust_loss
+from vis.model.network import VisNet
 
 TINY = dict(backbone="small", image_size=(32, 24), feat_dim=16, hidden=8)
 
@@ -225,7 +220,7 @@ def test_colour_trunk_is_frozen_and_the_colour_only_ablation_sees_no_motion():
 
 def test_backbone_none_learns_nothing_from_pixels_but_sees_motion_and_colour():
     from vis.cli import BACKBONE_CHOICES
-    from vis.model import BACKBONES
+    from vis.config import BACKBONES
 
     assert sorted(BACKBONE_CHOICES) == sorted(BACKBONES)  # the CLI's list (kept free of torch) is the model's
     cfg = dict(TINY, backbone="none")

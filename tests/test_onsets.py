@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vis.cochleagram import cochleagram
+from vis.audio.cochleagram import cochleagram
+from vis.audio.onsets import amplitude, detect_onsets, onsets_from_audio
 from vis.errors import VisError
-from vis.onsets import (
-    amplitude,
-    detect_onsets,
-    match_events,
-    onsets_from_audio,
-    precision_recall_f1,
-    score_by_action,
-)
+from vis.eval.onset_scores import match_events, precision_recall_f1, score_by_action
 
 SR = 48_000
 
@@ -184,7 +178,7 @@ def test_vis_synth_hits_are_found(tmp_path, capsys) -> None:
 
 def test_prediction_peaks_finds_smooth_bumps_and_ranks_them_by_prominence() -> None:
     """A regression output: Gaussian bumps a few dB high on a flat floor, no sudden rise anywhere."""
-    from vis.onsets import prediction_peaks
+    from vis.audio.onsets import prediction_peaks
 
     rate = 90.0
     times = np.arange(int(6 * rate)) / rate

@@ -7,8 +7,9 @@ import pytest
 
 from tests.conftest import clicks, moving_square_frames
 from vis.cli import main
-from vis.io import probe, read_audio, write_video, write_wav
-from vis.predict import _join, _windows_of_frames
+from vis.data.io import read_audio, write_wav
+from vis.data.media import probe, write_video
+from vis.sound.predict import _join, _windows_of_frames
 
 
 @pytest.mark.parametrize("fps,size,seconds,audio", [
@@ -108,8 +109,8 @@ def test_output_that_is_a_folder_or_the_input_is_refused(tiny_run, tmp_path, cap
 def test_video_that_cannot_be_copied_into_mp4(tmp_path):
     import av
 
+    from vis.data.media import mux_audio
     from vis.errors import VisError
-    from vis.io import mux_audio
 
     src = tmp_path / "raw.avi"
     with av.open(str(src), "w") as c:
@@ -128,9 +129,10 @@ def test_video_that_cannot_be_copied_into_mp4(tmp_path):
 
 def test_parametric_sound_has_an_impact_at_every_peak():
     """Smooth predicted bumps become sounds whose onsets the recording's detector finds, one per peak."""
-    from vis.features import FPS, K, row_times
-    from vis.onsets import onsets_from_audio
-    from vis.predict import OUT_SR, Prediction, impact_envelope, parametric_wave
+    from vis.audio.onsets import onsets_from_audio
+    from vis.data.cache import FPS, K, row_times
+    from vis.sound.peaks import Prediction, impact_envelope, parametric_wave
+    from vis.sound.predict import OUT_SR
 
     n_frames = 150
     times = row_times(n_frames)
@@ -148,9 +150,9 @@ def test_parametric_sound_has_an_impact_at_every_peak():
 
 def test_parametric_impacts_follow_their_look_alikes():
     """With the visual memory's priors, each impact decays like its look-alikes and leans to their spectrum."""
-    from vis.exemplars import CENTRE_ROW
-    from vis.features import FPS, row_times
-    from vis.predict import Prediction, impact_envelope
+    from vis.data.cache import FPS, row_times
+    from vis.sound.exemplars import CENTRE_ROW
+    from vis.sound.peaks import Prediction, impact_envelope
 
     n_frames = 90
     times = row_times(n_frames)
@@ -202,7 +204,7 @@ def test_output_extensions_are_honoured_or_refused_before_work(tiny_run, tmp_pat
 
 
 def test_one_prediction_makes_both_methods_sound_as_two_runs_would(tiny_run, tmp_path, tiny_data):
-    from vis.predict import Predictor, predict_sounds, predict_video
+    from vis.sound.predict import Predictor, predict_sounds, predict_video
 
     src = next(tiny_data.glob("*_denoised.mp4"))
     outputs = {m: (tmp_path / f"both-{m}.mp4", tmp_path / f"both-{m}.wav") for m in ("example", "parametric")}

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vis.dataset import SUFFIXES, Dataset, read_times
+from vis.data.dataset import SUFFIXES, Dataset, read_times
+from vis.data.io import NTSC_FPS, read_audio
+from vis.data.media import probe
 from vis.errors import VisError
-from vis.io import NTSC_FPS, probe, read_audio
 from vis.synth import Difficulty, generate, synthesize, thumb_size, video_id
 from vis.synth.sound import SR
 

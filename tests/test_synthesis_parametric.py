@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vis.cochleagram import ENV_RATE, N_BANDS, cochleagram
+from vis.audio.bands import ENV_RATE, N_BANDS
+from vis.audio.cochleagram import cochleagram
+from vis.audio.synthesis import parametric
 from vis.errors import VisError
-from vis.synthesis import parametric
 
 SR = 96_000
 

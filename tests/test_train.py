@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from tests.conftest import TINY_CONFIG
-from vis.checkpoint import load_model
 from vis.config import load_config
-from vis.dataset import Dataset
-from vis.features import load, prepare
+from vis.data.cache import load, prepare
+from vis.data.dataset import Dataset
+from vis.data.windows import centred_windows
+from vis.model.checkpoint import load_model
 from vis.train import train
-from vis.windows import centred_windows
 
 
 def test_run_folder_is_complete_and_loadable(tiny_run):
@@ -83,8 +83,8 @@ def test_resume_ends_where_an_uninterrupted_run_would(windows, tmp_path):
 
 
 def test_no_video_baselines_and_validation_sq_err(windows):
-    from vis.checkpoint import SoundPCA
-    from vis.metrics import sq_err
+    from vis.eval.metrics import sq_err
+    from vis.model.checkpoint import SoundPCA
     from vis.train import evaluate_windows, no_video_sq_err
 
     tr, va = windows
@@ -168,7 +168,8 @@ def test_ddp_two_processes_match_one(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("spacetime", [True, False])
 def test_fixed_inputs_of_backbone_none_give_the_same_predictions_as_frames(tiny_data, tmp_path, spacetime):
-    from vis.model import ModelConfig, VisNet
+    from vis.config import ModelConfig
+    from vis.model.network import VisNet
 
     ds = Dataset.open(tiny_data)
     prepare(ds, tmp_path, size=(32, 24), progress=False)
@@ -185,8 +186,9 @@ def test_fixed_inputs_of_backbone_none_give_the_same_predictions_as_frames(tiny_
 
 
 def test_frozen_trunk_cache_gives_the_same_predictions_as_frames(tiny_data, tmp_path):
-    from vis.features import prepare_trunk, trunk_key
-    from vis.model import ModelConfig, VisNet
+    from vis.config import ModelConfig
+    from vis.data.cache import prepare_trunk, trunk_key
+    from vis.model.network import VisNet
 
     cfg = ModelConfig(backbone="small", frozen=True, image_size=(32, 24), feat_dim=16, hidden=8)
     ds = Dataset.open(tiny_data)
@@ -228,8 +230,8 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
     height is the only sign of contact, the model with spacetime images finds the impacts and the
     colour-only one finds fewer (the paper's comparison, Sec. 6.1; benchmarks/detection_bounce.py)."""
     from vis.config import to_toml
-    from vis.evaluate import detection_metrics
-    from vis.predict import peak_params
+    from vis.eval.methods import detection_metrics
+    from vis.sound.peaks import peak_params
     from vis.synth.bounce import write_bounce
 
     write_bounce(tmp_path / "data", videos=12, seconds=8.0, seed=0)
@@ -244,10 +246,10 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
         procs[spacetime] = subprocess.Popen(
             [sys.executable, "-m", "vis", "train", str(tmp_path / "data"), "--out", str(tmp_path / f"run-{spacetime}"),
              "--config", str(tmp_path / f"c-{spacetime}.toml"), "--cache", str(tmp_path / "cache"), "--device", "cpu"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    ap = {}
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"err-{spacetime}.txt", "w"))  # a file: a pipe
+    ap = {}  # nobody reads while both run would fill up and block them
     for spacetime, proc in procs.items():
-        assert proc.wait(timeout=600) == 0, proc.stderr.read()
+        assert proc.wait(timeout=600) == 0, (tmp_path / f"err-{spacetime}.txt").read_text()
         net, pca, ck = load_model(tmp_path / f"run-{spacetime}")
         vids = [load(tmp_path / "cache", v, (32, 24)) for v in ds.split("test")]
         ap[spacetime] = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids},
@@ -288,8 +290,8 @@ def test_paper_preset_is_one_flag_away():
 
 
 def test_a_checkpoint_saved_before_an_option_existed_loads_as_it_was_made(tmp_path):
-    from vis.config import LEGACY_MODEL_DEFAULTS
-    from vis.model import ModelConfig, VisNet, config_dict
+    from vis.config import LEGACY_MODEL_DEFAULTS, ModelConfig, config_dict
+    from vis.model.network import VisNet
 
     old = ModelConfig(backbone="small", feat_dim=8, hidden=8, image_size=(16, 16), motion_channels=False,
                       widths=tuple(LEGACY_MODEL_DEFAULTS["widths"]), motion_stats=False, colour_trunk=False)
@@ -306,9 +308,10 @@ def test_a_checkpoint_saved_before_an_option_existed_loads_as_it_was_made(tmp_pa
 
 
 def test_init_starts_the_cnn_from_another_run(tiny_run, tmp_path):
-    from vis.checkpoint import init_backbone
+    from vis.config import ModelConfig
     from vis.errors import VisError
-    from vis.model import ModelConfig, VisNet
+    from vis.model.checkpoint import init_backbone
+    from vis.model.network import VisNet
 
     other, _, _ = load_model(tiny_run)
     net = VisNet(other.cfg)
@@ -325,7 +328,7 @@ def test_init_starts_the_cnn_from_another_run(tiny_run, tmp_path):
 def test_validation_videos_come_from_the_train_split_never_from_test(tiny_data, tmp_path):
     import shutil
 
-    from vis.train import train_and_validation
+    from vis.pipeline import train_and_validation
 
     ds = Dataset.open(tiny_data)
     tr, va = train_and_validation(ds)
@@ -365,7 +368,8 @@ def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data
 
     full, config, cache = uninterrupted
     cmd = [*_train_cmd(tiny_data, config, cache, tmp_path / "cut")]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    err_path = tmp_path / "stderr.txt"  # a file, not a pipe: a full pipe would block the run while we poll
+    proc = subprocess.Popen(cmd, stderr=open(err_path, "w"))
     log = tmp_path / "cut" / "log.jsonl"
     wait_lines = int(np.random.default_rng(seed).integers(3, 60))  # somewhere in the run
     deadline = time.time() + 120
@@ -374,7 +378,8 @@ def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data
             break
         time.sleep(0.01)
     proc.send_signal(getattr(signal, sig))
-    err = proc.communicate(timeout=120)[1]
+    proc.wait(timeout=120)
+    err = err_path.read_text()
     assert proc.returncode == 130, err
     assert "--resume" in err.splitlines()[-1] and "Traceback" not in err
     assert subprocess.run(cmd + ["--resume"], capture_output=True).returncode == 0
@@ -385,9 +390,9 @@ def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data
 
 def test_a_bank_of_the_same_impacts_is_taken_from_the_init_run_not_built_again(tiny_data, tiny_run, monkeypatch,
                                                                                tmp_path):
-    import vis.train
-    from vis.exemplars import ExemplarBank
-    from vis.train import write_bank
+    import vis.pipeline
+    from vis.pipeline import write_bank
+    from vis.sound.exemplars import ExemplarBank
 
     ds = Dataset.open(tiny_data)
     cache = json.loads((tiny_run / "summary.json").read_text())["cache"]
@@ -402,7 +407,7 @@ def test_a_bank_of_the_same_impacts_is_taken_from_the_init_run_not_built_again(t
     def no_build(*args, **kwargs):
         raise AssertionError("the bank was built again")
 
-    monkeypatch.setattr(vis.train, "build_bank", no_build)
+    monkeypatch.setattr(vis.pipeline, "build_bank", no_build)
     write_bank(ds, every, tmp_path / "b" / "bank.npz", visual=False, reuse=tmp_path / "a")
     assert (tmp_path / "b" / "bank.npz").read_bytes() == (tmp_path / "a" / "bank.npz").read_bytes()
     for windows, visual in ((fewer, False), (every, True)):  # other impacts, or another memory setting: built

@@ -15,9 +15,92 @@ from pathlib import Path
 
 import tomli_w
 
+from vis.data.cache import CENTRED_FRAMES
 from vis.errors import VisError
-from vis.features import CENTRED_FRAMES
-from vis.model import DEFAULT_SIZE, ModelConfig, config_dict
+
+BACKBONES = ("small", "alexnet", "efficientnet-lite0", "none")
+
+DEFAULT_SIZE = {"small": (128, 72), "alexnet": (288, 160), "efficientnet-lite0": (256, 144),  # 16:9 frames
+                "none": (128, 72)}
+
+
+@dataclass
+class ModelConfig:
+    """Everything that defines a network; saved inside every checkpoint."""
+
+    backbone: str = "none"  # see the module docstring; the paper's is "alexnet" (--preset paper)
+    frozen: bool = False  # fixed pretrained trunk (features cacheable), trainable head
+    weights: str | None = None  # alexnet: local ImageNet state_dict file (torchvision layout)
+    image_size: tuple[int, int] = (128, 72)  # (width, height) of the frames given to the CNN
+    feat_dim: int = 256  # phi's output size (AlexNet: fc7 = 4096)
+    # small backbone: channels of its five conv layers. Narrow early layers cost little accuracy and make a
+    # training step 2.5x faster on a CPU than (32, 64, 96, 128, 128), the earlier width.
+    widths: tuple[int, ...] = (16, 32, 64, 96, 128)
+    hidden: int = 256  # LSTM hidden units (paper A1.3)
+    layers: int = 2  # 2 for the centred task, 3 for detection (paper A1.3)
+    k: int = 3  # sound rows per frame (paper Sec. 5.1)
+    pca_dim: int = 10  # predicted PCA coefficients (paper Sec. 5.1)
+    bands: int = 42
+    spacetime: bool = True  # False: colour-only ablation ("no spacetime")
+    # Spacetime image as (frame t, t - (t-1), (t+1) - t) instead of (t-1, t, t+1): a fixed invertible linear
+    # map of the same three frames that hands a network trained from scratch the motion outright (see
+    # spacetime_images). False is the paper's layout.
+    motion_channels: bool = True
+    rnn: bool = True  # False: hidden state zeroed between steps ("no RNN")
+    lag: int = 0  # frames the output lags the input (detection: 2, paper A1.1)
+    # Rows of a fixed per-row prior added to the output: the centred task's average training window (in PCA
+    # space), so the network starts from the no-video "average impact shape" and learns only what the frames
+    # change; 0 is none (the paper; detection, whose windows have no fixed impact row). `vis train` sets it
+    # to the centred window's 45 rows unless told otherwise.
+    prior_rows: int = 0
+    # Per-frame motion statistics beside phi(F_t): for each of the spacetime image's two frame differences,
+    # the mean, 90th / 99th percentile and max of |difference| and counts of changing pixels (motion_statistics). Fixed
+    # functions of the same three frames, they give the LSTM the stick's speed from the first step: on held-out
+    # d60 windows a linear map from them alone (16 frames x 3 numbers) had sq err 0.121 against 0.141 for the
+    # CNN trained from scratch, and read the action at 88 % against 58 %. False is the paper.
+    motion_stats: bool = True
+    # phi(I_1) from a frozen ImageNet EfficientNet-Lite0 instead of the backbone: the material's look. Its
+    # pooled 1280 features, scaled to unit length, go through dropout and a small trainable fc (colour_dim):
+    # a wider or unregularised head learns the training scenes and does worse on held-out videos than none
+    # (probe on held-out d60: sq err 0.154 with a 64-wide head, 0.124 without colour, 0.117 with this one).
+    # False is the paper (the backbone sees I_1).
+    colour_trunk: bool = True
+    colour_dim: int = 16
+    colour_dropout: float = 0.5
+    pretrained: bool = False  # ImageNet weights (set from backbone / weights; kept when a checkpoint reloads)
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise VisError(f"unknown backbone {self.backbone!r} (one of {', '.join(BACKBONES)})")
+        self.image_size = tuple(int(x) for x in self.image_size)
+        self.widths = tuple(int(x) for x in self.widths)
+        if len(self.widths) != 5 or min(self.widths) < 1:
+            raise VisError(f"widths must be 5 channel counts >= 1, got {list(self.widths)}")
+        if len(self.image_size) != 2 or min(self.image_size) < 8:
+            raise VisError(f"image_size must be [width, height] of at least 8 pixels, got {list(self.image_size)}")
+        if self.backbone == "alexnet" and self.feat_dim != 4096:
+            self.feat_dim = 4096
+        self.pretrained = self.pretrained or self.backbone == "efficientnet-lite0" or self.weights is not None
+        for name, low in (("feat_dim", 1), ("colour_dim", 1), ("hidden", 1), ("layers", 1), ("pca_dim", 1), ("lag", 0),
+                          ("prior_rows", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise VisError(f"model option {name} must be an integer >= {low}, got {value!r}")
+        if self.motion_stats and not self.spacetime:
+            self.motion_stats = False  # the colour-only ablation sees no motion at all
+        if self.backbone == "none" and (not self.colour_trunk or self.frozen):
+            raise VisError("backbone 'none' needs colour_trunk and has no trunk to freeze")
+        if not 0 <= self.colour_dropout < 1:
+            raise VisError(f"colour_dropout must be in [0, 1), got {self.colour_dropout!r}")
+        if self.k != 3 or self.bands != 42:
+            raise VisError("k = 3 rows per frame and 42 bands are fixed by the sound features")
+
+
+def config_dict(cfg: ModelConfig) -> dict:
+    d = asdict(cfg)
+    d["image_size"] = list(cfg.image_size)
+    d["widths"] = list(cfg.widths)
+    return d
 
 
 @dataclass
@@ -55,7 +138,7 @@ class TrainConfig:
     # A run folder or model.pt whose CNN (backbone) weights start this run, e.g. a centred-task model to
     # start a detection model from a network that already sees the stick; "" starts from scratch.
     init: str = ""
-    # The exemplar bank also remembers what each training impact looked like (vis.exemplars: the predicted
+    # The exemplar bank also remembers what each training impact looked like (vis.sound.exemplars: the predicted
     # sound's spectrum leans on the look-alike impacts', and the example search weighs looks). On held-out d60
     # it took the material read from the predicted sound from 12.8 % to 28.4 % at the same sq err. The paper
     # has no such memory: its preset turns it off.

@@ -19,19 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from vis.checkpoint import load_model
+from vis.audio.onsets import onsets_from_audio
 from vis.config import load_config
-from vis.dataset import Dataset
-from vis.evaluate import predict_windows
-from vis.exemplars import ExemplarBank, centre_frame_features, paste
-from vis.features import CENTRED_FRAMES, FPS, load, prepare
-from vis.io import atomic_output, mux_audio, read_audio
-from vis.metrics import average_precision, onset_metrics, precision_recall
-from vis.onsets import onsets_from_audio
-from vis.predict import Predictor, predict_sounds
+from vis.data.cache import CENTRED_FRAMES, FPS, load, prepare
+from vis.data.dataset import Dataset
+from vis.data.io import atomic_output, read_audio
+from vis.data.media import mux_audio
+from vis.data.windows import centred_windows
+from vis.eval.methods import predict_windows
+from vis.eval.metrics import average_precision, onset_metrics, precision_recall
+from vis.model.checkpoint import load_model
+from vis.pipeline import run
+from vis.sound.exemplars import ExemplarBank, centre_frame_features
+from vis.sound.longform import paste
+from vis.sound.predict import Predictor, predict_sounds
 from vis.synth import generate
-from vis.train import run
-from vis.windows import centred_windows
 
 DEMO_VIDEOS = 56  # synthetic videos (75 % train, 25 % held out)
 DEMO_SECONDS = 12.0  # length of each

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vis.cochleagram import N_BANDS, band_centres, hz_to_erb
+from vis.audio.bands import N_BANDS, band_centres, hz_to_erb
 from vis.errors import VisError
 
 TICK_HZ = (50, 200, 500, 1000, 2000, 5000, 10000)  # y tick labels, log-spaced (lower ones would crowd)

@@ -5,7 +5,7 @@ A run folder holds:
 - ``model.pt``: the checkpoint another command loads with no flags: network weights, its
   :class:`vis.model.ModelConfig`, the sound PCA (mean and components of the square-rooted envelopes),
   and the training config; written atomically at the end of each epoch that lowers the validation sq_err
-  (:func:`vis.metrics.sq_err` of the decoded prediction: the robust loss can be won by a prediction
+  (:func:`vis.eval.metrics.sq_err` of the decoded prediction: the robust loss can be won by a prediction
   constant in time, the squared error cannot). The detection task keeps selecting on its validation loss,
   which aligns the prediction in time first (Eq. 5): without that alignment sq_err charges a peak
   predicted a frame off twice and favours a flat prediction (on the bounce data of
@@ -19,7 +19,7 @@ A run folder holds:
 - ``curves.png``: training and validation loss per epoch, and validation sq_err per epoch against the two
   no-video baselines (drawn from ``log.jsonl`` at the end, and after an epoch at most once a minute);
 - ``config.toml``: the configuration used;
-- ``bank.npz``: the exemplar bank of the centred training impacts (:mod:`vis.exemplars`);
+- ``bank.npz``: the exemplar bank of the centred training impacts (:mod:`vis.sound.exemplars`);
 - ``summary.json``: the numbers printed at the end (written last).
 
 Randomness is a function of ``(seed, epoch)`` (batch order) and ``(seed, step)`` (augmentation), so a
@@ -31,11 +31,9 @@ batch-norm statistics and the augmentation draws are per process.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import shutil
 import signal
 import threading
 import time
@@ -44,39 +42,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.align import align, weighted_loss
-from vis.checkpoint import SoundPCA, checkpoint, init_backbone, load_model, no_video_sounds
 from vis.config import RunConfig, TrainConfig, normalised_toml, resumable_toml, to_toml
+from vis.data.io import remove_stale_temporaries
+from vis.data.windows import Windows
 from vis.errors import Interrupted, VisError
-from vis.exemplars import Colouring, ExemplarBank, build_bank
-from vis.features import (
-    VideoFeatures,
-    default_cache_dir,
-    env_on_grid,
-    frames_name,
-    load,
-    prepare,
-    prepare_trunk,
-    trunk_key,
-)
-from vis.io import atomic_output, read_audio, remove_stale_temporaries
-from vis.losses import rho
-from vis.metrics import best_threshold, sq_err
-from vis.model import VisNet, autocast, model_device, resolve_device
-from vis.predict import detect_peaks, predict_cached
-from vis.windows import Windows, centred_windows, detection_windows
+from vis.eval.metrics import sq_err
+from vis.model.align import align, weighted_loss
+from vis.model.checkpoint import SoundPCA, checkpoint, init_backbone, no_video_sounds, save_atomic
+from vis.model.device import autocast, model_device, resolve_device
+from vis.model.losses import rho
+from vis.model.network import VisNet
 
 CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this often (a plot takes ~0.5 s), and at the end
 
 
 # ---------------------------------------------------------------------------------------------- loop
-
-
-def make_windows(videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
-    """The task's training windows (:mod:`vis.windows`)."""
-    if cfg.train.task == "detection":
-        return detection_windows(videos, lag=cfg.model.lag, n_frames=cfg.train.det_frames, stride=cfg.train.det_stride)
-    return centred_windows(videos, centres=cfg.train.centres)
 
 
 def _dist(device: torch.device | None = None) -> tuple[int, int]:
@@ -104,11 +84,6 @@ def training_device(name: str = "auto") -> torch.device:
     return dev
 
 
-def _save(obj: dict, path: Path) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def learning_rate(tc: TrainConfig, step: int, total_steps: int) -> float:
     """The rate of optimizer step ``step`` (0-based) of ``total_steps``: see ``TrainConfig.schedule``."""
     if tc.schedule == "constant":
@@ -126,7 +101,7 @@ def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task:
     """
     if loss not in ("robust", "squared"):
         raise VisError(f"loss must be 'robust' or 'squared', got {loss!r}")
-    if task == "centred":  # rho summed over time, averaged over the batch (robust: vis.losses.robust_loss)
+    if task == "centred":  # rho summed over time, averaged over the batch (robust: vis.model.losses.robust_loss)
         return rho((pred - code).pow(2).sum(-1), loss).sum(-1).mean()
 
     shifted, _ = align(pred, code, env, loss=loss)
@@ -136,7 +111,7 @@ def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task:
 def evaluate_windows(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred", loss: str = "robust",
                      batch_size: int = 32) -> dict[str, float]:
     """Over ``windows``, no augmentation: ``loss``, the mean per-window training loss, and ``sq_err``, the
-    :func:`vis.metrics.sq_err` of the decoded prediction ``pca.decode(code)`` against the true envelopes
+    :func:`vis.eval.metrics.sq_err` of the decoded prediction ``pca.decode(code)`` against the true envelopes
     (for detection without the time-shift alignment of the loss). NaN for no windows."""
     if len(windows) == 0:
         return {"loss": float("nan"), "sq_err": float("nan")}
@@ -173,7 +148,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     """Train on ``train_windows``, validating each epoch on ``val_windows``; write the run folder ``out``.
 
     ``max_steps`` stops after that many steps in this call (saving resumable state), e.g. to time-box.
-    ``device``: see :func:`vis.model.resolve_device` (``auto``: CUDA when present); ``amp``: bf16 autocast
+    ``device``: see :func:`vis.model.network.resolve_device` (``auto``: CUDA when present); ``amp``: bf16 autocast
     of the forward pass (None: on CUDA only).
 
     Returns a summary: ``steps``, ``epochs``, ``train_loss``, ``val_sq_err`` and ``val_loss`` of the epoch
@@ -258,7 +233,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
 
     def save_state() -> None:
         if rank == 0:
-            _save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+            save_atomic({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
                    "config": resumable_toml(cfg), "seconds": t_spent + time.time() - t0, "pca_mean": pca.mean,
                    "pca_components": pca.components, "best": best, "epoch_loss": epoch_loss}, state_path)
 
@@ -321,7 +296,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
                 if not score >= best[0]:  # model.pt keeps the epoch with the lowest score
                     best = (score, epoch + 1, val_loss, val_sq)
                     if rank == 0:
-                        _save(checkpoint(net, pca, cfg, {"step": step, "epoch": epoch + 1, "val_loss": val_loss,
+                        save_atomic(checkpoint(net, pca, cfg, {"step": step, "epoch": epoch + 1, "val_loss": val_loss,
                                                          "val_sq_err": val_sq}), model_path)
                 save_state()
                 if time.time() - plotted[1] >= CURVES_EVERY_S:
@@ -339,7 +314,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         stop.restore()
     bar.close()
     if not model_path.is_file() and rank == 0:
-        _save(checkpoint(net, pca, cfg, {"step": step}), model_path)
+        save_atomic(checkpoint(net, pca, cfg, {"step": step}), model_path)
     if plotted[0] != step:
         curves()
     return {"run": str(out), "steps": step, "epochs": tc.epochs, "train_windows": len(train_windows),
@@ -394,161 +369,3 @@ def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, ta
                      device=_reduce_device())
     torch.distributed.all_reduce(t)
     return (float(t[0] / t[2]), float(t[1] / t[2])) if t[2] else (math.nan, math.nan)
-
-
-VAL_FRACTION = 0.15  # of the train split held out for validation when a dataset has no val split
-
-
-def train_and_validation(ds) -> tuple[list[str], list[str]]:
-    """The videos to train on and to validate on (checkpoint choice, the detection threshold).
-
-    The dataset's ``val`` split when it has one; otherwise every video of the train split whose place in
-    a fixed order (sorted by a hash of its id) falls in the last VAL_FRACTION. Never the test split: the
-    numbers reported on it must come from videos that chose nothing.
-    """
-    train_ids = list(ds.split("train"))
-    if not train_ids:
-        raise VisError(f"{ds.root}: the train split is empty")
-    if ds.splits.get("val"):
-        return train_ids, list(ds.splits["val"])
-    if len(train_ids) < 2:
-        raise VisError(f"{ds.root}: need a val split or at least 2 training videos (1 to validate on)")
-    order = sorted(train_ids, key=lambda v: hashlib.sha1(v.encode()).hexdigest())
-    n_val = max(1, round(VAL_FRACTION * len(train_ids)))
-    held = set(order[-n_val:])
-    return [v for v in train_ids if v not in held], [v for v in train_ids if v in held]
-
-
-def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike | None = None,
-        resume: bool = False, workers: int = 1, progress: bool = True, device: str = "auto") -> dict:
-    """Everything ``vis train`` does: prepare the cache, build the windows, train (on ``device``), and
-    summarize.
-
-    Trains and validates on the videos of :func:`train_and_validation`.
-    """
-    started = time.time()
-    rank, world = _dist(training_device(device))
-    cache = Path(cache) if cache else default_cache_dir(ds.root)
-    size = tuple(cfg.model.image_size)
-    train_ids, val_ids = train_and_validation(ds)
-    key = None
-    if cfg.model.frozen:  # the same seeded initial network as train() builds: its trunk names the cache
-        torch.manual_seed(cfg.train.seed)
-        frozen_net = VisNet(cfg.model)
-        if cfg.train.init:  # a trunk taken from another run (e.g. a centred model's CNN, frozen for detection)
-            init_backbone(frozen_net, cfg.train.init)
-        key = trunk_key(frozen_net)
-    failed = torch.zeros(1, device=_reduce_device())
-    if rank == 0:
-        try:
-            prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
-            if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
-                from tqdm import tqdm
-
-                for v in tqdm([v for v in train_ids + val_ids if v in ds.files], desc="trunk features",
-                              unit="video", disable=not progress):
-                    prepare_trunk(frozen_net, cache, v)
-        except VisError:
-            if world == 1:
-                raise
-            failed += 1
-            raise
-        finally:
-            if world > 1:
-                torch.distributed.all_reduce(failed)  # tell the other processes whether to go on
-    elif world > 1:
-        torch.distributed.all_reduce(failed)
-        if failed.item():
-            raise VisError("feature preparation failed on the first process (see its error)")
-    # --skip-broken may have dropped videos that could not be read: keep those whose files are all there
-    ready = [v for v in train_ids + val_ids if (cache / f"{v}.sound.json").is_file()
-             and (cache / frames_name(v, size)).with_suffix(".json").is_file()]
-    train_ids = [v for v in train_ids if v in ready and v not in ds.skipped]
-    val_ids = [v for v in val_ids if v in ready and v not in ds.skipped]
-    train_videos = [load(cache, v, size, trunk=key) for v in train_ids]
-    val_videos = [load(cache, v, size, trunk=key) for v in val_ids]
-    tr = make_windows(train_videos, cfg)
-    va = make_windows(val_videos, cfg)
-    summary = train(tr, va, cfg, out, resume=resume, progress=progress, device=device)
-    summary["cache"] = str(cache)
-    summary["validation_split"] = "val" if ds.splits.get("val") else f"{len(val_ids)} of the train split"
-    if rank == 0:
-        # the exemplar bank always holds the centred training impacts (paper Sec. 6.1)
-        write_bank(ds, tr if cfg.train.task == "centred" else centred_windows(train_videos), Path(out) / "bank.npz",
-                   visual=cfg.train.visual_memory, reuse=cfg.train.init or None)
-        if cfg.train.task == "detection":
-            summary.update(calibrate_detection(Path(out), val_videos, train_videos))
-        summary["wall_seconds"] = time.time() - started  # this invocation: inputs, training, bank, calibration
-        with atomic_output(Path(out) / "summary.json") as tmp:
-            tmp.write_text(json.dumps(summary, indent=2))
-    return summary
-
-
-# The detection threshold maximises validation F1 smoothed over +-3 dB of prominence. F1 is often flat over a
-# broad range: in one 56-video demo it was 0.47-0.49 from 0 to 20 dB, and the plain argmax (18.8 dB, at the
-# edge where it falls) kept so few peaks on the held-out videos that recall was 0.41 (at 8 dB: 0.72, P 0.48).
-THRESHOLD_SMOOTH_DB = 3.0
-# The least gap between predicted peaks is fitted with it, from these (s). A prediction hedges: around one
-# impact it often has two bumps, one as the stick comes down and one as it lifts, 0.25-0.4 s apart, and
-# half of the peaks 0.25 s apart were not impacts (held-out demo videos: precision 0.49 at recall 0.76; 0.65
-# and 0.57 at 0.4 s). Real impacts are rarely that close: of the 38,973 annotated in the Greatest Hits
-# schedules, 6.4 % follow the previous one within 0.35 s and 10.5 % within 0.4 s, so the gaps stop there.
-PEAK_GAPS_S = (0.25, 0.3, 0.35, 0.4)
-
-
-def calibrate_detection(out: Path, silent_videos: list[VideoFeatures], train_videos: list[VideoFeatures]) -> dict:
-    """Fit the detection model's peak threshold and colouring transform (paper A1.1); store them in
-    ``out/model.pt``.
-
-    The network runs on ``silent_videos`` (their frames only; the paper uses the test videos, we use the
-    validation videos). The threshold (``peak_prominence_db``) and the least gap between peaks
-    (``peak_min_gap_s``, one of PEAK_GAPS_S) are those that give the best F1 of the predicted peaks
-    against those videos' audio onsets. The colouring takes predicted statistics
-    at the peaks that pass it, and real statistics from the envelopes of the training videos at their
-    onsets. Returns ``colouring_peaks`` (the predicted peaks used), ``peak_prominence_db``,
-    ``peak_min_gap_s`` and ``peak_val_f1``.
-    """
-    net, pca, ck = load_model(out)
-    preds = [predict_cached(net, pca, vf) for vf in silent_videos]
-    threshold, f1, gap = float("inf"), 0.0, PEAK_GAPS_S[0]
-    by_gap = {g: [detect_peaks(pred, prominence_db=0.0, min_gap=g) for pred in preds] for g in PEAK_GAPS_S}
-    for g, peaks in by_gap.items():  # the first (shortest) of equally good gaps
-        th, f = best_threshold([t for t, _ in peaks], [s for _, s in peaks], [vf.onsets for vf in silent_videos],
-                               smooth=THRESHOLD_SMOOTH_DB)
-        if f > f1:
-            threshold, f1, gap = th, f, g
-    if math.isfinite(threshold):
-        ck["peak_prominence_db"], ck["peak_min_gap_s"], ck["peak_val_f1"] = threshold, gap, f1
-    found = by_gap[gap]
-    pred_rows = [env_on_grid(pred.env, pred.times, t[s >= threshold]) for pred, (t, s) in zip(preds, found)]
-    real_rows = [env_on_grid(vf.env, vf.times, vf.onsets) for vf in train_videos]
-    pred_rows_all = np.concatenate(pred_rows) if pred_rows else np.zeros((0, 42))
-    try:
-        ck["colouring"] = Colouring.fit(pred_rows_all, np.concatenate(real_rows)).to_dict()
-    except VisError:
-        pred_rows_all = np.zeros((0, 42))  # too few peaks: example-based synthesis runs without colouring
-    _save(ck, out / "model.pt")
-    return {"colouring_peaks": len(pred_rows_all), "peak_prominence_db": ck.get("peak_prominence_db"),
-            "peak_min_gap_s": ck.get("peak_min_gap_s"), "peak_val_f1": ck.get("peak_val_f1")}
-
-
-def write_bank(ds, windows: Windows, path: Path, *, visual: bool = True,
-               reuse: str | os.PathLike | None = None) -> None:
-    """The exemplar bank of the training impacts (their envelopes and waveforms, and with ``visual`` what
-    they looked like), saved beside the model. A bank in the run ``reuse`` (the ``--init`` run) that was
-    built from the same dataset, impacts and memory setting is copied instead of built again."""
-    key = [str(Path(ds.root).resolve()), f"visual={visual}"]
-    key += [f"{windows.videos[v].vid}:{start}" for v, start in windows.index]
-    source = hashlib.sha1("\n".join(key).encode()).hexdigest()
-    if reuse and (Path(reuse) / "bank.npz").is_file():
-        try:
-            if ExemplarBank.source_of(Path(reuse) / "bank.npz") == source:
-                with atomic_output(path) as tmp:
-                    shutil.copyfile(Path(reuse) / "bank.npz", tmp)
-                return
-        except VisError:
-            pass  # not a bank: build one
-    vids = {vf.vid for vf in windows.videos}
-    audio = {v: read_audio(ds.audio_path(v), mono=True) for v in vids}
-    labels = {v: ds.events(v) for v in vids}
-    build_bank(windows, audio, labels=labels, visual=visual, source=source).save(path)

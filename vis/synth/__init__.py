@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vis.data.io import die_with_parent
 from vis.errors import VisError
-from vis.io import die_with_parent
 from vis.synth.knobs import DEFAULTS, Difficulty, difficulty
 
 __all__ = ["generate", "synthesize", "video_id", "thumb_size", "Difficulty", "DEFAULTS", "Video"]
@@ -76,7 +76,7 @@ def video_id(seed: int, index: int) -> str:
 def synthesize(index: int, *, seconds: float, seed: int = 0, size: tuple[int, int] = (456, 256),
                materials: Sequence[str] | None = None, knobs: Difficulty = DEFAULTS) -> Video:
     """Build video ``index`` of the dataset with ``seed`` (scene, contacts, audio) without writing it."""
-    from vis.io import NTSC_FPS
+    from vis.data.io import NTSC_FPS
     from vis.synth import motion, schedule, sound
     from vis.synth.scene import Scene
 
@@ -117,8 +117,9 @@ def thumb_size(size: tuple[int, int]) -> tuple[int, int]:
 
 def _write(root: Path, v: Video, size: tuple[int, int]) -> list[str]:
     """Write the six files of ``v`` into a staging folder, then move them into ``root``."""
-    from vis.dataset import SUFFIXES, write_times
-    from vis.io import NTSC_FPS, mux_audio, write_video, write_wav
+    from vis.data.dataset import SUFFIXES, write_times
+    from vis.data.io import NTSC_FPS, write_wav
+    from vis.data.media import mux_audio, write_video
     from vis.synth.sound import SR
 
     stage = root / f".{v.id}.partial"
@@ -226,8 +227,8 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
 
     from tqdm import tqdm
 
-    from vis.dataset import random_split
-    from vis.io import atomic_output
+    from vis.data.dataset import random_split
+    from vis.data.io import atomic_output
     from vis.synth.schedule import check_materials
 
     start = time.perf_counter()

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vis.dataset import Event, write_times
+from vis.data.dataset import Event, write_times
+from vis.data.io import NTSC_FPS, write_wav
+from vis.data.media import write_video
 from vis.errors import VisError
-from vis.io import NTSC_FPS, write_video, write_wav
 
 SR = 48_000  # Hz
 SIZE = (64, 48)  # (width, height) of the frames

@@ -35,9 +35,10 @@ def event_features(root: str | os.PathLike, *, video: str = "thumb", progress: b
     """Per split: ``(sound [E, 1890], colour [E, 3], material [E], video id [E])`` of the labelled events."""
     from tqdm import tqdm
 
-    from vis.cochleagram import cochleagram
-    from vis.dataset import Dataset
-    from vis.io import NTSC_FPS, iter_frames, read_audio
+    from vis.audio.cochleagram import cochleagram
+    from vis.data.dataset import Dataset
+    from vis.data.io import NTSC_FPS, read_audio
+    from vis.data.media import iter_frames
 
     ds = Dataset.open(root, video=video)
     out = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vis.dataset import ACTIONS, MATERIALS, REACTIONS  # noqa: F401  (re-exported for the generator)
+from vis.data.dataset import ACTIONS, MATERIALS, REACTIONS  # noqa: F401  (re-exported for the generator)
 
 # Events per material in the 977 real schedules (vis/synth/schedules.jsonl.gz), used to weight how
 # often each material appears in a scene (see ``material_balance``).

@@ -21,7 +21,7 @@ from importlib import resources
 
 import numpy as np
 
-from vis.dataset import Event
+from vis.data.dataset import Event
 from vis.errors import VisError
 from vis.synth.materials import MATERIALS, OUTDOOR, OUTDOOR_FRACTION, PROPERTIES, REAL_COUNTS
 

@@ -4,7 +4,7 @@ The sound features of the paper are the Hilbert envelopes of 42 frequency channe
 band-pass filters evenly spaced on the ERB scale from 20 Hz to 10 kHz, plus a low-pass and a high-pass),
 compressed by ``** 0.3`` and resampled to ~90 Hz: an array ``env [T, 42]``.
 
-The reference recipe (steps 1-7, transcribed directly in :mod:`vis._reference`) does about 170 FFTs of
+The reference recipe (steps 1-7, transcribed directly in :mod:`vis.audio.reference`) does about 170 FFTs of
 the full 20 kHz signal. This module computes the same numbers with far less work:
 
 * Input resampling (steps 1-2) is Fourier resampling, so only the lowest ``n_20k / 2 + 1`` bins of the
@@ -37,17 +37,9 @@ from math import ceil, gcd
 import numpy as np
 import scipy.fft
 
+from vis.audio.bands import COMPRESSION, ENV_RATE, HOP, N_BANDS, SR, TRIM_MULTIPLE, band_responses, hilbert_weights
+from vis.audio.resample import INPUT_BLOCK, _hermitian, _resampled_spectrum
 from vis.errors import VisError
-
-SR = 20_000  # analysis rate (Hz): recipe step 2; the top cutoff (10 kHz) is its Nyquist frequency
-ENV_RATE = 90  # envelope rate (Hz): 3 rows per frame of 30 fps video (paper Sec. 4)
-HOP = SR // ENV_RATE  # 222 samples: recipe step 3 trims the 20 kHz signal to a multiple of this
-N_BANDS = 42  # channels: 40 ERB band-pass filters + 1 low-pass + 1 high-pass (paper Sec. 4)
-N_BANDPASS = N_BANDS - 2  # 40 band-pass filters
-COMPRESSION = 0.3  # envelope exponent c of paper eq. (1)
-LOW_HZ = 20.0  # lowest cutoff (Hz), paper Sec. 4
-HIGH_HZ = 10_000.0  # highest cutoff (Hz) = Nyquist frequency at SR
-TRIM_MULTIPLE = 100  # recipe step 1: the 20 kHz length is trimmed to a multiple of 100 samples (5 ms)
 
 # Envelope rate per band, as a multiple of the band's width: the compressed envelope's spectrum reaches
 # beyond the band's width (|.| and ** 0.3 are not band-limited), and what lies above half the reduced
@@ -59,137 +51,15 @@ OVERSAMPLE = 12.0
 # (20 Hz to ~600 Hz) need a guard above the 45 Hz output band. Max abs difference in those bands on
 # white noise: 8x -> 2.0e-3, 16x -> 1.8e-3, 32x -> 8e-4, 64x -> 4e-4; it adds ~10 % to the work.
 MIN_RATE_FACTOR = 32.0
-# Inputs longer than this (samples) are resampled through sub-sequence DFTs of at most this length;
-# 2**22 float64 samples = 32 MiB per block, so a 10-minute 96 kHz file uses ~15 blocks.
-INPUT_BLOCK = 2**22
-# More sub-sequences than this make the decimated DFT slower than one plain rfft; fall back to it.
-MAX_INPUT_SPLIT = 64
 # Longest inverse FFT per band (points): wider reduced grids are split into interleaved sub-grids. Small
 # enough to stay in cache and to bound scipy.fft's plan cache (16 plans x 4 MiB); large enough that the
 # per-sub-grid overhead does not matter.
 ENV_BLOCK = 2**18
-# The trimmed 20 kHz length is 222 x q; when q has a prime factor above this, its rfft goes through a
-# four-step split (see _rfft_of_hops), up to INPUT_BLOCK samples (larger: memory over speed).
-FOUR_STEP_PRIME = 97
 # Bands of inputs up to this many 20 kHz samples (~105 s) are cached between calls (same length).
 CACHE_MAX_SAMPLES = 2**21
 
 # ----------------------------------------------------------------------------------------------------
-# ERB scale and filter bank (recipe step 4)
-
-
-def hz_to_erb(f: np.ndarray | float) -> np.ndarray:
-    """ERB-number of frequency ``f`` (Hz): ``9.265 * ln(1 + f / (24.7 * 9.265))``."""
-    return 9.265 * np.log(1 + np.asarray(f, dtype=np.float64) / (24.7 * 9.265))
-
-
-def erb_to_hz(e: np.ndarray | float) -> np.ndarray:
-    """Inverse of :func:`hz_to_erb`: ``24.7 * 9.265 * (exp(e / 9.265) - 1)`` Hz."""
-    return 24.7 * 9.265 * (np.exp(np.asarray(e, dtype=np.float64) / 9.265) - 1)
-
-
-def erb_cutoffs(*, n_bands: int = N_BANDPASS, low: float = LOW_HZ, high: float = HIGH_HZ) -> np.ndarray:
-    """``n_bands + 2`` frequencies (Hz) evenly spaced in ERB from ``low`` to ``high``.
-
-    Band-pass filter ``k`` (1..n_bands) spans ``cutoffs[k-1]..cutoffs[k+1]`` and peaks at ``cutoffs[k]``.
-    """
-    if n_bands < 1 or not 0 <= low < high:
-        raise VisError(f"filter bank needs n_bands >= 1 and 0 <= low < high, got {n_bands}, {low}, {high}")
-    return erb_to_hz(np.linspace(hz_to_erb(low), hz_to_erb(high), n_bands + 2))
-
-
-def band_centres(*, n_bands: int = N_BANDPASS, low: float = LOW_HZ, high: float = HIGH_HZ) -> np.ndarray:
-    """Representative frequency (Hz) of each of the ``n_bands + 2`` channels, for figure axes.
-
-    ``centres [shape=(n_bands + 2,)]``: band-pass ``k`` peaks at ``cutoffs[k]``; the low-pass is given
-    ``low`` (20 Hz, where it starts to roll off) and the high-pass ``high`` (10 kHz, where it peaks).
-    Together these are exactly :func:`erb_cutoffs`.
-    """
-    return erb_cutoffs(n_bands=n_bands, low=low, high=high)
-
-
-def _rfftfreq(index: np.ndarray | int, n: int, sr: int) -> np.ndarray:
-    """``np.fft.rfftfreq(n, 1 / sr)[index]``, computed the same way (so bit-identical), without the array."""
-    return np.asarray(index) * (1.0 / (n * (1 / sr)))
-
-
-def _first_bin(f: float, n: int, sr: int, *, strict: bool) -> int:
-    """Index of the first rfft bin whose frequency is above ``f`` (``strict``) or at least ``f``."""
-    i = max(0, min(n // 2 + 1, int(f * n / sr) - 1))
-    while i <= n // 2 and (_rfftfreq(i, n, sr) <= f if strict else _rfftfreq(i, n, sr) < f):
-        i += 1
-    return i
-
-
-def _channel_slices(n: int, sr: int, cutoffs: np.ndarray) -> list[tuple[int, int]]:
-    """Bin ranges ``[start, stop)`` of ``rfftfreq(n, 1 / sr)`` where each channel's response is nonzero."""
-    n_bp = len(cutoffs) - 2
-    out = [(0, _first_bin(cutoffs[1], n, sr, strict=False))]  # low-pass: f < cutoffs[1]
-    for k in range(1, n_bp + 1):  # band-pass: strictly inside (cutoffs[k-1], cutoffs[k+1])
-        lo = _first_bin(cutoffs[k - 1], n, sr, strict=True)
-        out.append((lo, max(lo, _first_bin(cutoffs[k + 1], n, sr, strict=False))))
-    out.append((_first_bin(cutoffs[n_bp], n, sr, strict=True), n // 2 + 1))  # high-pass: f > cutoffs[-2]
-    return out
-
-
-def _bandpass(f: np.ndarray, k: int, cutoffs: np.ndarray) -> np.ndarray:
-    """Half-cosine response of band-pass ``k`` at ``f`` (Hz); zero outside its open support."""
-    lo, hi = cutoffs[k - 1], cutoffs[k + 1]
-    e_lo, e_hi = hz_to_erb(lo), hz_to_erb(hi)
-    h = np.cos((hz_to_erb(f) - (e_lo + e_hi) / 2) / (e_hi - e_lo) * np.pi)
-    return np.where((f > lo) & (f < hi), h, 0.0)
-
-
-def _channel_response(f: np.ndarray, k: int, cutoffs: np.ndarray) -> np.ndarray:
-    """Response of channel ``k`` (0 = low-pass, 1..n = band-pass, n+1 = high-pass) at ``f``, on its support."""
-    n_bp = len(cutoffs) - 2
-    if k == 0:
-        return np.sqrt(1 - _bandpass(f, 1, cutoffs) ** 2)
-    if k == n_bp + 1:
-        return np.sqrt(1 - _bandpass(f, n_bp, cutoffs) ** 2)
-    return _bandpass(f, k, cutoffs)
-
-
-def erb_filterbank(
-    n_samples: int, *, sr: int = SR, n_bands: int = N_BANDPASS, low: float = LOW_HZ, high: float = HIGH_HZ
-) -> np.ndarray:
-    """Frequency responses of the filter bank on ``rfftfreq(n_samples, 1 / sr)``.
-
-    Returns ``filts [shape=(n_samples // 2 + 1, n_bands + 2)]``, real and in [0, 1]: column 0 is the
-    low-pass, 1..n_bands the half-cosine band-pass filters, n_bands + 1 the high-pass. Neighbours overlap
-    by half and the squared responses sum to one at every frequency up to ``high``, so filtering twice
-    and summing the channels gives the signal back. Dense: use it for figures and small ``n_samples``.
-    """
-    if n_samples < 1:
-        raise VisError(f"filter bank needs n_samples >= 1, got {n_samples}")
-    freqs = np.fft.rfftfreq(n_samples, 1 / sr)
-    cutoffs = erb_cutoffs(n_bands=n_bands, low=low, high=high)
-    filts = np.zeros((len(freqs), n_bands + 2))
-    for k, (start, stop) in enumerate(_channel_slices(n_samples, sr, cutoffs)):
-        filts[start:stop, k] = _channel_response(freqs[start:stop], k, cutoffs)
-    return filts
-
-
-def band_responses(n_samples: int, *, sr: int = SR) -> Iterator[tuple[int, np.ndarray]]:
-    """The default 42-channel bank on ``rfftfreq(n_samples, 1 / sr)``, sparse: one channel at a time.
-
-    Yields ``(start, response)`` per channel, ``response [shape=(width,)]`` its nonzero values on bins
-    ``start .. start + width - 1`` (the columns of :func:`erb_filterbank` without their zeros).
-    """
-    cutoffs = erb_cutoffs()
-    for k, (start, stop) in enumerate(_channel_slices(n_samples, sr, cutoffs)):
-        yield start, _channel_response(_rfftfreq(np.arange(start, stop), n_samples, sr), k, cutoffs)
-
-
-def hilbert_weights(start: int, width: int, n: int) -> np.ndarray:
-    """Weights turning rfft bins ``start .. start + width - 1`` of a length-``n`` signal into the spectrum
-    of its analytic signal (as ``scipy.signal.hilbert``): 2, except 1 at DC and at the Nyquist bin."""
-    w = np.full(width, 2.0)
-    if start == 0 and width:
-        w[0] = 1.0
-    if n % 2 == 0 and start + width == n // 2 + 1 and width:
-        w[-1] = 1.0
-    return w
+# The filter bank's analytic weights (recipe steps 4-5; the bank itself is in vis.audio.bands)
 
 
 def _analytic_bands(n: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -257,13 +127,6 @@ def _check_rate(sr: int | float) -> int:
     return int(sr)
 
 
-def _integer_scale(dtype: np.dtype) -> tuple[float, float]:
-    """(offset, scale) mapping integer PCM to [-1, 1) the way soundfile reads it."""
-    info = np.iinfo(dtype)
-    half = (int(info.max) - int(info.min) + 1) / 2
-    return (half if info.min == 0 else 0.0), half
-
-
 def _check_samples(x: np.ndarray, what: str) -> None:
     """Raise VisError naming the first NaN or infinite sample of ``x [B, n, C]``."""
     if not np.issubdtype(x.dtype, np.floating):
@@ -297,15 +160,6 @@ def _as_signals(audio: np.ndarray, batch: bool) -> np.ndarray:
     raise VisError(f"audio must have shape [samples] or [samples, channels], got shape {x.shape}")
 
 
-def _mono(x: np.ndarray) -> np.ndarray:
-    """float64 mono ``[B, n]`` from ``x [B, n, C]``: channels averaged, integers scaled to [-1, 1)."""
-    y = x.mean(axis=2, dtype=np.float64) if x.shape[2] > 1 else x[:, :, 0].astype(np.float64)
-    if x.dtype.kind in "iu":
-        offset, scale = _integer_scale(x.dtype)
-        y = (y - offset) / scale
-    return y
-
-
 # ----------------------------------------------------------------------------------------------------
 # Steps 1-3: resample to 20 kHz
 #
@@ -313,76 +167,6 @@ def _mono(x: np.ndarray) -> np.ndarray:
 # scipy.fft keeps plans for its 16 most recent lengths, as large as the transform (several times larger
 # for lengths with big prime factors), which a long-running job over many files would accumulate. The
 # band transforms below have smooth lengths of at most ENV_BLOCK and use the faster scipy.fft.
-
-
-def _hermitian(half: np.ndarray, m: int, out: np.ndarray) -> np.ndarray:
-    """The full length-``m`` DFT ``[B, m]`` of a real sequence, from its ``rfft`` ``half [B, m//2+1]``."""
-    out[:, : m // 2 + 1] = half
-    out[:, m // 2 + 1 :] = np.conj(half[:, 1 : (m + 1) // 2][:, ::-1])
-    return out
-
-
-def _low_spectrum(x: np.ndarray, n_in: int, n_bins: int) -> np.ndarray:
-    """Bins ``0..n_bins-1`` of ``rfft(mono(x[:, :n_in]))``, ``[B, n_bins]`` complex128.
-
-    Long inputs are split into ``d`` interleaved sub-sequences of length ``m = n_in / d``; with
-    ``Y_r = fft(x[r::d])``, ``X[k] = sum_r exp(-2 pi i r k / n_in) Y_r[k mod m]`` (exact).
-    """
-    divisors = [d for d in range(1, MAX_INPUT_SPLIT + 1) if n_in % d == 0 and n_in // d <= INPUT_BLOCK]
-    if n_in <= INPUT_BLOCK or not divisors:
-        return np.fft.rfft(_mono(x[:, :n_in]), axis=-1)[:, :n_bins]
-    d = divisors[0]
-    m = n_in // d
-    step = np.exp(-2j * np.pi * np.arange(n_bins) / n_in)
-    twiddle = np.ones(n_bins, dtype=np.complex128)
-    out = np.zeros((x.shape[0], n_bins), dtype=np.complex128)
-    full = np.empty((x.shape[0], m), dtype=np.complex128)
-    for r in range(d):
-        _hermitian(np.fft.rfft(_mono(x[:, r:n_in:d]), axis=-1), m, out=full)
-        for k0 in range(0, n_bins, m):
-            seg = slice(k0, min(n_bins, k0 + m))
-            out[:, seg] += twiddle[seg] * full[:, : seg.stop - k0]
-        twiddle *= step
-    return out
-
-
-def _largest_prime_factor(n: int) -> int:
-    largest, f = 1, 2
-    while f * f <= n:
-        while n % f == 0:
-            largest, n = f, n // f
-        f += 1
-    return max(largest, n)
-
-
-def _rfft_of_hops(x: np.ndarray) -> np.ndarray:
-    """``rfft(x, axis=-1)`` for ``x [B, n]`` with ``n = HOP * q``, fast even when ``q`` has a large prime.
-
-    numpy's FFT of such lengths (e.g. 222 x 3 x 1051) is slow; the four-step split ``n = q x 222``
-    (222 FFTs of length q, a twiddle, q FFTs of length 222) takes a fixed ~35 ms for 35 s of audio.
-    """
-    batch, n = x.shape
-    q = n // HOP
-    if _largest_prime_factor(q) <= FOUR_STEP_PRIME or n > INPUT_BLOCK:
-        return np.fft.rfft(x, axis=-1)
-    sub = np.fft.fft(x.reshape(batch, q, HOP).transpose(0, 2, 1), axis=-1)  # [B, r, k1]: x[r + HOP s] over s
-    sub *= np.exp(-2j * np.pi * (np.arange(HOP)[:, None] * np.arange(q)) / n)  # twiddle W_n^(r k1)
-    return np.fft.fft(sub, axis=1).reshape(batch, n)[:, : n // 2 + 1]  # [B, k2, k1] -> bin k1 + q k2
-
-
-def _resampled_spectrum(x: np.ndarray, sr: int, n_in: int, n_20k: int, n: int) -> np.ndarray:
-    """Steps 1-3, then the spectrum for step 5: ``rfft`` of the clipped, trimmed 20 kHz signal ``[B, n//2+1]``."""
-    if sr == SR:
-        x20 = _mono(x[:, :n_in])
-    else:
-        spec = _low_spectrum(x, n_in, n_20k // 2 + 1)
-        if n_20k % 2 == 0:  # scipy.signal.resample: the unpaired Nyquist bin counts twice when downsampling
-            spec[:, -1] *= 2
-        spec *= n_20k / n_in
-        x20 = np.fft.irfft(spec, n_20k, axis=-1)
-        del spec
-    np.clip(x20, -1, 1, out=x20)
-    return _rfft_of_hops(x20[:, :n])
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ paper's "videos centered on audio amplitude peaks"), labelled with the nearest a
 0.1 s. Every method produces a sound-feature window [45, 42] per test impact:
 
 - ``full``: the network's predicted features (the paper computes its auditory metrics on these), with a
-  visual memory in the run's bank (:mod:`vis.exemplars`) drawn towards the look-alike training impacts';
+  visual memory in the run's bank (:mod:`vis.sound.exemplars`) drawn towards the look-alike training impacts';
 - ``network-only``: the network's predicted features as they are (no visual memory);
 - ``full-example``: the features of the training impact that example-based synthesis transfers (nearest
   in sound and, with a visual memory, in looks);
@@ -22,14 +22,14 @@ paper's "videos centered on audio amplitude peaks"), labelled with the nearest a
   that network's predicted features.
 
 Metrics per method: the centred task's loss (Eq. 4, in the full model's PCA space); ``sq_err``, the
-squared error per row of the square-rooted envelopes (:func:`vis.metrics.sq_err`); ``contrast``, the
-envelope norm at the impact centre minus that of the first rows (:func:`vis.metrics.contrast`; the real
+squared error per row of the square-rooted envelopes (:func:`vis.eval.metrics.sq_err`); ``contrast``, the
+envelope norm at the impact centre minus that of the first rows (:func:`vis.eval.metrics.contrast`; the real
 sound's is ``real_contrast``); loudness and
 spectral centroid (mean abs error, Pearson r; Fig. 5a); material,
 action, reaction and hardness class-averaged accuracy of a linear SVM trained on real training sounds
 (classes resampled to equal size) and applied to the method's features (Fig. 3b, 5b, 6b); with a
 detection model (``--task detection`` run, or ``--detection NAME=RUN``), detection AP and onset
-accuracy / AP on the full test videos (Sec. 6.2, :mod:`vis.metrics`). ``beats_no_video_baselines``: whether
+accuracy / AP on the full test videos (Sec. 6.2, :mod:`vis.eval.metrics`). ``beats_no_video_baselines``: whether
 the network's ``sq_err`` is below both no-video baselines' (``mean`` and ``average-shape``), and
 ``sq_err_margin``, how far below the better of the two as a fraction of it (negative: above).
 """
@@ -45,15 +45,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.checkpoint import load_model, no_video_sounds
-from vis.cochleagram import cochleagram
+from vis.data.cache import FPS, K, default_cache_dir, env_on_grid, load, prepare
+from vis.data.io import atomic_output
+from vis.data.windows import centred_windows
 from vis.errors import VisError
-from vis.exemplars import ExemplarBank, centre_frame_features
-from vis.features import FPS, K, VideoFeatures, default_cache_dir, env_on_grid, load, prepare, row_times
-from vis.io import atomic_output
-from vis.losses import robust_loss
-from vis.metrics import (
-    average_precision,
+from vis.eval.methods import (
+    LABEL_KINDS,
+    _labels,
+    _nearest,
+    _parametric_features,
+    _search,
+    detection_metrics,
+    image_features,
+    predict_windows,
+)
+from vis.eval.metrics import (
     centroid,
     class_averaged_accuracy,
     confusion_matrix,
@@ -61,99 +67,21 @@ from vis.metrics import (
     error_and_r,
     fit_linear_classifier,
     loudness,
-    onset_metrics,
     similarity_order,
     soft_confusion,
     sq_err,
 )
-from vis.model import autocast, imagenet_net, model_device, spacetime_images
-from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB
-from vis.predict import detect_peaks, peak_params, predict_cached
-from vis.synthesis import parametric
-from vis.windows import centred_windows
+from vis.model.checkpoint import load_model, no_video_sounds
+from vis.model.losses import robust_loss
+from vis.sound.exemplars import ExemplarBank
+from vis.sound.peaks import peak_params
+from vis.sound.predict import predict_cached
 
-LABEL_KINDS = ("material", "action", "reaction", "hardness")
 BASE_METHODS = ("full", "network-only", "full-example", "parametric", "image-match", "spacetime-match",
                 "image+spacetime-match", "random", "real-match", "mean", "average-shape")
 ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat", "full-example",
                   "image+spacetime-match", "random", "real-match")
-LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
 FIG8_VIDEOS = 3  # test videos shown in the predicted-vs-true figure
-ONSET_CLIP_S = 2.0  # onset accuracy / AP per 2 s clip, the clip length of later generation work
-
-
-def _labels(videos: list[VideoFeatures], events: dict[str, list], index: np.ndarray) -> dict[str, np.ndarray]:
-    """Labels of each window (nearest annotated event within LABEL_TOL of its centre frame), '' if none."""
-    out = {k: [] for k in LABEL_KINDS}
-    for v, s in index:
-        t = (s + 7) / float(FPS)
-        near = [e for e in events[videos[v].vid] if abs(e.time - t) <= LABEL_TOL]
-        e = min(near, key=lambda e: abs(e.time - t)) if near else None
-        for k in LABEL_KINDS:
-            out[k].append((e.label(k) if e else None) or "")
-    return {k: np.array(v) for k, v in out.items()}
-
-
-def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
-    """The network's envelopes for every window: [M, N*K, 42] (lagged models get their future frames)."""
-    out = []
-    lag = net.cfg.lag
-    dev = model_device(net)
-    with torch.no_grad(), autocast(dev):
-        for i in range(0, len(windows), batch):
-            rows = np.arange(i, min(i + batch, len(windows)))
-            frames = []
-            for v, s in windows.index[rows]:
-                f = windows.videos[v].frames
-                idx = np.clip(np.arange(s - 1, s + windows.n_frames + 1 + lag), 0, len(f) - 1)
-                frames.append(np.asarray(f[idx]))
-            code = net(torch.from_numpy(np.stack(frames)).to(dev)).float().cpu().numpy()
-            out.append(pca.decode(code[:, lag * K : lag * K + windows.n_frames * K]))
-    return np.concatenate(out)
-
-
-def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
-    """ImageNet EfficientNet-Lite0 features (pooled, 1280, unit length) of each window's centre frame: of the
-    colour image (:func:`vis.exemplars.centre_frame_features`), of the spacetime image, and of both."""
-    net = imagenet_net()
-    col = centre_frame_features(windows, batch=batch, net=net)
-    st = []
-    with torch.no_grad():
-        for i in range(0, len(windows), batch):
-            frames = []
-            for v, s in windows.index[i : i + batch]:
-                c = s + windows.n_frames // 2
-                frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
-            st.append(net.imagenet_features(spacetime_images(torch.from_numpy(np.stack(frames)))[:, 0]).numpy())
-    st = _unit(np.concatenate(st))
-    return {"image": col, "spacetime": st, "image+spacetime": _unit(np.concatenate([col, st], axis=1))}
-
-
-def _unit(a: np.ndarray) -> np.ndarray:
-    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-8)
-
-
-def _nearest(query: np.ndarray, base: np.ndarray, allowed: list[np.ndarray] | None = None) -> np.ndarray:
-    """Index of the nearest (largest dot product) row of ``base`` for each query, among ``allowed[i]``."""
-    sim = query @ base.T
-    if allowed is not None:
-        mask = np.full(sim.shape, -np.inf)
-        for i, a in enumerate(allowed):
-            mask[i, a] = 0
-        sim = sim + mask
-    return sim.argmax(axis=1)
-
-
-def _parametric_features(pred: np.ndarray) -> np.ndarray:
-    """Cochleagram of the parametric waveform of each predicted window (re-analysed): [M, 45, 42]."""
-    grid = row_times(pred.shape[1] // K)
-    rate = K * float(FPS)
-    out = []
-    for env in pred:
-        wave = parametric(env, env_rate=rate, sr_out=20_000)
-        e, t = cochleagram(wave, 20_000)
-        out.append(env_on_grid(e, t + grid[0], grid))  # the waveform starts at the first row's time
-    return np.stack(out)
 
 
 def sound_metrics(feats: np.ndarray, true: np.ndarray, labels: dict, classifiers: dict, mask: np.ndarray | None = None
@@ -301,7 +229,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     metrics["seconds"] = round(time.time() - t0, 1)
     with atomic_output(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(_clean(metrics), indent=2))
-    from vis.report import evaluation_report
+    from vis.eval.report import evaluation_report
 
     with atomic_output(out / "report.md") as tmp:
         tmp.write_text(evaluation_report(metrics, run=str(run), data=str(ds.root)))
@@ -318,50 +246,6 @@ def baseline_verdict(network: float, baselines: dict[str, float]) -> dict:
     margin = (best - network) / best if best > 0 else (0.0 if network == best else -math.inf)
     return {"beats_no_video_baselines": bool(network < best), "sq_err_margin": margin,
             "no_video_sq_err": dict(baselines)}
-
-
-def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = None, *,
-            visual: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Nearest training impact (L1 over the whole window) for each query, optionally among ``allowed``;
-    ``visual`` (training impacts', queries' centre-frame features) adds how alike they look
-    (:meth:`vis.exemplars.ExemplarBank.search`)."""
-    base = ExemplarBank(tr.targets, np.zeros((len(tr), 1), np.int16), bank.sr, 0, np.array([""] * len(tr)),
-                        None if visual is None else visual[0].astype(np.float16))
-    q_seen = None if visual is None else visual[1]
-    if allowed is None:
-        return base.search(queries, visual=q_seen)[0]
-    return np.array([base.search(q, subset=a if len(a) else None, visual=None if q_seen is None else q_seen[i])[0]
-                     for i, (q, a) in enumerate(zip(queries, allowed))])
-
-
-def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, list], *,
-                      prominence_db: float = PEAK_PROMINENCE_DB, min_gap: float = MIN_GAP) -> dict:
-    """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset).
-
-    The peaks scored are those the model's sound has: prominence ``>= prominence_db``, at least ``min_gap``
-    s apart (:func:`vis.predict.peak_params` of its checkpoint).
-    """
-    aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
-    all_p, all_s, all_t, offset = [], [], [], 0.0
-    for vf in videos:
-        pred = predict_cached(net, pca, vf)
-        times, amps = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
-        truth = np.array([e.time for e in events[vf.vid] if e.time < pred.duration])
-        om = onset_metrics(times, amps, truth, duration=pred.duration, clip_s=ONSET_CLIP_S)
-        if len(truth):
-            aps.append(average_precision(times, amps, truth))
-            accs.append(om["onset_acc"])
-            oaps.append(om["onset_ap"])
-        all_p.append(times + offset)
-        all_s.append(amps)
-        all_t.append(truth + offset)
-        offset += pred.duration + 1.0
-        n_pred += len(times)
-        n_true += len(truth)
-    pooled = average_precision(np.concatenate(all_p), np.concatenate(all_s), np.concatenate(all_t))
-    return {"ap": pooled, "ap_per_video": float(np.mean(aps)) if aps else np.nan,
-            "onset_acc": float(np.mean(accs)) if accs else np.nan, "onset_ap": float(np.mean(oaps)) if oaps else np.nan,
-            "predicted_onsets": n_pred, "true_onsets": n_true, "videos": len(videos)}
 
 
 def _figures(figs: Path, tr, tr_lab, te, te_lab, feats, classifiers, net, pca, te_videos, ds) -> None:

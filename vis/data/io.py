@@ -25,8 +25,7 @@ import struct
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -56,22 +55,6 @@ def die_with_parent(parent_pid: int) -> None:
             pass
     if os.getppid() != parent_pid:
         os._exit(1)
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """What a media file holds. Durations in seconds; ``fps`` as an exact fraction."""
-
-    path: str
-    duration: float
-    has_video: bool
-    fps: Fraction | None
-    width: int | None
-    height: int | None
-    n_frames: int | None
-    has_audio: bool
-    sample_rate: int | None
-    channels: int | None
 
 
 @contextlib.contextmanager
@@ -178,244 +161,11 @@ def _reason(e: Exception) -> str:
     return text[0] if text else type(e).__name__
 
 
-def probe(path: str | os.PathLike) -> MediaInfo:
-    """Read the header of a video or audio file (no decoding). Raises VisError if it is not media."""
-    path = Path(path)
-    if path.suffix.lower() == ".wav":
-        return _probe_wav(path)
-    with _open(path) as c:
-        v = c.streams.video[0] if c.streams.video else None
-        a = c.streams.audio[0] if c.streams.audio else None
-        duration = float(c.duration / 1_000_000) if c.duration else 0.0
-        fps = n_frames = None
-        if v is not None:
-            rate = v.average_rate or v.guessed_rate or v.base_rate
-            fps = Fraction(rate) if rate else None
-            n_frames = v.frames or (round(duration * fps) if fps and duration else None)
-            if v.duration and v.time_base:
-                duration = max(duration, float(v.duration * v.time_base))
-        return MediaInfo(
-            path=str(path),
-            duration=duration,
-            has_video=v is not None,
-            fps=fps,
-            width=v.codec_context.width if v is not None else None,
-            height=v.codec_context.height if v is not None else None,
-            n_frames=n_frames,
-            has_audio=a is not None,
-            sample_rate=a.codec_context.sample_rate if a is not None else None,
-            channels=a.codec_context.channels if a is not None else None,
-        )
-
-
-def _probe_wav(path: Path) -> MediaInfo:
-    import soundfile as sf
-
-    if not path.is_file():
-        raise VisError(f"{path}: no such file")
-    try:
-        i = sf.info(str(path))
-    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError
-        raise VisError(f"{path}: cannot read as wav ({_reason(e)})") from None
-    return MediaInfo(str(path), i.frames / i.samplerate, False, None, None, None, None,
-                     True, i.samplerate, i.channels)
-
-
 # ---------------------------------------------------------------------------------------------- video
 
 
-def iter_frames(
-    path: str | os.PathLike,
-    *,
-    size: tuple[int, int] | None = None,
-    fps: float | Fraction | None = None,
-    start: float = 0.0,
-    end: float | None = None,
-    only: set[int] | None = None,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Decode a video as ``(time, frame)`` pairs, streaming (memory does not grow with length).
-
-    Parameters
-    ----------
-    size : (width, height) or None
-        Resize every frame to exactly this size (no crop); None keeps the stored size.
-    fps : frames per second or None
-        Output frame rate. Output frame ``k`` shows time ``k / fps`` and is the decoded frame whose
-        presentation time is nearest to it (nearest-frame resampling in time). None keeps every
-        stored frame with its own time.
-    start, end : seconds
-        Only frames with ``start <= time < end`` (output grid times when ``fps`` is given).
-    only : output grid indices (with ``fps``)
-        Yield only these frames (the others are decoded but not converted; decoding stops after the last).
-
-    Yields
-    ------
-    time : float, seconds; frame : np.ndarray [shape=(H, W, 3)], uint8 RGB
-    """
-    import av
-
-    if size is not None and (size[0] < 2 or size[1] < 2):
-        raise VisError(f"size {size[0]}x{size[1]} is too small (at least 2x2)")
-    w, h = size if size else (None, None)
-    with _open(path) as c:
-        if not c.streams.video:
-            raise VisError(f"{path}: no video stream")
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        native = float(stream.average_rate or stream.guessed_rate or NTSC_FPS)
-        first_pts: int | None = None
-        prev_t, prev_frame, prev_img = None, None, None  # last decoded frame, converted lazily
-        k = int(np.ceil(start * float(fps) - 1e-9)) if fps else 0  # next output grid index
-        n_read, last_t = 0, 0.0
-        try:
-            for frame in c.decode(stream):
-                pts = frame.pts if frame.pts is not None else frame.dts
-                if pts is None:
-                    t = n_read / native
-                else:
-                    first_pts = pts if first_pts is None else first_pts
-                    t = float((pts - first_pts) * stream.time_base)
-                n_read, last_t = n_read + 1, t
-                if fps is None:
-                    if end is not None and t >= end:
-                        return
-                    if t >= start:
-                        yield t, _to_rgb(frame, w, h)
-                    continue
-                # Emit every grid time that is at least as close to the previous frame as to this one.
-                while prev_t is not None:
-                    tk = k / float(fps)
-                    if end is not None and tk >= end - 1e-9:
-                        return
-                    if abs(tk - prev_t) > abs(tk - t):
-                        break
-                    if only is None or k in only:
-                        prev_img = _to_rgb(prev_frame, w, h) if prev_img is None else prev_img
-                        yield tk, prev_img
-                    k += 1
-                if only is not None and k > max(only, default=-1):
-                    return
-                prev_t, prev_frame, prev_img = t, frame, None
-        except av.error.FFmpegError as e:
-            if n_read == 0:
-                raise VisError(f"{path}: cannot decode video ({_reason(e)})") from None
-            # A truncated file: keep the frames decoded before the damage (check_complete warns below).
-        if n_read == 0:
-            raise VisError(f"{path}: video stream has no frames")
-        check_complete(path, last_t + 1 / native, _declared_s(c, stream))
-        # The last frame covers grid times up to half a frame past its own time.
-        while fps is not None and prev_t is not None:
-            tk = k / float(fps)
-            if tk >= prev_t + 0.5 / native - 1e-9 or (end is not None and tk >= end - 1e-9):
-                break
-            if only is None or k in only:
-                prev_img = _to_rgb(prev_frame, w, h) if prev_img is None else prev_img
-                yield tk, prev_img
-            k += 1
-
-
-def _to_rgb(frame, w: int | None, h: int | None) -> np.ndarray:
-    if w is None:
-        return frame.to_ndarray(format="rgb24")
-    return frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-
-
-def read_frames(
-    path: str | os.PathLike,
-    *,
-    size: tuple[int, int] | None = None,
-    fps: float | Fraction | None = None,
-    start: float = 0.0,
-    end: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Decode frames into memory: ``frames`` [shape=(N, H, W, 3)] uint8 and ``times`` [N] seconds.
-
-    Same options as :func:`iter_frames`.
-    """
-    times, frames = [], []
-    for t, f in iter_frames(path, size=size, fps=fps, start=start, end=end):
-        times.append(t)
-        frames.append(f)
-    if not frames:
-        raise VisError(f"{path}: no frames between {start:.3f} s and {end} s")
-    return np.stack(frames), np.asarray(times)
-
-
-def write_video(
-    path: str | os.PathLike,
-    frames: Iterable[np.ndarray],
-    *,
-    fps: Fraction = NTSC_FPS,
-    audio: np.ndarray | None = None,
-    sr: int | None = None,
-    crf: int = 20,
-    preset: str = "veryfast",
-) -> None:
-    """Encode RGB uint8 frames [H, W, 3] as H.264 mp4, optionally with an AAC audio track.
-
-    ``audio`` is [n] or [n, channels] float in [-1, 1] at ``sr`` Hz. Written atomically.
-    """
-    import av
-
-    with atomic_output(path) as tmp, av.open(str(tmp), "w") as out:
-        vs = None
-        astream = None
-        if audio is not None:
-            astream = _add_audio_stream(out, audio, sr)
-        for img in frames:
-            if vs is None:
-                h, w = img.shape[:2]
-                if w % 2 or h % 2:
-                    raise VisError(f"{path}: frame size {w}x{h} must be even for H.264")
-                vs = out.add_stream("libx264", rate=fps)
-                vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-                # one encoder thread: x264's threads make the bytes depend on the machine's load (the same
-                # seed gave other mp4 bytes for 3 of 6 videos when two `vis synth` ran side by side)
-                vs.options = {"crf": str(crf), "preset": preset}
-                vs.codec_context.thread_count = 1
-            for packet in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
-                out.mux(packet)
-        if vs is None:
-            raise VisError(f"{path}: no frames to write")
-        for packet in vs.encode():
-            out.mux(packet)
-        if astream is not None:
-            _encode_audio(out, astream, audio, sr)
-
-
-def _add_audio_stream(out, audio: np.ndarray, sr: int | None):
-    if sr not in AAC_RATES:
-        raise VisError(f"audio rate {sr} Hz cannot be stored as AAC (use one of {AAC_RATES})")
-    ch = 1 if audio.ndim == 1 else audio.shape[1]
-    if ch not in (1, 2):
-        raise VisError(f"{ch}-channel audio cannot be muxed (mono or stereo only)")
-    stream = out.add_stream("aac", rate=sr)
-    stream.layout = "mono" if ch == 1 else "stereo"
-    return stream
-
-
-def _encode_audio(out, stream, audio: np.ndarray, sr: int) -> None:
-    import av
-
-    a = np.asarray(audio, dtype=np.float32)
-    a = a[:, None] if a.ndim == 1 else a
-    a = np.clip(np.nan_to_num(a), -1.0, 1.0)
-    block = 1024 * 16
-    for i in range(0, len(a), block):
-        chunk = np.ascontiguousarray(a[i : i + block].T)
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=stream.layout.name)
-        frame.sample_rate = sr
-        frame.pts = i
-        frame.time_base = Fraction(1, sr)
-        for packet in stream.encode(frame):
-            out.mux(packet)
-    for packet in stream.encode():
-        out.mux(packet)
-
-
-# Output containers by file extension: PyAV's muxer for video (the video stream is copied, AAC sound added)
-# and soundfile's format for sound. Any other extension is refused before work starts.
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
 SOUND_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
 
@@ -426,35 +176,6 @@ def output_format(path: str | os.PathLike, formats: dict[str, str], what: str) -
         raise VisError(f"{path}: cannot write {what} with extension {Path(path).suffix or '(none)'!r} "
                        f"(use {', '.join(formats)})")
     return fmt
-
-
-def mux_audio(video: str | os.PathLike, audio: np.ndarray, sr: int, out_path: str | os.PathLike) -> None:
-    """Write ``out_path``: the video stream of ``video`` copied without re-encoding, plus ``audio``.
-
-    Any audio already in ``video`` is dropped (replaced). Audio longer than the video is kept whole;
-    players stop at the longer stream. Written atomically.
-    """
-    import av
-
-    fmt = output_format(out_path, VIDEO_FORMATS, "a video")
-    with _open(video) as src:
-        if not src.streams.video:
-            raise VisError(f"{video}: no video stream")
-        vin = src.streams.video[0]
-        try:
-            with atomic_output(out_path) as tmp, av.open(str(tmp), "w", format=fmt) as out:
-                vout = out.add_stream_from_template(vin)
-                astream = _add_audio_stream(out, audio, sr)
-                for packet in src.demux(vin):
-                    if packet.dts is None:
-                        continue
-                    packet.stream = vout
-                    out.mux(packet)
-                _encode_audio(out, astream, audio, sr)
-        except (ValueError, av.error.FFmpegError) as e:
-            codec = vin.codec_context.name
-            raise VisError(f"{video}: its {codec} video cannot be copied into {Path(out_path).suffix} "
-                           f"({_reason(e)}); convert it to H.264 first") from None
 
 
 # ---------------------------------------------------------------------------------------------- audio

@@ -3,7 +3,7 @@
 ``vis prepare DATA`` fills a cache folder with, per video id:
 
 - ``ID.sound.npz``: the cochleagram ``env`` [T, 42] at ~90 Hz with its row ``times``, detected onsets
-  (``onsets``, ``onset_amps``), annotated event times, and the usable duration (see :mod:`vis.io`);
+  (``onsets``, ``onset_amps``), annotated event times, and the usable duration (see :mod:`vis.data.io`);
 - ``ID.frames-WxH.npy``: every frame, resampled by nearest frame to the model's rate (29.97 fps) and
   resized to W x H, uint8 [N, H, W, 3], memory-mapped when read;
 - ``ID.trunk-KEY.npz`` (frozen backbones only, written by ``vis train --frozen``): the fixed trunk's
@@ -32,12 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vis.cochleagram import SR, cochleagram
-from vis.dataset import read_times
+from vis.audio.bands import SR
+from vis.audio.cochleagram import cochleagram
+from vis.audio.onsets import detect_onsets
+from vis.data.dataset import read_times
+from vis.data.frames import colour_images, spacetime_images
+from vis.data.io import NTSC_FPS, atomic_output, die_with_parent, read_audio
+from vis.data.media import probe, read_frames
 from vis.errors import ShortMedia, VisError
-from vis.io import NTSC_FPS, atomic_output, die_with_parent, probe, read_audio, read_frames
-from vis.model import colour_images, spacetime_images
-from vis.onsets import detect_onsets
 
 FEATURES_VERSION = 1  # bump when the stored content changes meaning
 FPS = NTSC_FPS  # the model's frame rate: Greatest Hits video is 29.97 fps
@@ -84,7 +86,7 @@ def _stamp(path: Path) -> dict:
 def _sound_params() -> dict:
     import inspect
 
-    from vis import cochleagram, onsets
+    from vis.audio import cochleagram, onsets
 
     detector = {k: p.default for k, p in inspect.signature(onsets.detect_onsets).parameters.items()
                 if p.default is not inspect.Parameter.empty}

@@ -1,8 +1,8 @@
-"""The slow, direct cochleagram: the correctness oracle for :mod:`vis.cochleagram`.
+"""The slow, direct cochleagram: the correctness oracle for :mod:`vis.audio.cochleagram`.
 
 This is a line-by-line transcription of the reference recipe (paper Sec. 4, project notes steps 1-7):
 full-length FFTs, ``scipy.signal.resample`` and ``scipy.signal.hilbert``, a dense 42-channel filter bank.
-It is deliberately independent of :mod:`vis.cochleagram` (it builds its own filter bank with a plain
+It is deliberately independent of :mod:`vis.audio.cochleagram` (it builds its own filter bank with a plain
 loop), so that the fast implementation can be tested against it. Use it in tests and benchmarks only:
 it needs about 40 full-length FFTs and a dense ``[n/2+1, 42]`` matrix (memory grows with the input).
 """

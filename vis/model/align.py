@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vis.losses import EPS, rho
+from vis.model.losses import EPS, rho
 
 MAX_SHIFT = 8  # rows (~0.09 s at 90 Hz), paper A1.1
 ALPHA = 3.0  # weight of loud rows: w_t = 1 + alpha ...

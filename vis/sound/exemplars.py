@@ -13,7 +13,7 @@ product) and re-ranks them by exact L1 distance; ``exact=True`` compares with ev
 the two agree is measured in the tests and in ``benchmarks/bench_exemplars.py``.
 
 Visual memory: a bank built by ``vis train`` also holds what each impact looked like (the ImageNet features
-of its centre frame, :func:`vis.model.colour_features`). The network's regressed sound hedges between the
+of its centre frame, :func:`vis.model.network.colour_features`). The network's regressed sound hedges between the
 materials a frame could show; the training impacts that look most alike do not. So a new impact's sound
 takes its loudness over time from the network and its spectrum partly from the network (SPECTRUM_MIX),
 the rest from the look-alike training impacts (:meth:`ExemplarBank.visual_prior`, :func:`visual_spectrum`),
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vis.data.cache import CENTRED_FRAMES, FPS, K
+from vis.data.io import atomic_output
 from vis.errors import VisError
-from vis.features import CENTRED_FRAMES, FPS, K, env_on_grid, row_times
-from vis.io import atomic_output
-from vis.model import IMAGENET_FEATURES, EfficientNetLite0, colour_features, imagenet_net
+from vis.model.backbones import IMAGENET_FEATURES, EfficientNetLite0, colour_features, imagenet_net
 
 BANK_SR = 48_000  # exemplar waveform rate (Hz): full audible band at half the size of 96 kHz
 PRE_S = 0.1  # waveform kept before the window's centre frame (s) ...
@@ -88,7 +88,7 @@ class ExemplarBank:
     audio : np.ndarray [shape=(M, L)] int16, waveform at ``sr``; the centre frame's time is sample ``pre``
     labels : np.ndarray [shape=(M,)] str, material of the nearest annotated event ('' if none)
     visual : np.ndarray [shape=(M, 1280)] float16 or None, unit ImageNet features of each impact's centre
-        frame (:func:`vis.model.colour_features`): the visual memory
+        frame (:func:`vis.model.network.colour_features`): the visual memory
     source : str, what the bank was built from (a hash of the dataset and windows; '' if unknown), so that
         a run on the same training impacts can take it as it is
     """
@@ -274,23 +274,9 @@ def brute_force_search(bank: ExemplarBank, query: np.ndarray, *, rows: slice = s
     return int(np.argmin(d)), float(d.min())
 
 
-def visual_spectrum(pred: np.ndarray, prior: np.ndarray, *, mix: float = SPECTRUM_MIX) -> np.ndarray:
-    """Predicted sound with its spectrum drawn towards that of the impacts that look alike.
-
-    pred, prior : [..., R, 42] envelopes (the network's; :meth:`ExemplarBank.visual_prior`'s). Each row keeps
-    the network's level (L2 norm over the bands) and takes the spectral shape ``mix * unit(pred) + (1 - mix)
-    * unit(prior)``, rescaled to unit length. ``mix=1`` returns ``pred``.
-    """
-    def unit(x):
-        return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
-
-    level = np.linalg.norm(pred, axis=-1, keepdims=True)
-    return (level * unit(mix * unit(pred) + (1 - mix) * unit(prior))).astype(np.float32)
-
-
 def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int = BANK_SR,
                labels: dict[str, list] | None = None, visual: bool = True, source: str = "") -> ExemplarBank:
-    """A bank from training windows (:class:`vis.windows.Windows`) and each video's audio.
+    """A bank from training windows (:class:`vis.data.windows.Windows`) and each video's audio.
 
     audio_for : {video id: (audio [n] mono float, rate)}; labels : {video id: events} to label exemplars;
     visual : also remember what each impact looked like (its centre frame's ImageNet features);
@@ -331,13 +317,27 @@ def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int
 
 
 def centre_frame_features(windows, *, batch: int = 64, net: EfficientNetLite0 | None = None) -> np.ndarray:
-    """What each window's impact looks like: :func:`vis.model.colour_features` of its centre frame, [M, 1280]."""
+    """What each window's impact looks like: colour_features (vis.model.network) of its centre frame, [M, 1280]."""
     net = net or imagenet_net()
     out = [np.zeros((0, IMAGENET_FEATURES), np.float32)]
     for i in range(0, len(windows), batch):
         frames = [windows.videos[v].frames[s + windows.n_frames // 2] for v, s in windows.index[i : i + batch]]
         out.append(colour_features(np.stack(frames), net=net))
     return np.concatenate(out)
+
+
+def visual_spectrum(pred: np.ndarray, prior: np.ndarray, *, mix: float = SPECTRUM_MIX) -> np.ndarray:
+    """Predicted sound with its spectrum drawn towards that of the impacts that look alike.
+
+    pred, prior : [..., R, 42] envelopes (the network's; :meth:`ExemplarBank.visual_prior`'s). Each row keeps
+    the network's level (L2 norm over the bands) and takes the spectral shape ``mix * unit(pred) + (1 - mix)
+    * unit(prior)``, rescaled to unit length. ``mix=1`` returns ``pred``.
+    """
+    def unit(x):
+        return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
+
+    level = np.linalg.norm(pred, axis=-1, keepdims=True)
+    return (level * unit(mix * unit(pred) + (1 - mix) * unit(prior))).astype(np.float32)
 
 
 def cut_tail(clip: np.ndarray, cut: int, *, sr: int = BANK_SR) -> None:
@@ -348,96 +348,3 @@ def cut_tail(clip: np.ndarray, cut: int, *, sr: int = BANK_SR) -> None:
     if fade:
         clip[cut - fade : cut] *= np.linspace(1, 0, fade, endpoint=False, dtype=np.float32)
     clip[max(cut, 0) :] = 0
-
-
-def paste(out: np.ndarray, clip: np.ndarray, at: int, *, sr: int = BANK_SR) -> None:
-    """Overlap-add ``clip`` into ``out`` starting at sample ``at`` (may be negative or run past the end)."""
-    n_in, n_out = max(1, int(FADE_IN_S * sr)), max(1, int(FADE_OUT_S * sr))
-    w = np.ones(len(clip), np.float32)
-    w[:n_in] = np.linspace(0, 1, n_in, endpoint=False)
-    w[-n_out:] = np.minimum(w[-n_out:], np.linspace(1, 0, n_out))
-    lo, hi = max(0, at), min(len(out), at + len(clip))
-    if hi > lo:
-        out[lo:hi] += (clip * w)[lo - at : hi - at]
-
-
-def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank: ExemplarBank, *,
-                    duration: float, colour=None, visual: np.ndarray | None = None) -> tuple[np.ndarray, list[dict]]:
-    """Long video: paste an exemplar at each peak time (s), chosen by its 8-frame window of ``env``.
-
-    env : [T, 42] predicted envelopes on the frame grid (row times ``times``); ``colour`` an optional
-    function applied to each query window before the search (the detection model's colouring); ``visual``
-    [P, D] what each peak's frame looks like (:func:`vis.model.colour_features`): with a bank that has a
-    visual memory, the query's spectrum is drawn towards the look-alike impacts' (:func:`visual_spectrum`)
-    and the search weighs how alike they look.
-    Returns the waveform at ``bank.sr`` [duration * sr] and one record per pasted impact.
-    """
-    out = np.zeros(int(round(duration * bank.sr)), np.float32)
-    rows = slice(CENTRE_ROW - 1 - LONG_QUERY_LEAD * K, CENTRE_ROW - 1 - LONG_QUERY_LEAD * K + LONG_QUERY_FRAMES * K)
-    seen = visual is not None and bank.has_memory
-    priors = bank.visual_prior(visual) if seen and len(peaks) else None
-    queries = []
-    for n, t in enumerate(peaks):
-        p = int(round(t * float(FPS)))
-        grid = row_times(LONG_QUERY_FRAMES) + (p - LONG_QUERY_LEAD) / float(FPS)
-        q = env_on_grid(env, times, grid)
-        if colour is not None:
-            q = colour(q)
-        if priors is not None:
-            q = visual_spectrum(q, priors[n, rows])
-        queries.append(q)
-    records = []
-    if not queries:
-        return out, records
-    # one search for all peaks: the bank's rows are sliced (and the subset taken) once, not once per peak
-    found, dist = bank.search(np.stack(queries), rows=rows, visual=visual if seen else None, subset=bank.impacts())
-    for n, (t, i, d) in enumerate(zip(peaks, found, dist)):
-        at = int(round(t * bank.sr)) - bank.pre  # at the peak itself (the query used its frame grid)
-        clip = bank.waveform(int(i))
-        if n + 1 < len(peaks):  # it ends where the next impact begins, as exemplars end at their next onset
-            cut_tail(clip, bank.pre + int(round((peaks[n + 1] - t - CUT_FADE_S) * bank.sr)), sr=bank.sr)
-        paste(out, clip, at, sr=bank.sr)
-        records.append({"time": float(t), "exemplar": int(i), "distance": float(d),
-                        "material": str(bank.labels[i]) or None})
-    return out, records
-
-
-@dataclass
-class Colouring:
-    """Colouring transform for the detection model's predictions (paper A1.1).
-
-    Whiten with the mean and covariance of predicted features at detected peaks, re-colour with those of
-    real training peaks: ``x -> (x - pred_mean) @ matrix.T + real_mean``, per 42-band row. Covariances
-    are shrunk towards their mean variance by ``SHRINK`` so that a few dozen peaks suffice.
-    """
-
-    pred_mean: np.ndarray  # [42]
-    real_mean: np.ndarray  # [42]
-    matrix: np.ndarray  # [42, 42] = real_cov^(1/2) @ pred_cov^(-1/2)
-
-    SHRINK = 0.1
-
-    @classmethod
-    def fit(cls, pred_rows: np.ndarray, real_rows: np.ndarray) -> Colouring:
-        """pred_rows [n, 42] predicted features at detected peaks; real_rows [m, 42] real ones."""
-        if len(pred_rows) < 2 or len(real_rows) < 2:
-            raise VisError("colouring needs at least two predicted and two real peaks")
-
-        def root(x: np.ndarray, power: float) -> np.ndarray:
-            c = np.cov(x, rowvar=False)
-            c = (1 - cls.SHRINK) * c + cls.SHRINK * np.eye(len(c)) * max(np.trace(c) / len(c), 1e-8)
-            w, v = np.linalg.eigh(c)
-            return (v * np.maximum(w, 1e-10) ** power) @ v.T
-
-        m = root(real_rows, 0.5) @ root(pred_rows, -0.5)
-        return cls(pred_rows.mean(0).astype(np.float32), real_rows.mean(0).astype(np.float32), m.astype(np.float32))
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.pred_mean) @ self.matrix.T + self.real_mean).astype(np.float32)
-
-    def to_dict(self) -> dict:
-        return {"pred_mean": self.pred_mean, "real_mean": self.real_mean, "matrix": self.matrix}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Colouring:
-        return cls(np.asarray(d["pred_mean"]), np.asarray(d["real_mean"]), np.asarray(d["matrix"]))

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vis.data.io import atomic_output
+from vis.data.media import probe
 from vis.errors import VisError
-from vis.io import atomic_output, probe
 
 MATERIALS = ("wood", "metal", "dirt", "rock", "leaf", "plastic", "cloth", "paper", "grass", "water",
              "drywall", "gravel", "plastic-bag", "ceramic", "tile", "carpet", "glass")
@@ -272,13 +273,11 @@ class Dataset:
         return [x for x in order if x in seen] + sorted(seen - set(order))
 
 
-
-
 def summarize(ds: Dataset, *, check_media: bool = True, progress: bool = False) -> dict:
     """What ``vis info`` prints: ids per split, total duration, label counts and broken ids.
 
     Keys (documented in the README): ``root``, ``split_source``, ``ids`` (count), ``splits``
-    ({name: count}), ``duration_s`` (sum over ids of the usable duration, see :mod:`vis.io`),
+    ({name: count}), ``duration_s`` (sum over ids of the usable duration, see :mod:`vis.data.io`),
     ``events`` (count), ``unlabelled_events``, ``material`` / ``action`` / ``reaction``
     ({label: count}, ``None`` counted under ``"None"``), ``missing`` ({id: [file names]}: any of the
     six files absent), ``broken`` ({id: reason}: unreadable media or annotations).

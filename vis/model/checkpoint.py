@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.config import LEGACY_MODEL_DEFAULTS, RunConfig
+from vis.config import LEGACY_MODEL_DEFAULTS, ModelConfig, RunConfig, config_dict
+from vis.data.io import atomic_output
 from vis.errors import VisError
-from vis.model import ModelConfig, VisNet, config_dict, resolve_device
+from vis.model.device import resolve_device
+from vis.model.network import VisNet
 
 
 @dataclass
@@ -43,7 +45,6 @@ class SoundPCA:
         return (root**2).astype(np.float32)
 
 
-
 def no_video_sounds(train_targets: np.ndarray, pca: SoundPCA) -> dict[str, np.ndarray]:
     """The two no-video baselines' sound for any window: ``mean``, the mean training sound (PCA code 0, the
     same [42] at every row), and ``average-shape``, the mean training window row by row [N*K, 42]."""
@@ -59,7 +60,7 @@ def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = 
 
 def load_model(run: str | os.PathLike, *, device: str = "cpu") -> tuple[VisNet, SoundPCA, dict]:
     """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode, on ``device``,
-    see :func:`vis.model.resolve_device`; a model trained on a GPU loads on a CPU), PCA, checkpoint."""
+    see :func:`vis.model.network.resolve_device`; a model trained on a GPU loads on a CPU), PCA, checkpoint."""
     p = Path(run)
     p = p / "model.pt" if p.is_dir() else p
     if not p.is_file():
@@ -93,3 +94,9 @@ def init_backbone(net: VisNet, run: str | os.PathLike) -> None:
             net.colour_net.head.load_state_dict(other.colour_net.head.state_dict())
     except RuntimeError as e:
         raise VisError(f"{run}: its CNN does not fit this model ({str(e).splitlines()[0]})") from None
+
+
+def save_atomic(obj: dict, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary name, renamed into place when complete (a kill never leaves half a file)."""
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)

@@ -2,7 +2,7 @@
 
 A window is a video and a first frame: ``n_frames`` frames (15 for the centred task, 60 for detection)
 with one spare frame on each side for the spacetime images, and the target envelopes of those frames,
-``n_frames * 3`` rows of 42 bands (:mod:`vis.features` ties rows to frames).
+``n_frames * 3`` rows of 42 bands (:mod:`vis.data.cache` ties rows to frames).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vis.errors import VisError
-from vis.features import (
+from vis.config import ModelConfig
+from vis.data.cache import (
     CENTRED_FRAMES,
     DETECTION_FRAMES,
     DETECTION_STRIDE,
@@ -22,7 +22,9 @@ from vis.features import (
     centred_starts,
     sequence_starts,
 )
-from vis.model import MOTION_STATS, ModelConfig, colour_images, model_device, motion_statistics
+from vis.data.frames import MOTION_STATS, colour_images, motion_statistics
+from vis.errors import VisError
+from vis.model.device import model_device
 
 
 @dataclass

@@ -9,7 +9,7 @@
    threshold and gap). A waveform is made from them: ``example`` pastes at each the training impact whose 8-frame
    window is nearest (L1) to the prediction (Sec. 5.2, 6.1); ``parametric`` imposes on noise (Sec. 5.2)
    envelopes with one impact-shaped rise at each peak (:func:`impact_envelope`). With a bank that has a
-   visual memory (:mod:`vis.exemplars`), the frames at the peaks are decoded once more and what they look
+   visual memory (:mod:`vis.sound.exemplars`), the frames at the peaks are decoded once more and what they look
    like draws each impact's spectrum towards that of the training impacts that look alike, and the
    exemplar search weighs looks beside sound.
 4. The input's video stream is copied without re-encoding and the sound muxed in (replacing any audio).
@@ -24,32 +24,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.checkpoint import load_model
-from vis.cochleagram import COMPRESSION, SR, cochleagram
+from vis.audio.bands import SR
+from vis.audio.cochleagram import cochleagram
+from vis.audio.onsets import MIN_GAP, PEAK_PROMINENCE_DB
+from vis.audio.synthesis import OUT_SR
+from vis.data.cache import FPS, K, row_times
+from vis.data.io import SOUND_FORMATS, VIDEO_FORMATS, output_format, read_audio, write_wav
+from vis.data.media import iter_frames, mux_audio, probe
 from vis.errors import VisError
-from vis.exemplars import CENTRE_ROW, Colouring, ExemplarBank, synthesize_long, visual_spectrum
-from vis.features import FPS, K, row_times
-from vis.io import SOUND_FORMATS, VIDEO_FORMATS, iter_frames, mux_audio, output_format, probe, read_audio, write_wav
-from vis.model import autocast, colour_features, model_device
-from vis.onsets import MIN_GAP, PEAK_PROMINENCE_DB, amplitude, prediction_peaks
-from vis.synthesis import OUT_SR, parametric
+from vis.model.backbones import colour_features
+from vis.model.checkpoint import load_model
+from vis.model.device import autocast, model_device
+from vis.sound.exemplars import ExemplarBank
+from vis.sound.longform import Colouring, synthesize_long
+from vis.sound.peaks import Prediction, detect_peaks, impact_envelope, parametric_wave, peak_params
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
 OVERLAP = 0.3  # ... overlapping by 30 % (paper A1.1)
 METHODS = ("example", "parametric")
-# Parametric sound of a whole video: every predicted impact rises at least this far above the floor, the
-# level at which vis.onsets.detect_onsets counts a recorded rise as an impact (LEVEL_DB, RISE_DB = 12).
-IMPACT_RISE_DB = 15.0
-
-
-@dataclass
-class Prediction:
-    """Predicted sound features of a whole video. env [shape=(T, 42)], times [T] seconds."""
-
-    env: np.ndarray
-    times: np.ndarray
-    duration: float
-    n_frames: int
 
 
 def _windows_of_frames(frames, win: int, step: int, *, ahead: int = 0):
@@ -92,7 +84,7 @@ def predict_features(net, pca, video: str | os.PathLike, *, progress: bool = Tru
 
 
 def predict_cached(net, pca, vf) -> Prediction:
-    """The same from a video's cached frames (:class:`vis.features.VideoFeatures`), for evaluation."""
+    """The same from a video's cached frames (:class:`vis.data.cache.VideoFeatures`), for evaluation."""
     n = vf.n_frames
     return predict_stream(net, pca, ((i / float(FPS), vf.frames[i]) for i in range(n)), total=n, progress=False)
 
@@ -139,62 +131,6 @@ def _join(a: np.ndarray, b: np.ndarray, b_start: int) -> np.ndarray:
     return np.concatenate([a[: b_start + r], b[r:]])
 
 
-def parametric_wave(pred: Prediction, *, sr: int = OUT_SR, seed: int = 0) -> np.ndarray:
-    """The parametric waveform of a prediction (Sec. 5.2), exactly as long as the video: [duration * sr]."""
-    wave = parametric(pred.env, env_rate=K * float(FPS), sr_out=sr, seed=seed)
-    wave = wave[int(round(-pred.times[0] * sr)) :]  # the first row sits 1/3 frame before t = 0
-    n = int(round(pred.duration * sr))
-    return np.pad(wave, (0, max(0, n - len(wave))))[:n].astype(np.float32)
-
-
-def peak_params(ck: dict) -> dict:
-    """How a checkpoint's peaks are picked, as keywords of :func:`detect_peaks`: the prominence threshold
-    (dB) and the least gap (s) between peaks, both fitted in training on validation videos (detection
-    models), else :data:`vis.onsets.PEAK_PROMINENCE_DB` and :data:`vis.onsets.MIN_GAP`."""
-    return {"prominence_db": float(ck.get("peak_prominence_db", PEAK_PROMINENCE_DB)),
-            "min_gap": float(ck.get("peak_min_gap_s", MIN_GAP))}
-
-
-def detect_peaks(pred: Prediction, *, prominence_db: float = PEAK_PROMINENCE_DB,
-                 min_gap: float = MIN_GAP) -> tuple[np.ndarray, np.ndarray]:
-    """Impacts in a prediction: prominent maxima of its amplitude (:func:`vis.onsets.prediction_peaks`) and
-    their prominences (dB), the confidence used for detection AP. A trained model carries its own
-    threshold and gap (:func:`peak_params`, fitted on validation videos)."""
-    return prediction_peaks(pred.env, pred.times, prominence_db=prominence_db, min_gap=min_gap)
-
-
-def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, colour=None,
-                    priors: np.ndarray | None = None) -> np.ndarray:
-    """Envelopes [T, 42] with one impact at each peak time: the parametric method's sound for a whole video.
-
-    A network's prediction hedges on timing, so its impacts are bumps a few dB high; imposed on noise as
-    they are, they sound like a hiss that swells. Here each peak starts an impact whose decay is that of
-    ``shape`` [45, 42], the average training impact window, from its centre row 22 on, scaled band by band
-    so that it starts at the predicted row at the peak (after ``colour``, the detection model's colouring,
-    when given), and at least IMPACT_RISE_DB above the floor. The floor is the average impact's first
-    rows. So every predicted impact has the sudden rise of a real one. With ``priors`` [P, 45, 42], the
-    sound of the training impacts that look like each peak's frame (:meth:`ExemplarBank.visual_prior`),
-    each impact decays like its look-alikes and its spectrum is drawn towards theirs (:func:`visual_spectrum`).
-    """
-    floor = np.maximum(shape[: K * 2].mean(0), 0)
-    env = np.repeat(floor[None], len(pred.env), axis=0)
-    floor_db = amplitude(floor[None])[0]
-    for n, t in enumerate(peaks):
-        r = int(np.argmin(np.abs(pred.times - t)))
-        row = pred.env[r][None]
-        at = np.maximum(colour(row) if colour is not None else row, floor)
-        own = shape if priors is None else priors[n]
-        if priors is not None:
-            at = np.maximum(visual_spectrum(at, own[CENTRE_ROW][None]), floor)
-        rise = amplitude(at)[0] - floor_db
-        if rise < IMPACT_RISE_DB:  # amplitude is 10 log10 of sum env^(2 / COMPRESSION)
-            at = at * 10 ** ((IMPACT_RISE_DB - rise) * COMPRESSION / 20)
-        unit = own[CENTRE_ROW:] / np.maximum(own[CENTRE_ROW], 1e-6)
-        b = min(r + len(unit), len(env))
-        env[r:b] = np.maximum(env[r:b], unit[: b - r] * at)
-    return env
-
-
 def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, colour=None, seed: int = 0,
                prominence_db: float = PEAK_PROMINENCE_DB, min_gap: float = MIN_GAP,
                looks=None) -> tuple[np.ndarray, list[dict]]:
@@ -204,8 +140,8 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
     impact nearest to the predicted features there (paper Sec. 6.1); ``parametric`` imposes on noise
     (Sec. 5.2) the envelopes of :func:`impact_envelope`, or, without an exemplar bank to take the average
     impact from, the predicted envelopes as they are. ``looks(times) -> [P, D]`` tells what the frames at
-    the peak times look like (:func:`vis.model.colour_features`); with a bank that has a visual memory, each
-    impact's sound then also follows the training impacts that look alike (:mod:`vis.exemplars`).
+    the peak times look like (:func:`vis.model.network.colour_features`); with a bank that has a visual memory, each
+    impact's sound then also follows the training impacts that look alike (:mod:`vis.sound.exemplars`).
     """
     from scipy.signal import resample_poly
 
@@ -246,7 +182,7 @@ def frame_looks(frames_at):
 
 
 def cached_frames_at(vf):
-    """``frames_at(indices)`` for a video's cached frames (:class:`vis.features.VideoFeatures`)."""
+    """``frames_at(indices)`` for a video's cached frames (:class:`vis.data.cache.VideoFeatures`)."""
     return lambda idx: np.asarray(vf.frames[np.clip(np.asarray(idx), 0, vf.n_frames - 1)])
 
 
@@ -268,7 +204,7 @@ def video_frames_at(video: str | os.PathLike, size: tuple[int, int]):
 
 @dataclass
 class Predictor:
-    """A trained run ready to make sound: its network, PCA and checkpoint (:func:`vis.checkpoint.load_model`),
+    """A trained run ready to make sound: its network, PCA and checkpoint (:func:`vis.model.checkpoint.load_model`),
     its exemplar bank (None when the run has none) and the detection model's colouring (None otherwise)."""
 
     net: object
@@ -279,7 +215,7 @@ class Predictor:
 
     @classmethod
     def load(cls, run: str | os.PathLike, *, device: str = "cpu") -> Predictor:
-        """The run's model on ``device`` (:func:`vis.model.resolve_device`)."""
+        """The run's model on ``device`` (:func:`vis.model.network.resolve_device`)."""
         net, pca, ck = load_model(run, device=device)
         bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
         bank = ExemplarBank.load(bank_path) if bank_path.is_file() else None

@@ -10,9 +10,9 @@ one iteration; more get closer to the target. The result is resampled to the out
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft  # next_fast_len only; transforms use numpy.fft (no plan cache, see vis.cochleagram)
+import scipy.fft  # next_fast_len only; transforms use numpy.fft (no plan cache, see vis.audio.cochleagram)
 
-from vis.cochleagram import COMPRESSION, ENV_RATE, N_BANDS, SR, band_responses, hilbert_weights
+from vis.audio.bands import COMPRESSION, ENV_RATE, N_BANDS, SR, band_responses, hilbert_weights
 from vis.errors import VisError
 
 # Output sound rate (Hz) of parametric synthesis and of `vis predict`: the audible band (to 24 kHz) at half the
@@ -61,12 +61,12 @@ def parametric(
     Parameters
     ----------
     env : np.ndarray [shape=(T, 42)], ~90 Hz
-        Compressed envelopes as :func:`vis.cochleagram.cochleagram` returns them (a network that predicts
+        Compressed envelopes as :func:`vis.audio.cochleagram.cochleagram` returns them (a network that predicts
         their square root should square its output first). Negative values count as 0.
     env_rate : float
         Rows per second; ignored when ``times`` is given.
     times : np.ndarray [shape=(T,)], optional
-        Row times (s) from :func:`~vis.cochleagram.cochleagram`; gives the exact row spacing, so that the
+        Row times (s) from :func:`~vis.audio.cochleagram.cochleagram`; gives the exact row spacing, so that the
         result lasts exactly as long as the analysed audio.
     sr_out : int
         Output sample rate (Hz).

@@ -2,7 +2,7 @@
 
 ``rho(r^2)`` is the loss of one row whose residual (prediction minus target, in PCA space) has squared norm
 ``r^2``: ``log(eps + r^2)`` with eps = 1/25^2 (paper Sec. 5.1), or ``r^2``. The centred task sums it over a
-window's rows; the detection task first aligns the prediction in time (:mod:`vis.align`).
+window's rows; the detection task first aligns the prediction in time (:mod:`vis.model.align`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,203 @@
+"""What each `vis` command does: thin shells over the library, called by :func:`vis.cli.main`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from vis.errors import VisError
+
+
+def _open_dataset(args):
+    from vis.data.dataset import Dataset
+
+    return Dataset.open(args.data, video=args.video, audio=args.audio, split=args.split, seed=args.seed,
+                        skip_broken=args.skip_broken)
+
+
+def cmd_info(args) -> int:
+    from vis.data.dataset import summarize
+
+    info = summarize(_open_dataset(args), progress=not args.json)
+    bad = len(info["missing"]) + len(info["broken"])  # exit status 1 when any (2 stays for usage errors)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 1 if bad else 0
+    print(f"{info['root']}: {info['ids']} videos, {info['duration_s'] / 3600:.2f} h, {info['events']} events "
+          f"({info['unlabelled_events']} unlabelled)")
+    print("splits (" + info["split_source"] + "): " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    for kind in ("material", "action", "reaction"):
+        print(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in info[kind].items()))
+    for vid, files in info["missing"].items():
+        print(f"missing: {vid}: {', '.join(files)}")
+    for vid, why in info["broken"].items():
+        print(f"broken: {vid}: {why}")
+    if bad:
+        print(f"{bad} of {info['ids']} videos are incomplete or broken (exit status 1)")
+        return 1
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from vis.synth import generate
+
+    materials = [m.strip() for m in args.materials.split(",")] if args.materials else None
+    knobs = {}
+    for item in args.knob or []:
+        name, sep, value = item.partition("=")
+        try:
+            knobs[name.strip().replace("-", "_")] = float(value)
+        except ValueError:
+            raise VisError(f"--knob {item!r}: expected NAME=NUMBER (see vis/synth/knobs.py)") from None
+        if not sep:
+            raise VisError(f"--knob {item!r}: expected NAME=NUMBER (see vis/synth/knobs.py)")
+    summary = generate(args.out, videos=args.videos, seconds=args.seconds, seed=args.seed, size=args.size,
+                       materials=materials, workers=args.workers, **knobs)
+    print(f"wrote {len(summary['ids'])} videos ({summary['seconds']:.0f} s, {summary['events']} events) "
+          f"to {Path(args.out).resolve()} in {summary['elapsed']:.1f} s")
+    return 0
+
+
+def cmd_cochleagram(args) -> int:
+    import numpy as np
+
+    from vis.audio.bands import SR
+    from vis.audio.cochleagram import cochleagram
+    from vis.data.io import atomic_output, read_audio
+
+    audio, sr = read_audio(args.input, min_rate=SR)
+    env, times = cochleagram(audio, sr)
+    with atomic_output(args.output) as tmp, open(tmp, "wb") as f:
+        np.save(f, env)
+    wrote = [str(args.output)]
+    if args.png:
+        from vis.plots import save_cochleagram_png
+
+        save_cochleagram_png(args.png, env, times, title=args.input.name)
+        wrote.append(str(args.png))
+    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 90.0
+    print(f"cochleagram {env.shape[0]} x {env.shape[1]} ({len(times) / rate:.2f} s at {rate:.2f} Hz) -> "
+          f"{', '.join(wrote)}")
+    return 0
+
+
+def cmd_onsets(args) -> int:
+    from vis.audio.bands import SR
+    from vis.audio.onsets import onsets_from_audio
+    from vis.data.io import read_audio
+    from vis.eval.onset_scores import score_dataset
+
+    if args.input.is_dir():  # a dataset: score the detector against the annotated times
+        args.data = args.input
+        ds = _open_dataset(args)
+        res = score_dataset(ds, progress=not args.json)
+        if args.json:
+            print(json.dumps(res, indent=2))
+            return 0
+        print(f"onsets against annotated times within {res['tolerance_s']} s, {res['videos']} videos in {ds.root}:")
+        for action, r in res["actions"].items():
+            print(f"  {action:10s} P {r['precision']:.3f}  R {r['recall']:.3f}  F1 {r['f1']:.3f}  "
+                  f"(tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
+        print("  missed hits by material: " + (", ".join(f"{m} {n}" for m, n in res["hit_misses"].items()) or "none"))
+        return 0
+    if args.audio != "denoised" or args.skip_broken:
+        raise VisError(f"{args.input}: --audio and --skip-broken apply to a dataset folder, not to one file")
+    audio, sr = read_audio(args.input, min_rate=SR)
+    times, strength = onsets_from_audio(audio, sr)
+    if args.json:
+        print(json.dumps({"input": str(args.input), "onsets": [
+            {"time": round(float(t), 4), "amplitude": round(float(a), 4)} for t, a in zip(times, strength)]}))
+    else:
+        for t, a in zip(times, strength):
+            print(f"{t:.4f}\t{a:.4f}")
+        print(f"{len(times)} onsets in {args.input}", file=sys.stderr)
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    from vis.config import DEFAULT_SIZE
+    from vis.data.cache import default_cache_dir, prepare
+
+    ds = _open_dataset(args)
+    cache = args.cache or default_cache_dir(ds.root)
+    size = args.size or DEFAULT_SIZE[args.backbone]
+    s = prepare(ds, cache, size=size, workers=args.workers)
+    print(f"prepared {s['videos']} videos ({s['computed']} computed, the rest up to date) in {s['cache']} "
+          f"({s['bytes'] / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from vis.config import load_config
+    from vis.pipeline import run
+
+    cfg = load_config(args.config, preset=args.preset, backbone=args.backbone, epochs=args.epochs,
+                      batch_size=args.batch_size, seed=args.seed, task=args.task, frozen=args.frozen or None,
+                      weights=args.weights,
+                      image_size=args.size, rnn=False if args.no_rnn else None,
+                      spacetime=False if args.no_spacetime else None, threads=args.threads,
+                      init=args.init)
+    s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers,
+            device=args.device)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained {s['steps']} steps on {s['train_windows']} windows in {s['seconds']:.0f} s: "
+              f"train loss {s['train_loss']:.2f}, validation loss {s['val_loss']:.2f} on {s['val_windows']} windows "
+              f"(mean-sound baseline {s['baseline_mean_loss']:.2f}); validation sq err {s['val_sq_err']:.3f} at epoch "
+              f"{s['best_epoch']} (no-video baselines: mean sound {s['baseline_mean_sq_err']:.3f}, average impact "
+              f"shape {s['baseline_shape_sq_err']:.3f})")
+        print(f"wrote {Path(s['run']).resolve()}/model.pt, bank.npz, log.jsonl, curves.png, config.toml, summary.json "
+              f"({s.get('wall_seconds', s['seconds']):.0f} s in all, with the inputs and the exemplar bank)")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from vis.sound.predict import predict_video
+
+    s = predict_video(args.video, args.model, args.output, method=args.method, wav=args.wav, png=args.png,
+                      device=args.device)
+    if s["impacts"] == 0:
+        print(f"vis: warning: {args.video}: the model predicted no impact; the sound written is its quiet floor "
+              "(a detection model, `vis train --task detection`, finds impacts in whole videos)", file=sys.stderr)
+    print(f"predicted {s['impacts']} impacts{' (silent)' if s['impacts'] == 0 else ''} over {s['duration']:.1f} s "
+          f"({s['method']}) in {s['seconds']:.1f} s ({s['realtime_factor']:.1f}x real time) -> {', '.join(s['wrote'])}")
+    return 0
+
+
+def _named_runs(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise VisError(f"{flag} {item!r}: expected NAME=RUN (e.g. no-rnn=runs/no-rnn)")
+        out[name] = path
+    return out
+
+
+def cmd_evaluate(args) -> int:
+    from vis.eval.evaluate import evaluate
+
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    m = evaluate(_open_dataset(args), args.model, args.out, cache=args.cache, methods=methods,
+                 compare=_named_runs(args.compare, "--compare"), detection=_named_runs(args.detection, "--detection"),
+                 seed=args.seed, progress=True, device=args.device)
+    full = m["methods"].get("full", {})
+    print(f"evaluated {m['test_impacts']} test impacts in {m['seconds']:.0f} s: full system loudness r "
+          f"{full.get('loudness_r', float('nan')):.2f}, centroid r {full.get('centroid_r', float('nan')):.2f}, "
+          f"material {100 * full.get('material_acc', float('nan')):.1f}%")
+    for name, d in m["detection"].items():
+        print(f"detection {name}: AP {100 * d['ap']:.1f}%, onset acc. {100 * d['onset_acc']:.1f}%")
+    print(f"wrote {Path(args.out).resolve()}/metrics.json, report.md, figures/")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from vis.demo import run_demo
+
+    s = run_demo(args.out, workers=args.workers, device=args.device)
+    print(f"demo finished in {sum(s['timings'].values()):.0f} s. Look at:")
+    print(f"  {s['report']}  (what was done, with metrics)")
+    print(f"  {s['videos']}/  (held-out videos with predicted and with true sound)")
+    print(f"  {s['figures']}/  (predicted vs real cochleagrams)")
+    return 0

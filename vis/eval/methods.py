@@ -1,0 +1,145 @@
+"""The sounds each evaluated method gives the test impacts: the networks', the image-match baselines', detection's."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vis.audio.cochleagram import cochleagram
+from vis.audio.onsets import MIN_GAP, PEAK_PROMINENCE_DB
+from vis.audio.synthesis import parametric
+from vis.data.cache import FPS, K, VideoFeatures, env_on_grid, row_times
+from vis.data.frames import spacetime_images
+from vis.eval.metrics import (
+    average_precision,
+    onset_metrics,
+)
+from vis.model.backbones import imagenet_net
+from vis.model.device import autocast, model_device
+from vis.sound.exemplars import ExemplarBank, centre_frame_features
+from vis.sound.peaks import detect_peaks
+from vis.sound.predict import predict_cached
+
+LABEL_KINDS = ("material", "action", "reaction", "hardness")
+
+LABEL_TOL = 0.1  # a test impact takes the labels of an annotated event within 0.1 s of its centre
+
+ONSET_CLIP_S = 2.0  # onset accuracy / AP per 2 s clip, the clip length of later generation work
+
+
+def _labels(videos: list[VideoFeatures], events: dict[str, list], index: np.ndarray) -> dict[str, np.ndarray]:
+    """Labels of each window (nearest annotated event within LABEL_TOL of its centre frame), '' if none."""
+    out = {k: [] for k in LABEL_KINDS}
+    for v, s in index:
+        t = (s + 7) / float(FPS)
+        near = [e for e in events[videos[v].vid] if abs(e.time - t) <= LABEL_TOL]
+        e = min(near, key=lambda e: abs(e.time - t)) if near else None
+        for k in LABEL_KINDS:
+            out[k].append((e.label(k) if e else None) or "")
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
+    """The network's envelopes for every window: [M, N*K, 42] (lagged models get their future frames)."""
+    out = []
+    lag = net.cfg.lag
+    dev = model_device(net)
+    with torch.no_grad(), autocast(dev):
+        for i in range(0, len(windows), batch):
+            rows = np.arange(i, min(i + batch, len(windows)))
+            frames = []
+            for v, s in windows.index[rows]:
+                f = windows.videos[v].frames
+                idx = np.clip(np.arange(s - 1, s + windows.n_frames + 1 + lag), 0, len(f) - 1)
+                frames.append(np.asarray(f[idx]))
+            code = net(torch.from_numpy(np.stack(frames)).to(dev)).float().cpu().numpy()
+            out.append(pca.decode(code[:, lag * K : lag * K + windows.n_frames * K]))
+    return np.concatenate(out)
+
+
+def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
+    """ImageNet EfficientNet-Lite0 features (pooled, 1280, unit length) of each window's centre frame: of the
+    colour image (:func:`vis.sound.exemplars.centre_frame_features`), of the spacetime image, and of both."""
+    net = imagenet_net()
+    col = centre_frame_features(windows, batch=batch, net=net)
+    st = []
+    with torch.no_grad():
+        for i in range(0, len(windows), batch):
+            frames = []
+            for v, s in windows.index[i : i + batch]:
+                c = s + windows.n_frames // 2
+                frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
+            st.append(net.imagenet_features(spacetime_images(torch.from_numpy(np.stack(frames)))[:, 0]).numpy())
+    st = _unit(np.concatenate(st))
+    return {"image": col, "spacetime": st, "image+spacetime": _unit(np.concatenate([col, st], axis=1))}
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-8)
+
+
+def _nearest(query: np.ndarray, base: np.ndarray, allowed: list[np.ndarray] | None = None) -> np.ndarray:
+    """Index of the nearest (largest dot product) row of ``base`` for each query, among ``allowed[i]``."""
+    sim = query @ base.T
+    if allowed is not None:
+        mask = np.full(sim.shape, -np.inf)
+        for i, a in enumerate(allowed):
+            mask[i, a] = 0
+        sim = sim + mask
+    return sim.argmax(axis=1)
+
+
+def _parametric_features(pred: np.ndarray) -> np.ndarray:
+    """Cochleagram of the parametric waveform of each predicted window (re-analysed): [M, 45, 42]."""
+    grid = row_times(pred.shape[1] // K)
+    rate = K * float(FPS)
+    out = []
+    for env in pred:
+        wave = parametric(env, env_rate=rate, sr_out=20_000)
+        e, t = cochleagram(wave, 20_000)
+        out.append(env_on_grid(e, t + grid[0], grid))  # the waveform starts at the first row's time
+    return np.stack(out)
+
+
+def _search(bank, tr, queries: np.ndarray, allowed: list[np.ndarray] | None = None, *,
+            visual: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Nearest training impact (L1 over the whole window) for each query, optionally among ``allowed``;
+    ``visual`` (training impacts', queries' centre-frame features) adds how alike they look
+    (:meth:`vis.sound.exemplars.ExemplarBank.search`)."""
+    base = ExemplarBank(tr.targets, np.zeros((len(tr), 1), np.int16), bank.sr, 0, np.array([""] * len(tr)),
+                        None if visual is None else visual[0].astype(np.float16))
+    q_seen = None if visual is None else visual[1]
+    if allowed is None:
+        return base.search(queries, visual=q_seen)[0]
+    return np.array([base.search(q, subset=a if len(a) else None, visual=None if q_seen is None else q_seen[i])[0]
+                     for i, (q, a) in enumerate(zip(queries, allowed))])
+
+
+def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, list], *,
+                      prominence_db: float = PEAK_PROMINENCE_DB, min_gap: float = MIN_GAP) -> dict:
+    """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset).
+
+    The peaks scored are those the model's sound has: prominence ``>= prominence_db``, at least ``min_gap``
+    s apart (:func:`vis.sound.predict.peak_params` of its checkpoint).
+    """
+    aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
+    all_p, all_s, all_t, offset = [], [], [], 0.0
+    for vf in videos:
+        pred = predict_cached(net, pca, vf)
+        times, amps = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
+        truth = np.array([e.time for e in events[vf.vid] if e.time < pred.duration])
+        om = onset_metrics(times, amps, truth, duration=pred.duration, clip_s=ONSET_CLIP_S)
+        if len(truth):
+            aps.append(average_precision(times, amps, truth))
+            accs.append(om["onset_acc"])
+            oaps.append(om["onset_ap"])
+        all_p.append(times + offset)
+        all_s.append(amps)
+        all_t.append(truth + offset)
+        offset += pred.duration + 1.0
+        n_pred += len(times)
+        n_true += len(truth)
+    pooled = average_precision(np.concatenate(all_p), np.concatenate(all_s), np.concatenate(all_t))
+    return {"ap": pooled, "ap_per_video": float(np.mean(aps)) if aps else np.nan,
+            "onset_acc": float(np.mean(accs)) if accs else np.nan, "onset_ap": float(np.mean(oaps)) if oaps else np.nan,
+            "predicted_onsets": n_pred, "true_onsets": n_true, "videos": len(videos)}
