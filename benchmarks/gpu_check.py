@@ -31,6 +31,7 @@ from vis.data.cache import load, prepare
 from vis.data.dataset import Dataset
 from vis.model.checkpoint import load_model
 from vis.model.device import resolve_device
+from vis.model.inputs import predict
 from vis.pipeline import make_windows, train_and_validation
 from vis.sound.predict import predict_video
 from vis.synth import generate
@@ -89,8 +90,8 @@ def check(device: str = "cuda", *, steps: int = 300, tiny: bool = False, workers
         for w in (windows,):
             w.fixed = None  # from frames on both devices (the fixed inputs were computed by the training net)
         with torch.no_grad():
-            a = windows.predict(net_dev, rows, net_dev.cfg).float().cpu()
-            b = windows.predict(net_cpu, rows, net_cpu.cfg)
+            a = predict(net_dev, windows, rows, net_dev.cfg).float().cpu()
+            b = predict(net_cpu, windows, rows, net_cpu.cfg)
         rel = float((a - b).abs().max() / b.abs().max().clamp(min=1e-8))
         result.update(max_rel_diff_vs_cpu=rel, matches_cpu=rel <= TOLERANCE)
 

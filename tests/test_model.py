@@ -73,7 +73,7 @@ def test_robust_loss_formula():
 
 
 def test_squared_loss_option():
-    from vis.train import window_loss
+    from vis.objective import window_loss
 
     p, t = torch.zeros(2, 6, 10), torch.zeros(2, 6, 10)
     t[0, 0, 0] = 0.5

@@ -15,6 +15,7 @@ from vis.data.cache import load, prepare
 from vis.data.dataset import Dataset
 from vis.data.windows import centred_windows
 from vis.model.checkpoint import load_model
+from vis.model.inputs import fix_inputs, predict
 from vis.train import train
 
 
@@ -85,7 +86,7 @@ def test_resume_ends_where_an_uninterrupted_run_would(windows, tmp_path):
 def test_no_video_baselines_and_validation_sq_err(windows):
     from vis.eval.metrics import sq_err
     from vis.model.checkpoint import SoundPCA
-    from vis.train import evaluate_windows, no_video_sq_err
+    from vis.objective import evaluate_windows, no_video_sq_err
 
     tr, va = windows
     pca = SoundPCA.fit(tr.targets.reshape(-1, 42))
@@ -178,9 +179,9 @@ def test_fixed_inputs_of_backbone_none_give_the_same_predictions_as_frames(tiny_
     w = centred_windows([load(tmp_path, v, (32, 24)) for v in ds.ids])
     rows = np.arange(len(w))
     with torch.no_grad():
-        from_frames = w.predict(net, rows, net.cfg)
-        w.fix_inputs(net)
-        from_fixed = w.predict(net, rows, net.cfg)
+        from_frames = predict(net, w, rows, net.cfg)
+        fix_inputs(w, net)
+        from_fixed = predict(net, w, rows, net.cfg)
     assert w.fixed is not None and len(rows) > 0
     torch.testing.assert_close(from_fixed, from_frames, atol=1e-3, rtol=1e-3)  # colour-only: float16 features
 
@@ -203,7 +204,7 @@ def test_frozen_trunk_cache_gives_the_same_predictions_as_frames(tiny_data, tmp_
     rows = np.arange(len(w))
     with torch.no_grad():
         from_frames = net(torch.from_numpy(w.frames(rows)))
-        from_cache = w.predict(net, rows, cfg)
+        from_cache = predict(net, w, rows, cfg)
     torch.testing.assert_close(from_cache, from_frames, atol=2e-2, rtol=1e-2)  # float16 cache
 
 

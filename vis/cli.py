@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--threads", type=int, help="torch threads per process")
+    p.add_argument("--loader-workers", type=int, help="DataLoader processes reading batches ahead (default 2)")
     p.add_argument("--cache", type=Path, help="feature cache folder")
     p.add_argument("--workers", type=int, default=1, help="processes for feature preparation")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")

@@ -137,7 +137,7 @@ def cmd_train(args) -> int:
                       batch_size=args.batch_size, seed=args.seed, task=args.task, frozen=args.frozen or None,
                       weights=args.weights,
                       image_size=args.size, rnn=False if args.no_rnn else None,
-                      spacetime=False if args.no_spacetime else None, threads=args.threads,
+                      spacetime=False if args.no_spacetime else None, threads=args.threads, workers=args.loader_workers,
                       init=args.init)
     s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers,
             device=args.device)

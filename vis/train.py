@@ -42,16 +42,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.config import RunConfig, TrainConfig, normalised_toml, resumable_toml, to_toml
+from vis.config import RunConfig, normalised_toml, resumable_toml, to_toml
 from vis.data.io import remove_stale_temporaries
-from vis.data.windows import Windows
+from vis.data.windows import StepBatches, Windows, step_loader
 from vis.errors import Interrupted, VisError
-from vis.eval.metrics import sq_err
-from vis.model.align import align, weighted_loss
-from vis.model.checkpoint import SoundPCA, checkpoint, init_backbone, no_video_sounds, save_atomic
-from vis.model.device import autocast, model_device, resolve_device
-from vis.model.losses import rho
+from vis.model.checkpoint import SoundPCA, checkpoint, init_backbone, save_atomic
+from vis.model.device import autocast, resolve_device
+from vis.model.inputs import draw_augmentation, fix_inputs, forward, input_kind
 from vis.model.network import VisNet
+from vis.objective import evaluate_windows, learning_rate, no_video_sq_err, window_loss
 
 CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this often (a plot takes ~0.5 s), and at the end
 
@@ -82,64 +81,6 @@ def training_device(name: str = "auto") -> torch.device:
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     return dev
-
-
-def learning_rate(tc: TrainConfig, step: int, total_steps: int) -> float:
-    """The rate of optimizer step ``step`` (0-based) of ``total_steps``: see ``TrainConfig.schedule``."""
-    if tc.schedule == "constant":
-        return tc.lr
-    return 0.5 * tc.lr * (1.0 + math.cos(math.pi * step / max(total_steps, 1)))
-
-
-def window_loss(pred: torch.Tensor, code: torch.Tensor, env: torch.Tensor, task: str, loss: str = "robust"
-                ) -> torch.Tensor:
-    """The training loss of a batch: Eq. 4 (centred task) or, for detection, the weighted loss after the
-    time-shift alignment of Eq. 5 (gradients flow through the shifted prediction; paper A1.1).
-
-    pred, code : [B, T, 10] predicted and true PCA codes; env : [B, T, 42] true envelopes.
-    ``loss``: "robust" (the paper's) or "squared" (see :class:`TrainConfig`).
-    """
-    if loss not in ("robust", "squared"):
-        raise VisError(f"loss must be 'robust' or 'squared', got {loss!r}")
-    if task == "centred":  # rho summed over time, averaged over the batch (robust: vis.model.losses.robust_loss)
-        return rho((pred - code).pow(2).sum(-1), loss).sum(-1).mean()
-
-    shifted, _ = align(pred, code, env, loss=loss)
-    return weighted_loss(shifted, code, env, loss=loss)
-
-
-def evaluate_windows(net: VisNet, windows: Windows, pca: SoundPCA, *, task: str = "centred", loss: str = "robust",
-                     batch_size: int = 32) -> dict[str, float]:
-    """Over ``windows``, no augmentation: ``loss``, the mean per-window training loss, and ``sq_err``, the
-    :func:`vis.eval.metrics.sq_err` of the decoded prediction ``pca.decode(code)`` against the true envelopes
-    (for detection without the time-shift alignment of the loss). NaN for no windows."""
-    if len(windows) == 0:
-        return {"loss": float("nan"), "sq_err": float("nan")}
-    net.eval()
-    dev = model_device(net)
-    total, sq = 0.0, 0.0
-    with torch.no_grad():
-        for i in range(0, len(windows), batch_size):
-            rows = np.arange(i, min(i + batch_size, len(windows)))
-            with autocast(dev):
-                pred = windows.predict(net, rows, net.cfg)
-            pred = pred.float()
-            env = torch.from_numpy(windows.targets[rows])
-            code = torch.from_numpy(pca.encode(env.numpy()))
-            total += window_loss(pred, code.to(dev), env.to(dev), task, loss).item() * len(rows)
-            sq += sq_err(pca.decode(pred.cpu().numpy()), env.numpy()) * len(rows)  # every window has the same rows
-    net.train()
-    return {"loss": total / len(windows), "sq_err": sq / len(windows)}
-
-
-def no_video_sq_err(train_windows: Windows, val_windows: Windows, pca: SoundPCA) -> dict[str, float]:
-    """sq_err on ``val_windows`` of the two no-video baselines (:func:`no_video_sounds`), as ``mean`` and
-    ``average_shape``. NaN for no windows."""
-    if len(val_windows) == 0:
-        return {"mean": float("nan"), "average_shape": float("nan")}
-    sounds = no_video_sounds(train_windows.targets, pca)
-    return {"mean": sq_err(sounds["mean"], val_windows.targets),
-            "average_shape": sq_err(sounds["average-shape"], val_windows.targets)}
 
 
 def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str | os.PathLike, *,
@@ -186,7 +127,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     net.to(dev)
     if cfg.model.backbone == "none":  # nothing learnt from pixels: the network's inputs are computed once
         for w in (train_windows, val_windows):
-            w.fix_inputs(net, progress=progress and rank == 0)
+            fix_inputs(w, net, progress=progress and rank == 0)
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=tc.lr)
     step, t_spent = 0, 0.0
     if resume:
@@ -216,7 +157,10 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     else:
         model = net
 
-    steps_per_epoch = len(train_windows) // tc.batch_size
+    batches = StepBatches(train_windows, batch_size=tc.batch_size, seed=tc.seed, rank=rank, world=world,
+                          kind=input_kind(train_windows, cfg.model), spacetime=cfg.model.spacetime,
+                          with_frames=cfg.model.colour_trunk or cfg.model.motion_stats)
+    steps_per_epoch = batches.steps_per_epoch
     total_steps = steps_per_epoch * tc.epochs
     targets_code = pca.encode(train_windows.targets)  # [M, N*K, 10]
     baseline = math.nan  # the loss of always predicting the mean training sound (PCA code 0)
@@ -252,6 +196,8 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     net.train()
     running, val_loss, val_sq, first_step = [], math.nan, math.nan, step
     stop = _StopAtStep()  # Ctrl-C / SIGTERM: finish the step, save, then stop (a second one stops at once)
+    augmenting = tc.augment and not cfg.model.frozen and batches.kind == "frames"
+    loader = iter(step_loader(batches, range(step, total_steps), workers=tc.workers, pin_memory=dev.type == "cuda"))
     try:
         while step < total_steps:
             if stop.now(world):
@@ -260,16 +206,17 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             if max_steps is not None and step - first_step >= max_steps:
                 save_state()
                 break
-            epoch, within = divmod(step, steps_per_epoch)
-            order = np.random.default_rng([tc.seed, epoch]).permutation(len(train_windows))
-            rows = order[within * tc.batch_size : (within + 1) * tc.batch_size]
-            mine = rows[rank::world]
-            rng = np.random.default_rng([tc.seed, step, rank]) if tc.augment and not cfg.model.frozen else None
+            epoch = step // steps_per_epoch
+            batch = next(loader)  # step's batch, read ahead by the loader's workers
+            mine = batch["rows"].numpy()
+            flips = offsets = None
+            if augmenting:  # drawn here from (seed, step): the same whatever the number of workers
+                flips, offsets = draw_augmentation(np.random.default_rng([tc.seed, step, rank]), len(mine), tc.shift)
             torch.manual_seed(int(np.random.SeedSequence([tc.seed, step, rank]).generate_state(1)[0]))  # dropout
             with autocast(dev, amp):
-                pred = train_windows.predict(model, mine, cfg.model, augment_rng=rng, shift=tc.shift)
-            env = torch.from_numpy(train_windows.targets[mine]).to(dev)
-            share = len(mine) * world / len(rows)  # so that DDP's gradient average is the global batch mean
+                pred = forward(model, batch, cfg.model, flips=flips, offsets=offsets)
+            env = batch["targets"].to(dev, non_blocking=True)
+            share = float(batch["share"])  # so that DDP's gradient average is the global batch mean
             code = torch.from_numpy(targets_code[mine]).to(dev)
             loss = window_loss(pred.float(), code, env, tc.task, tc.loss) * share
             opt.zero_grad(set_to_none=True)
@@ -363,7 +310,8 @@ def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, ta
     if world == 1:
         m = evaluate_windows(net, windows, pca, task=task, loss=loss)
         return m["loss"], m["sq_err"]
-    mine = Windows(windows.videos, windows.index[rank::world], windows.targets[rank::world], windows.n_frames)
+    fixed = windows.fixed and {**windows.fixed, "first": windows.fixed["first"][rank::world]}
+    mine = Windows(windows.videos, windows.index[rank::world], windows.targets[rank::world], windows.n_frames, fixed)
     m = evaluate_windows(net, mine, pca, task=task, loss=loss) if len(mine) else {"loss": 0.0, "sq_err": 0.0}
     t = torch.tensor([m["loss"] * len(mine), m["sq_err"] * len(mine), float(len(mine))], dtype=torch.float64,
                      device=_reduce_device())

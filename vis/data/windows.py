@@ -1,18 +1,25 @@
-"""Training examples: windows of frames with their target sound, and the augmentation used on them.
+"""Training examples: windows of frames with their target sound, and the loader that batches them.
 
 A window is a video and a first frame: ``n_frames`` frames (15 for the centred task, 60 for detection)
 with one spare frame on each side for the spacetime images, and the target envelopes of those frames,
 ``n_frames * 3`` rows of 42 bands (:mod:`vis.data.cache` ties rows to frames).
+
+Training reads one batch per step through a :class:`torch.utils.data.DataLoader` (:func:`step_loader`):
+item ``s`` of :class:`StepBatches` is step ``s``'s batch, its rows drawn from a permutation seeded by
+``(seed, epoch)``. Worker processes read and stack the frames ahead of the training step; what a batch
+holds depends only on the step, so a resumed run, or one with another number of workers, sees the same
+batches.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 
-from vis.config import ModelConfig
 from vis.data.cache import (
     CENTRED_FRAMES,
     DETECTION_FRAMES,
@@ -22,9 +29,9 @@ from vis.data.cache import (
     centred_starts,
     sequence_starts,
 )
-from vis.data.frames import MOTION_STATS, colour_images, motion_statistics
 from vis.errors import VisError
-from vis.model.device import model_device
+
+INPUT_KINDS = ("frames", "trunk", "fixed")  # what a batch carries: see Windows.inputs
 
 
 @dataclass
@@ -35,8 +42,9 @@ class Windows:
     index: np.ndarray  # [M, 2] (video number, first frame)
     targets: np.ndarray  # [M, N*K, 42]
     n_frames: int
-    # Backbone "none": what the network computes from the frames is fixed (nothing in it is learnt), so it is
-    # computed once (fix_inputs): per-video motion statistics and per-window first-frame colour features.
+    # A network that learns nothing from pixels (backbone "none") sees fixed functions of the frames; they
+    # are computed once (vis.model.inputs.fix_inputs): "per_video" motion statistics or colour features
+    # [n_frames_of_video, D] and "first", the colour features of each window's first frame [M, D].
     fixed: dict | None = None
 
     def __len__(self) -> int:
@@ -44,85 +52,35 @@ class Windows:
 
     def frames(self, rows: np.ndarray) -> np.ndarray:
         """uint8 [len(rows), n_frames + 2, H, W, 3]: each window with one spare frame on each side."""
-        out = []
-        for v, s in self.index[rows]:
-            out.append(np.asarray(self.videos[v].frames[s - 1 : s + self.n_frames + 1]))
-        return np.stack(out)
+        return np.stack([np.asarray(self.videos[v].frames[s - 1 : s + self.n_frames + 1]) for v, s in self.index[rows]])
 
-    def trunk_features(self, rows: np.ndarray, *, spacetime: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cached frozen-trunk outputs: per-frame [len(rows), n_frames, D] and first colour frame [len(rows), D]."""
-        seq, first = [], []
-        for v, s in self.index[rows]:
-            tr = self.videos[v].trunk
-            seq.append(tr["spacetime" if spacetime else "colour"][s : s + self.n_frames])
-            first.append(tr["colour"][s])
-        return torch.from_numpy(np.stack(seq).astype(np.float32)), torch.from_numpy(np.stack(first).astype(np.float32))
+    def inputs(self, rows: np.ndarray, kind: str, *, spacetime: bool = True, with_frames: bool = False
+               ) -> dict[str, np.ndarray]:
+        """What the network takes for some windows, as arrays.
 
-    def fix_inputs(self, net, *, batch: int = 64, progress: bool = False) -> None:
-        """Compute a backbone-"none" network's inputs once (``self.fixed``); predict() then uses them.
-
-        They are what every training step would compute again from the same frames: the motion statistics
-        (per video) and the colour trunk's features of each window's first frame or, for the colour-only
-        ablation, of every frame. Augmentation does not change the motion statistics (the same shift and
-        mirroring for a whole window); the colour features are of the unaugmented frames.
+        ``kind`` "frames": ``frames`` uint8 [B, N+2, H, W, 3]. "trunk": a frozen trunk's cached outputs,
+        ``seq`` [B, N, D] (of the spacetime images, or of the colour frames) and ``first`` [B, D], with
+        ``frames`` too when ``with_frames``. "fixed": ``seq`` [B, N, D] from ``fixed["per_video"]`` and
+        ``first`` [B, D] from ``fixed["first"]``.
         """
-        if net.cfg.backbone != "none":
-            raise VisError("only a backbone 'none' network has fixed inputs")
-        from tqdm import tqdm
-
-        spacetime = net.cfg.spacetime
-        dev = model_device(net)
-        per_video = []
-        with torch.no_grad():
-            for vf in tqdm(self.videos, desc="motion statistics" if spacetime else "colour features",
-                           unit="video", disable=not progress):
-                f = vf.frames
-                n = len(f)
-                if spacetime:  # frames 0 and n-1 have no neighbour: no window uses them
-                    x = np.zeros((n, MOTION_STATS), np.float32)
-                    for a in range(1, n - 1, 256):
-                        b = min(a + 256, n - 1)
-                        x[a:b] = motion_statistics(torch.from_numpy(np.array(f[a - 1 : b + 1]))[None])[0].numpy()
-                else:
-                    x = np.concatenate([net.first_trunk(colour_images(torch.from_numpy(np.array(f[a : a + batch]))
-                                                                      .to(dev))).float().cpu().numpy().astype(np.float16)
-                                        for a in range(0, n, batch)])
-                per_video.append(x)
-            first = []
-            if spacetime:
-                for i in tqdm(range(0, len(self), batch), desc="colour features", unit="batch", disable=not progress):
-                    x = np.stack([np.asarray(self.videos[v].frames[s]) for v, s in self.index[i : i + batch]])
-                    first.append(net.first_trunk(colour_images(torch.from_numpy(x).to(dev))).float().cpu().numpy())
-            else:
-                first = [np.stack([per_video[v][s] for v, s in self.index]).astype(np.float32)] if len(self) else []
-        self.fixed = {"spacetime": spacetime, "per_video": per_video,
-                      "first": np.concatenate(first) if first else np.zeros((0, 1280), np.float32)}
-
-    def predict(self, model, rows: np.ndarray, cfg: ModelConfig, *, augment_rng: np.random.Generator | None = None,
-                shift: int = 0) -> torch.Tensor:
-        """The network's output for some windows: from fixed inputs or cached trunk features where there are
-        some, else from frames. Inputs are made on the CPU and moved to the network's device."""
-        dev = model_device(model)
-        if self.fixed is not None and cfg.backbone == "none" and cfg.spacetime == self.fixed["spacetime"]:
-            first = torch.from_numpy(self.fixed["first"][rows]).to(dev)
-            per_frame = torch.from_numpy(np.stack([self.fixed["per_video"][v][s : s + self.n_frames]
-                                                   for v, s in self.index[rows]]).astype(np.float32)).to(dev)
-            if cfg.spacetime:  # phi(F_t) is nothing: the motion statistics go beside phi(I_1)
-                return model(trunk_features=(first.new_zeros(len(rows), self.n_frames, 0), first, per_frame))
-            return model(trunk_features=(per_frame, first, None))
-        if cfg.frozen and all(v.trunk is not None for v in self.videos):
-            f_seq, f_first = (x.to(dev) for x in self.trunk_features(rows, spacetime=cfg.spacetime))
-            stats = None
-            if cfg.colour_trunk or cfg.motion_stats:  # not in the trunk cache: from the frames (cheap)
-                frames = torch.from_numpy(self.frames(rows)).to(dev)
-                if cfg.colour_trunk:  # model may be DDP-wrapped: the method is the network's
-                    f_first = getattr(model, "module", model).first_trunk(colour_images(frames[:, 1]))
-                stats = motion_statistics(frames) if cfg.motion_stats else None
-            return model(trunk_features=(f_seq, f_first, stats))
-        frames = self.frames(rows)
-        if augment_rng is not None:
-            frames = augment(frames, augment_rng, shift)
-        return model(torch.from_numpy(np.ascontiguousarray(frames)).to(dev))
+        if kind == "frames":
+            return {"frames": self.frames(rows)}
+        if kind == "fixed":
+            if self.fixed is None:
+                raise VisError("these windows have no fixed inputs (vis.model.inputs.fix_inputs)")
+            seq = np.stack([self.fixed["per_video"][v][s : s + self.n_frames] for v, s in self.index[rows]])
+            return {"seq": seq.astype(np.float32), "first": self.fixed["first"][rows]}
+        if kind == "trunk":
+            seq, first = [], []
+            for v, s in self.index[rows]:
+                tr = self.videos[v].trunk
+                seq.append(tr["spacetime" if spacetime else "colour"][s : s + self.n_frames])
+                first.append(tr["colour"][s])
+            out = {"seq": np.stack(seq).astype(np.float32), "first": np.stack(first).astype(np.float32)}
+            if with_frames:
+                out["frames"] = self.frames(rows)
+            return out
+        raise VisError(f"unknown input kind {kind!r} (one of {', '.join(INPUT_KINDS)})")
 
 
 def centred_windows(videos: list[VideoFeatures], *, centres: str = "onsets",
@@ -157,17 +115,48 @@ def detection_windows(videos: list[VideoFeatures], *, lag: int = 0, n_frames: in
     return Windows(videos, np.asarray(index, np.int64), np.stack(targets), n_frames)
 
 
-def augment(frames: np.ndarray, rng: np.random.Generator, shift: int) -> np.ndarray:
-    """Random translation (edge-padded, up to ``shift`` px) and mirroring, the same for a whole window."""
-    out = np.empty_like(frames)
-    b, _, h, w, _ = frames.shape
-    for i in range(b):
-        x = frames[i]
-        if rng.random() < 0.5:
-            x = x[:, :, ::-1]
-        if shift > 0:
-            dx, dy = rng.integers(-shift, shift + 1, size=2)
-            x = np.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
-            x = x[:, shift + dy : shift + dy + h, shift + dx : shift + dx + w]
-        out[i] = x
-    return out
+class StepBatches(Dataset):
+    """Item ``step`` is that training step's batch: the rows of the epoch's seeded permutation that fall to
+    this process (every ``world``-th of the global batch), their inputs (:meth:`Windows.inputs`) and targets.
+
+    An item is a dict: ``rows`` [b] int64, ``share`` (this process's share of the global batch, times
+    ``world``), ``targets`` [b, N*K, 42] and the inputs.
+    """
+
+    def __init__(self, windows: Windows, *, batch_size: int, seed: int, kind: str, spacetime: bool = True,
+                 with_frames: bool = False, rank: int = 0, world: int = 1):
+        if len(windows) < batch_size:
+            raise VisError(f"only {len(windows)} training windows (need at least batch_size = {batch_size})")
+        self.windows, self.batch_size, self.seed = windows, batch_size, seed
+        self.kind, self.spacetime, self.with_frames = kind, spacetime, with_frames
+        self.rank, self.world = rank, world
+        self.steps_per_epoch = len(windows) // batch_size
+
+    def rows(self, step: int) -> np.ndarray:
+        """The global batch of ``step`` (all processes'): a function of ``(seed, epoch)`` and the step."""
+        epoch, within = divmod(step, self.steps_per_epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.windows))
+        return order[within * self.batch_size : (within + 1) * self.batch_size]
+
+    def __getitem__(self, step: int) -> dict:
+        rows = self.rows(step)
+        mine = rows[self.rank :: self.world]
+        return {"rows": mine, "share": len(mine) * self.world / len(rows), "targets": self.windows.targets[mine],
+                **self.windows.inputs(mine, self.kind, spacetime=self.spacetime, with_frames=self.with_frames)}
+
+
+def _seed_worker(seed: int, worker_id: int) -> None:
+    """Each worker's own generators, seeded from the run's seed and the worker's number. Nothing drawn in a
+    worker changes a batch (augmentation is drawn in the training step from ``(seed, step)``); this keeps
+    any worker-side randomness reproducible."""
+    np.random.seed(np.random.SeedSequence([seed, worker_id]).generate_state(1)[0])
+    torch.manual_seed(seed * 1000 + worker_id)
+
+
+def step_loader(batches: StepBatches, steps: range, *, workers: int = 0, pin_memory: bool = False,
+                prefetch: int = 4) -> DataLoader:
+    """A DataLoader over ``steps`` (e.g. ``range(resumed_step, total_steps)``) of ``batches``: ``workers``
+    processes read ahead (0: in this process); ``pin_memory`` for fast copies to CUDA."""
+    return DataLoader(batches, batch_size=None, sampler=steps, num_workers=workers, pin_memory=pin_memory,
+                      worker_init_fn=functools.partial(_seed_worker, batches.seed) if workers else None,
+                      prefetch_factor=prefetch if workers else None, persistent_workers=False)
