@@ -272,3 +272,14 @@ def test_a_dataset_that_would_not_fit_on_the_disk_is_refused_before_any_work(tmp
     assert not (tmp_path / "huge").exists()
     # the estimate is within a third of what the generator writes (d60: 855.9 MB for 60 videos of 20 s)
     assert abs(disk_bytes(videos=60, seconds=20, size=(456, 256)) / 855.9e6 - 1) < 0.33
+
+
+def test_real_schedules_give_video_i_the_real_schedule_i(tmp_path):
+    from vis.synth.schedule import load_schedules
+
+    real = load_schedules()
+    for i in (0, 5, len(real) - 1):
+        v = synthesize(i, seconds=3.0, seed=2, size=(64, 36), real_schedule=True)
+        assert v.source == real[i].id
+    with pytest.raises(VisError, match="at most 977 videos"):
+        generate(tmp_path / "x", videos=978, seconds=2.0, real_schedules=True, progress=False)

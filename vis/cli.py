@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="write a synthetic dataset in the Greatest Hits layout")
     p.add_argument("out", type=Path, help="output folder (created)")
-    p.add_argument("--videos", type=int, default=24, help="number of videos (default 24)")
+    p.add_argument("--videos", type=int, help="number of videos (default 24; with --real-schedules 977)")
+    p.add_argument("--real-schedules", action="store_true",
+                   help="video i follows the real dataset's schedule i: the real dataset's shape (977 videos)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each video in seconds (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
     p.add_argument("--size", type=_size, default=(456, 256), help="frame size WxH (default 456x256)")
@@ -120,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store frames at this backbone's default size")
     p.add_argument("--size", type=_size, help="store frames at WxH instead")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("--frame-store", choices=["raw", "jpeg"], default="raw",
+                   help="frames as exact uint8 (default) or JPEG (about a tenth of the disk; see README)")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("train", help="train the video-to-sound network")
@@ -142,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loader-workers", type=int, help="DataLoader processes reading batches ahead (default 2)")
     p.add_argument("--cache", type=Path, help="feature cache folder")
     p.add_argument("--workers", type=int, default=1, help="processes for feature preparation")
+    p.add_argument("--frame-store", choices=["raw", "jpeg"], help="how prepared frames are stored (default raw)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--init", help="start the CNN from another run's weights (e.g. a centred model for detection)")
     _device_option(p)

@@ -42,6 +42,7 @@ def cmd_info(args) -> int:
 
 def cmd_synth(args) -> int:
     from vis.synth import generate
+    from vis.synth.schedule import load_schedules
 
     materials = [m.strip() for m in args.materials.split(",")] if args.materials else None
     knobs = {}
@@ -53,8 +54,9 @@ def cmd_synth(args) -> int:
             raise VisError(f"--knob {item!r}: expected NAME=NUMBER (see vis/synth/knobs.py)") from None
         if not sep:
             raise VisError(f"--knob {item!r}: expected NAME=NUMBER (see vis/synth/knobs.py)")
-    summary = generate(args.out, videos=args.videos, seconds=args.seconds, seed=args.seed, size=args.size,
-                       materials=materials, workers=args.workers, **knobs)
+    videos = args.videos or (len(load_schedules()) if args.real_schedules else 24)
+    summary = generate(args.out, videos=videos, seconds=args.seconds, seed=args.seed, size=args.size,
+                       materials=materials, workers=args.workers, real_schedules=args.real_schedules, **knobs)
     print(f"wrote {len(summary['ids'])} videos ({summary['seconds']:.0f} s, {summary['events']} events) "
           f"to {Path(args.out).resolve()} in {summary['elapsed']:.1f} s")
     return 0
@@ -123,7 +125,7 @@ def cmd_prepare(args) -> int:
     ds = _open_dataset(args)
     cache = args.cache or default_cache_dir(ds.root)
     size = args.size or DEFAULT_SIZE[args.backbone]
-    s = prepare(ds, cache, size=size, workers=args.workers)
+    s = prepare(ds, cache, size=size, store=args.frame_store, workers=args.workers)
     print(f"prepared {s['videos']} videos ({s['computed']} computed, the rest up to date) in {s['cache']} "
           f"({s['bytes'] / 1e6:.1f} MB)")
     return 0
@@ -138,6 +140,7 @@ def cmd_train(args) -> int:
                       weights=args.weights,
                       image_size=args.size, rnn=False if args.no_rnn else None,
                       spacetime=False if args.no_spacetime else None, threads=args.threads, workers=args.loader_workers,
+                      frame_store=args.frame_store,
                       init=args.init)
     s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers,
             device=args.device)

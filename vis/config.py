@@ -133,6 +133,9 @@ class TrainConfig:
     # DataLoader worker processes that read the next batches while a step runs (0: read in the training
     # process). Batches depend only on the step, so the number changes nothing but speed.
     workers: int = 2
+    # Frame store of the cache (vis.data.framestore): "raw" uint8 (exact), or "jpeg" (decoded by the loader's
+    # workers; for the real dataset at AlexNet's size, where raw frames would take ~144 GB).
+    frame_store: str = "raw"
     # Detection windows: frames per window and frames between window starts. The paper's 2 s every 0.5 s
     # (60 / 15) cost 2.5x more time per epoch here (Viterbi and LSTM over 180 rows) than 0.5 s every 0.1 s
     # (15 / 3), for a model no better: held-out AP 0.44 against 0.41 after one epoch from the same CNN.
@@ -218,6 +221,7 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
               (train_cfg.epochs >= 1 and train_cfg.batch_size >= 1, "epochs and batch_size must be >= 1"),
               (train_cfg.lr > 0 and train_cfg.clip > 0, "lr and clip must be > 0"),
               (train_cfg.schedule in ("cosine", "constant"), "schedule must be 'cosine' or 'constant'"),
+              (train_cfg.frame_store in ("raw", "jpeg"), "frame_store must be 'raw' or 'jpeg'"),
               (min(train_cfg.shift, train_cfg.threads, train_cfg.workers) >= 0,
                "shift, threads and workers must be >= 0"),
               (train_cfg.det_frames >= 2 and train_cfg.det_stride >= 1, "det_frames must be >= 2, det_stride >= 1"),

@@ -19,12 +19,13 @@ from vis.data.cache import (
     VideoFeatures,
     default_cache_dir,
     env_on_grid,
-    frames_name,
+    frames_sidecar,
     load,
     prepare,
     prepare_trunk,
     trunk_key,
 )
+from vis.data.framestore import frames_path
 from vis.data.io import atomic_output, read_audio
 from vis.data.windows import Windows, centred_windows, detection_windows
 from vis.errors import VisError
@@ -89,7 +90,8 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     failed = torch.zeros(1, device=_reduce_device())
     if rank == 0:
         try:
-            prepare(ds, cache, size=size, ids=train_ids + val_ids, workers=workers, progress=progress)
+            prepare(ds, cache, size=size, ids=train_ids + val_ids, store=cfg.train.frame_store, workers=workers,
+                    progress=progress)
             if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
                 from tqdm import tqdm
 
@@ -110,7 +112,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
             raise VisError("feature preparation failed on the first process (see its error)")
     # --skip-broken may have dropped videos that could not be read: keep those whose files are all there
     ready = [v for v in train_ids + val_ids if (cache / f"{v}.sound.json").is_file()
-             and (cache / frames_name(v, size)).with_suffix(".json").is_file()]
+             and frames_sidecar(frames_path(cache, v, size, cfg.train.frame_store)).is_file()]
     train_ids = [v for v in train_ids if v in ready and v not in ds.skipped]
     val_ids = [v for v in val_ids if v in ready and v not in ds.skipped]
     train_videos = [load(cache, v, size, trunk=key) for v in train_ids]

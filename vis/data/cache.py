@@ -4,8 +4,8 @@
 
 - ``ID.sound.npz``: the cochleagram ``env`` [T, 42] at ~90 Hz with its row ``times``, detected onsets
   (``onsets``, ``onset_amps``), annotated event times, and the usable duration (see :mod:`vis.data.io`);
-- ``ID.frames-WxH.npy``: every frame, resampled by nearest frame to the model's rate (29.97 fps) and
-  resized to W x H, uint8 [N, H, W, 3], memory-mapped when read;
+- ``ID.frames-WxH.npy`` (or ``.jpgs``, ``--frame-store jpeg``): every frame, resampled by nearest frame to
+  the model's rate (29.97 fps) and resized to W x H, uint8 [N, H, W, 3] (:mod:`vis.data.framestore`);
 - ``ID.trunk-KEY.npz`` (frozen backbones only, written by ``vis train --frozen``): the fixed trunk's
   outputs for every frame's spacetime and colour image (the paper's precomputed pool5 features).
 
@@ -37,6 +37,7 @@ from vis.audio.cochleagram import cochleagram
 from vis.audio.onsets import detect_onsets
 from vis.data.dataset import read_times
 from vis.data.frames import colour_images, spacetime_images
+from vis.data.framestore import JPEG_QUALITY, STORES, JpegFrames, frames_path, open_frames, write_frames
 from vis.data.io import NTSC_FPS, atomic_output, die_with_parent, read_audio
 from vis.data.media import probe, read_frames
 from vis.errors import ShortMedia, VisError
@@ -151,22 +152,25 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
     return True, short
 
 
-def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *,
+def frames_sidecar(path: Path) -> Path:
+    """The JSON sidecar of a frame store file (raw: ``ID.frames-WxH.json``, jpeg: ``ID.frames-WxH.jpgs.json``)."""
+    return path.with_suffix(".json") if path.suffix == ".npy" else Path(f"{path}.json")
+
+
+def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store: str = "raw",
                    fps: Fraction = FPS) -> tuple[bool, list[str]]:
-    """Decode, resample to ``fps`` and resize all frames into ``out`` (.npy) unless up to date. Returns
-    whether it computed, and the ShortMedia warnings of the video file."""
+    """Decode, resample to ``fps`` and resize all frames into ``out`` (:func:`vis.data.framestore.frames_path`)
+    unless up to date. Returns whether it computed, and the ShortMedia warnings of the video file."""
     meta = {"version": FEATURES_VERSION, "video": _stamp(video_path), "size": list(size), "fps": str(fps)}
-    sidecar = out.with_suffix(".json")
+    if store == "jpeg":
+        meta["quality"] = JPEG_QUALITY
+    sidecar = frames_sidecar(out)
     if out.is_file() and _fresh(sidecar, meta):
         return False, _short_notes(sidecar)
     (frames, _), short = _recording_short(read_frames, video_path, size=size, fps=fps)
-    _save_npy(out, frames)
+    write_frames(frames, out, store)
     _save_json(sidecar, {**meta, "short": short})
     return True, short
-
-
-def frames_name(vid: str, size: tuple[int, int]) -> str:
-    return f"{vid}.frames-{size[0]}x{size[1]}.npy"
 
 
 def _prepare_one(job: tuple) -> tuple[str, int | str, list[str]]:
@@ -178,23 +182,25 @@ def _prepare_one(job: tuple) -> tuple[str, int | str, list[str]]:
         return job[0], str(e), []
 
 
-def _prepare_video(vid, video_path, audio_path, times_path, size, cache) -> tuple[str, int, list[str]]:
+def _prepare_video(vid, video_path, audio_path, times_path, size, cache, store) -> tuple[str, int, list[str]]:
 
     info = probe(video_path)
     if not info.has_video:
         raise VisError(f"{video_path}: no video stream")
     did, short = prepare_sound(audio_path, times_path, info.duration, cache / f"{vid}.sound.npz")
     if size is not None:
-        did_frames, short_frames = prepare_frames(video_path, size, cache / frames_name(vid, size))
+        did_frames, short_frames = prepare_frames(video_path, size, frames_path(cache, vid, size, store), store=store)
         did, short = did or did_frames, short + short_frames
     return vid, int(did), short
 
 
 def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: list[str] | None = None,
+            store: str = "raw",
             workers: int = 1, progress: bool = True) -> dict:
     """Fill ``cache`` for the ids of dataset ``ds`` (all by default); reuse what is up to date.
 
-    ``size`` (width, height) of the stored frames; None stores sound features only.
+    ``size`` (width, height) of the stored frames; None stores sound features only. ``store``: the frame
+    store's format, "raw" or "jpeg" (:mod:`vis.data.framestore`).
     A video whose files cannot be read stops with its error, or, if the dataset was opened with
     ``skip_broken``, is dropped from it with a warning. Returns a summary: ``cache``, ``videos``,
     ``computed`` (how many needed work), ``failed`` ({id: error}), ``bytes``.
@@ -206,7 +212,9 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     ids = ids if ids is not None else ds.ids
-    jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache) for v in ids]
+    if store not in STORES:
+        raise VisError(f"unknown frame store {store!r} (one of {', '.join(STORES)})")
+    jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache, store) for v in ids]
     computed, failed = 0, {}
     bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)
     pool_ = (get_context("spawn").Pool(workers, initializer=die_with_parent, initargs=(os.getpid(),))
@@ -236,7 +244,7 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
 
 @dataclass
 class VideoFeatures:
-    """What the cache holds for one video. ``frames`` is memory-mapped (None if not prepared)."""
+    """What the cache holds for one video. ``frames``: memory-mapped or decoded when read (None if not prepared)."""
 
     vid: str
     env: np.ndarray  # [T, 42] compressed envelopes, ~90 Hz
@@ -245,7 +253,7 @@ class VideoFeatures:
     onset_amps: np.ndarray  # [K]
     event_times: np.ndarray  # [E] annotated times, seconds
     duration: float  # usable seconds (video and audio both cover)
-    frames: np.ndarray | None  # [N, H, W, 3] uint8 at FPS
+    frames: np.ndarray | JpegFrames | None  # [N, H, W, 3] uint8 at FPS
     trunk: dict[str, np.ndarray] | None = None  # frozen backbone outputs per frame: "spacetime", "colour" [N, D]
 
     @property
@@ -271,6 +279,15 @@ def trunk_key(net) -> str:
     return f"{cfg.backbone}-{h.hexdigest()[:10]}-{cfg.image_size[0]}x{cfg.image_size[1]}{layout}"
 
 
+def stored_frames(cache: Path, vid: str, size: tuple[int, int]) -> Path:
+    """The prepared frame store of ``vid`` at ``size``, raw or jpeg, whichever was prepared (raw if both)."""
+    for store in STORES:
+        path = frames_path(cache, vid, size, store)
+        if path.is_file():
+            return path
+    raise VisError(f"{frames_path(cache, vid, size, 'raw')}: frames not prepared at {size[0]}x{size[1]}")
+
+
 def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
     """Cache a frozen trunk's outputs for every frame of ``vid``: ``ID.trunk-KEY.npz`` (spacetime, colour).
 
@@ -279,14 +296,14 @@ def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
     import torch
 
     size = tuple(net.cfg.image_size)
-    fpath = cache / frames_name(vid, size)
+    fpath = stored_frames(cache, vid, size)
     key = trunk_key(net)
     out = cache / f"{vid}.trunk-{key}.npz"
     meta = {"version": FEATURES_VERSION, "frames": _stamp(fpath), "key": key}
     sidecar = out.with_suffix(".json")
     if out.is_file() and _fresh(sidecar, meta):
         return False
-    frames = np.load(fpath, mmap_mode="r")
+    frames = open_frames(fpath)
     n = len(frames)
     st, col = [], []
     net.eval()
@@ -316,10 +333,7 @@ def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None
         raise VisError(f"{sound}: damaged cache file, delete it to rebuild ({e})") from None
     frames = None
     if size is not None:
-        fpath = cache / frames_name(vid, size)
-        if not fpath.is_file():
-            raise VisError(f"{fpath}: frames not prepared at {size[0]}x{size[1]}")
-        frames = np.load(fpath, mmap_mode="r")
+        frames = open_frames(stored_frames(cache, vid, size))
     tr = None
     if trunk is not None:
         tpath = cache / f"{vid}.trunk-{trunk}.npz"

@@ -74,8 +74,10 @@ def video_id(seed: int, index: int) -> str:
 
 
 def synthesize(index: int, *, seconds: float, seed: int = 0, size: tuple[int, int] = (456, 256),
-               materials: Sequence[str] | None = None, knobs: Difficulty = DEFAULTS) -> Video:
-    """Build video ``index`` of the dataset with ``seed`` (scene, contacts, audio) without writing it."""
+               materials: Sequence[str] | None = None, knobs: Difficulty = DEFAULTS,
+               real_schedule: bool = False) -> Video:
+    """Build video ``index`` of the dataset with ``seed`` (scene, contacts, audio) without writing it.
+    ``real_schedule``: its events are cut from real schedule number ``index`` rather than one drawn at random."""
     from vis.data.io import NTSC_FPS
     from vis.synth import motion, schedule, sound
     from vis.synth.scene import Scene
@@ -84,7 +86,7 @@ def synthesize(index: int, *, seconds: float, seed: int = 0, size: tuple[int, in
     fps = float(NTSC_FPS)
     r_sched, r_scene, r_motion, r_sound = (np.random.default_rng(s) for s in
                                            np.random.SeedSequence([seed, index]).spawn(4))
-    slots, n_groups, source = schedule.cut(r_sched, seconds)
+    slots, n_groups, source = schedule.cut(r_sched, seconds, which=index if real_schedule else None)
     region_materials = schedule.choose_materials(r_sched, max(1, min(n_groups, schedule.MAX_REGIONS)), allowed,
                                                  knobs.material_balance)
     n_frames = int(round(seconds * fps))
@@ -154,8 +156,9 @@ def _write(root: Path, v: Video, size: tuple[int, int]) -> list[str]:
 
 def _job(args: tuple) -> dict:
     """Make and write one video (runs in a worker process; arguments are plain data)."""
-    root, index, seed, seconds, size, materials, knobs = args
-    v = synthesize(index, seconds=seconds, seed=seed, size=size, materials=materials, knobs=Difficulty(**knobs))
+    root, index, seed, seconds, size, materials, knobs, real_schedule = args
+    v = synthesize(index, seconds=seconds, seed=seed, size=size, materials=materials, knobs=Difficulty(**knobs),
+                   real_schedule=real_schedule)
     files = _write(Path(root), v, size)
     return {"id": v.id, "files": files, "events": len(v.contacts), "source": v.source,
             "materials": [r.material for r in v.scene.regions]}
@@ -202,7 +205,7 @@ def check_disk(root: Path, *, videos: int, seconds: float, size: tuple[int, int]
 
 def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int = 0,
              size: tuple[int, int] = (456, 256), materials: Sequence[str] | None = None, workers: int = 1,
-             progress: bool = True, **knobs: float) -> dict:
+             progress: bool = True, real_schedules: bool = False, **knobs: float) -> dict:
     """Write a synthetic Greatest Hits dataset of ``videos`` videos of ``seconds`` s each into ``out``.
 
     Parameters
@@ -214,6 +217,8 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
     materials : names among the 17 classes to draw scenes from (default: all)
     workers : processes making videos in parallel (the output does not depend on it)
     progress : show a progress bar on stderr
+    real_schedules : video ``i`` follows real schedule ``i`` (at most 977 videos: one per real video, the
+        real dataset's shape at ``seconds`` each) instead of a schedule drawn at random
     **knobs : difficulty knobs, see :class:`vis.synth.knobs.Difficulty` (e.g. ``noise=2.0``)
 
     Returns
@@ -229,10 +234,13 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
 
     from vis.data.dataset import random_split
     from vis.data.io import atomic_output
-    from vis.synth.schedule import check_materials
+    from vis.synth.schedule import check_materials, load_schedules
 
     start = time.perf_counter()
     size = _check(videos, seconds, seed, size, workers)
+    if real_schedules and videos > len(load_schedules()):
+        raise VisError(f"--real-schedules makes one video per real schedule: at most {len(load_schedules())} "
+                       f"videos, not {videos}")
     allowed = check_materials(materials)
     kn = difficulty(**knobs)
     root = Path(out)
@@ -250,7 +258,7 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
     for name in ("train", "test"):
         with atomic_output(root / f"{name}.txt") as tmp:
             tmp.write_text("".join(f"{i}\n" for i in split[name]), encoding="utf-8")
-    jobs = ((str(root), i, seed, float(seconds), size, allowed, asdict(kn)) for i in range(videos))
+    jobs = ((str(root), i, seed, float(seconds), size, allowed, asdict(kn), real_schedules) for i in range(videos))
     totals = {"files": 2, "events": 0}  # the split files, then each video's (summed: memory flat in `videos`)
     mats: dict[str, int] = {}
 

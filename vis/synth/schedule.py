@@ -93,15 +93,17 @@ def load_schedules() -> tuple[RealSchedule, ...]:
     return tuple(out)
 
 
-def cut(rng: np.random.Generator, seconds: float) -> tuple[list[Slot], int, str]:
-    """Pick a real schedule and cut (or tile) it to ``seconds``.
+def cut(rng: np.random.Generator, seconds: float, *, which: int | None = None) -> tuple[list[Slot], int, str]:
+    """Pick a real schedule (number ``which``, or one at random) and cut (or tile) it to ``seconds``.
 
     Returns the slots (sorted, at least one), the number of distinct labelled materials in them, and
     the id of the real video used.
     """
     schedules = load_schedules()
+    if which is not None and not 0 <= which < len(schedules):
+        raise VisError(f"there are {len(schedules)} real schedules, not {which + 1}")
     for _ in range(20):
-        s = schedules[rng.integers(len(schedules))]
+        s = schedules[rng.integers(len(schedules)) if which is None else which]
         if not s.events:
             continue
         period = max(s.duration, s.events[-1][0] + 0.5)
