@@ -188,7 +188,7 @@ def test_fixed_inputs_of_backbone_none_give_the_same_predictions_as_frames(tiny_
 
 def test_frozen_trunk_cache_gives_the_same_predictions_as_frames(tiny_data, tmp_path):
     from vis.config import ModelConfig
-    from vis.data.cache import prepare_trunk, trunk_key
+    from vis.model.inputs import prepare_trunk, trunk_key
     from vis.model.network import VisNet
 
     cfg = ModelConfig(backbone="small", frozen=True, image_size=(32, 24), feat_dim=16, hidden=8)

@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detection", action="append", metavar="NAME=RUN",
                    help="a detection run to score on full videos, e.g. rgb-only=runs/det-rgb (repeatable)")
     p.add_argument("--cache", type=Path, help="feature cache folder")
+    p.add_argument("--study", type=Path, help="a human study's results (STUDY/results.json, or a JSON method -> "
+                   "'chosen as real' rate, or a CSV method,chosen_real) set beside the automated proxy")
     _device_option(p)
     p.set_defaults(func=cmd_evaluate)
 

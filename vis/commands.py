@@ -184,7 +184,7 @@ def cmd_evaluate(args) -> int:
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     m = evaluate(_open_dataset(args), args.model, args.out, cache=args.cache, methods=methods,
                  compare=_named_runs(args.compare, "--compare"), detection=_named_runs(args.detection, "--detection"),
-                 seed=args.seed, progress=True, device=args.device)
+                 seed=args.seed, progress=True, device=args.device, study=args.study)
     full = m["methods"].get("full", {})
     print(f"evaluated {m['test_impacts']} test impacts in {m['seconds']:.0f} s: full system loudness r "
           f"{full.get('loudness_r', float('nan')):.2f}, centroid r {full.get('centroid_r', float('nan')):.2f}, "

@@ -15,28 +15,19 @@ import numpy as np
 import torch
 
 from vis.config import RunConfig
-from vis.data.cache import (
-    VideoFeatures,
-    default_cache_dir,
-    env_on_grid,
-    frames_sidecar,
-    load,
-    prepare,
-    prepare_trunk,
-    trunk_key,
-)
+from vis.data.cache import VideoFeatures, default_cache_dir, env_on_grid, frames_sidecar, load, prepare
 from vis.data.framestore import frames_path
 from vis.data.io import atomic_output, read_audio
 from vis.data.windows import Windows, centred_windows, detection_windows
 from vis.errors import VisError
 from vis.eval.metrics import best_threshold
-from vis.model.checkpoint import init_backbone, load_model, save_atomic
-from vis.model.network import VisNet
+from vis.model.checkpoint import load_model, save_atomic
+from vis.model.inputs import prepare_trunk, trunk_key
 from vis.sound.exemplars import ExemplarBank, build_bank
 from vis.sound.longform import Colouring
 from vis.sound.peaks import detect_peaks
 from vis.sound.predict import predict_cached
-from vis.train import _dist, _reduce_device, train, training_device
+from vis.train import distributed, initial_network, reduce_device, train, training_device
 
 
 def make_windows(videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
@@ -76,18 +67,15 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     Trains and validates on the videos of :func:`train_and_validation`.
     """
     started = time.time()
-    rank, world = _dist(training_device(device))
+    rank, world = distributed(training_device(device))
     cache = Path(cache) if cache else default_cache_dir(ds.root)
     size = tuple(cfg.model.image_size)
     train_ids, val_ids = train_and_validation(ds)
-    key = None
-    if cfg.model.frozen:  # the same seeded initial network as train() builds: its trunk names the cache
-        torch.manual_seed(cfg.train.seed)
-        frozen_net = VisNet(cfg.model)
-        if cfg.train.init:  # a trunk taken from another run (e.g. a centred model's CNN, frozen for detection)
-            init_backbone(frozen_net, cfg.train.init)
-        key = trunk_key(frozen_net)
-    failed = torch.zeros(1, device=_reduce_device())
+    key = net = None
+    if cfg.model.frozen:  # the network training starts from: its fixed trunk names and fills the trunk cache
+        net = initial_network(cfg)
+        key = trunk_key(net)
+    failed = torch.zeros(1, device=reduce_device())
     if rank == 0:
         try:
             prepare(ds, cache, size=size, ids=train_ids + val_ids, store=cfg.train.frame_store, workers=workers,
@@ -97,7 +85,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
 
                 for v in tqdm([v for v in train_ids + val_ids if v in ds.files], desc="trunk features",
                               unit="video", disable=not progress):
-                    prepare_trunk(frozen_net, cache, v)
+                    prepare_trunk(net, cache, v)
         except VisError:
             if world == 1:
                 raise
@@ -119,7 +107,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     val_videos = [load(cache, v, size, trunk=key) for v in val_ids]
     tr = make_windows(train_videos, cfg)
     va = make_windows(val_videos, cfg)
-    summary = train(tr, va, cfg, out, resume=resume, progress=progress, device=device)
+    summary = train(tr, va, cfg, out, resume=resume, progress=progress, device=device, net=net)
     summary["cache"] = str(cache)
     summary["validation_split"] = "val" if ds.splits.get("val") else f"{len(val_ids)} of the train split"
     if rank == 0:

@@ -22,11 +22,15 @@ A run folder holds:
 - ``bank.npz``: the exemplar bank of the centred training impacts (:mod:`vis.sound.exemplars`);
 - ``summary.json``: the numbers printed at the end (written last).
 
-Randomness is a function of ``(seed, epoch)`` (batch order) and ``(seed, step)`` (augmentation), so a
-resumed run ends where an uninterrupted one would. Under ``torchrun --nproc_per_node N`` each process
-takes every N-th window of the same global batch and DistributedDataParallel averages the gradients
-(gloo; training runs on the CPU); the result matches one process at the same global batch within noise:
-batch-norm statistics and the augmentation draws are per process.
+Randomness is a function of ``(seed, epoch)`` (batch order) and ``(seed, step)`` (augmentation, dropout),
+so a resumed run ends where an uninterrupted one would, whatever the number of loader workers
+(:class:`vis.data.windows.StepBatches`). Under ``torchrun --nproc_per_node N`` each process takes every
+N-th window of the same global batch and DistributedDataParallel averages the gradients (nccl on CUDA, one
+GPU per ``LOCAL_RANK``; gloo on the CPU); the result matches one process at the same global batch within
+noise: batch-norm statistics and the augmentation draws are per process.
+
+This module is the loop and DDP; :mod:`vis.pipeline` builds the windows and writes the bank, and
+:mod:`vis.objective` holds the loss and the validation.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this oft
 # ---------------------------------------------------------------------------------------------- loop
 
 
-def _dist(device: torch.device | None = None) -> tuple[int, int]:
+def distributed(device: torch.device | None = None) -> tuple[int, int]:
     """(rank, world size); initialises torch.distributed under torchrun: nccl for CUDA (one device per
     ``LOCAL_RANK``), gloo on the CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -67,7 +71,7 @@ def _dist(device: torch.device | None = None) -> tuple[int, int]:
     return (torch.distributed.get_rank() if world > 1 else 0), world
 
 
-def _reduce_device() -> torch.device:
+def reduce_device() -> torch.device:
     """Where tensors to all-reduce live: CUDA under nccl, else the CPU."""
     nccl = torch.distributed.is_initialized() and torch.distributed.get_backend() == "nccl"
     return torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
@@ -83,10 +87,22 @@ def training_device(name: str = "auto") -> torch.device:
     return dev
 
 
+def initial_network(cfg: RunConfig) -> VisNet:
+    """The network training starts from: weights drawn with ``cfg.train.seed``, and the CNN of the run
+    ``cfg.train.init`` when one is given (a frozen trunk's cached features are named after it)."""
+    torch.manual_seed(cfg.train.seed)
+    net = VisNet(cfg.model)
+    if cfg.train.init:
+        init_backbone(net, cfg.train.init)
+    return net
+
+
 def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str | os.PathLike, *,
           resume: bool = False, progress: bool = True, max_steps: int | None = None, device: str = "auto",
-          amp: bool | None = None) -> dict:
+          amp: bool | None = None, net: VisNet | None = None) -> dict:
     """Train on ``train_windows``, validating each epoch on ``val_windows``; write the run folder ``out``.
+
+    ``net``: the network to start from, :func:`initial_network` of ``cfg`` (built here when not given).
 
     ``max_steps`` stops after that many steps in this call (saving resumable state), e.g. to time-box.
     ``device``: see :func:`vis.model.network.resolve_device` (``auto``: CUDA when present); ``amp``: bf16 autocast
@@ -100,7 +116,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     from tqdm import tqdm
 
     dev = training_device(device)
-    rank, world = _dist(dev)
+    rank, world = distributed(dev)
     tc = cfg.train
     if tc.threads:
         torch.set_num_threads(tc.threads)
@@ -114,11 +130,8 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     best = (math.inf, 0, math.nan, math.nan)  # (selection score, epoch, val loss, val sq_err) of model.pt's weights
     epoch_loss = (0.0, 0)  # (sum, count) of this process's training losses in the current epoch
 
-    torch.manual_seed(tc.seed)
     pca = SoundPCA.fit(train_windows.targets.reshape(-1, 42), cfg.model.pca_dim)
-    net = VisNet(cfg.model)
-    if tc.init:
-        init_backbone(net, tc.init)
+    net = net if net is not None else initial_network(cfg)
     if cfg.model.prior_rows:
         if train_windows.targets.shape[1] != cfg.model.prior_rows:
             raise VisError(f"prior_rows = {cfg.model.prior_rows}, but the training windows have "
@@ -195,6 +208,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     t0 = time.time()
     net.train()
     running, val_loss, val_sq, first_step = [], math.nan, math.nan, step
+    waited, stepped, seen = 0.0, 0.0, 0  # seconds waiting for batches, seconds in steps, windows trained on
     stop = _StopAtStep()  # Ctrl-C / SIGTERM: finish the step, save, then stop (a second one stops at once)
     augmenting = tc.augment and not cfg.model.frozen and batches.kind == "frames"
     loader = iter(step_loader(batches, range(step, total_steps), workers=tc.workers, pin_memory=dev.type == "cuda"))
@@ -207,7 +221,10 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
                 save_state()
                 break
             epoch = step // steps_per_epoch
+            t_wait = time.perf_counter()
             batch = next(loader)  # step's batch, read ahead by the loader's workers
+            t_step = time.perf_counter()
+            waited += t_step - t_wait
             mine = batch["rows"].numpy()
             flips = offsets = None
             if augmenting:  # drawn here from (seed, step): the same whatever the number of workers
@@ -229,6 +246,8 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             step += 1
             epoch_loss = (epoch_loss[0] + value, epoch_loss[1] + 1)
             running.append(value)
+            stepped += time.perf_counter() - t_step
+            seen += len(mine)
             bar.update()
             bar.set_postfix(loss=f"{np.mean(running[-20:]):.2f}", val=f"{val_loss:.2f}")
             if step % tc.log_every == 0:
@@ -269,7 +288,10 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
             math.nan, "val_sq_err": best[3] if best[1] else val_sq, "val_loss": best[2] if best[1] else val_loss,
             "best_epoch": best[1], "last_val_loss": val_loss, "last_val_sq_err": val_sq,
             "baseline_mean_loss": baseline, "baseline_mean_sq_err": base_sq["mean"],
-            "baseline_shape_sq_err": base_sq["average_shape"], "seconds": t_spent + time.time() - t0}
+            "baseline_shape_sq_err": base_sq["average_shape"], "seconds": t_spent + time.time() - t0,
+            # this call's steps: time waiting for the loader, and the steps' own throughput (windows / s)
+            "loader_wait_seconds": waited, "step_seconds": stepped,
+            "step_windows_per_second": seen / stepped if stepped else math.nan}
 
 
 class _StopAtStep:
@@ -288,7 +310,7 @@ class _StopAtStep:
         """Whether to stop before the next step; under DDP all processes agree (one signalled is enough)."""
         if world == 1:
             return self.requested > 0
-        flag = torch.tensor([float(self.requested > 0)], device=_reduce_device())
+        flag = torch.tensor([float(self.requested > 0)], device=reduce_device())
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         self.requested = max(self.requested, int(flag.item()))
         return flag.item() > 0
@@ -314,6 +336,6 @@ def _val(net: VisNet, windows: Windows, pca: SoundPCA, rank: int, world: int, ta
     mine = Windows(windows.videos, windows.index[rank::world], windows.targets[rank::world], windows.n_frames, fixed)
     m = evaluate_windows(net, mine, pca, task=task, loss=loss) if len(mine) else {"loss": 0.0, "sq_err": 0.0}
     t = torch.tensor([m["loss"] * len(mine), m["sq_err"] * len(mine), float(len(mine))], dtype=torch.float64,
-                     device=_reduce_device())
+                     device=reduce_device())
     torch.distributed.all_reduce(t)
     return (float(t[0] / t[2]), float(t[1] / t[2])) if t[2] else (math.nan, math.nan)

@@ -6,8 +6,9 @@
   (``onsets``, ``onset_amps``), annotated event times, and the usable duration (see :mod:`vis.data.io`);
 - ``ID.frames-WxH.npy`` (or ``.jpgs``, ``--frame-store jpeg``): every frame, resampled by nearest frame to
   the model's rate (29.97 fps) and resized to W x H, uint8 [N, H, W, 3] (:mod:`vis.data.framestore`);
-- ``ID.trunk-KEY.npz`` (frozen backbones only, written by ``vis train --frozen``): the fixed trunk's
-  outputs for every frame's spacetime and colour image (the paper's precomputed pool5 features).
+- ``ID.trunk-KEY.npz`` (frozen backbones only, written by ``vis train --frozen`` with
+  :func:`vis.model.inputs.prepare_trunk`): the fixed trunk's outputs for every frame's spacetime and colour
+  image (the paper's precomputed pool5 features).
 
 Each file has a JSON sidecar recording what it was made from (input file size and modification time,
 and every parameter); a file whose sidecar does not match is rebuilt. Files are written under a
@@ -36,7 +37,6 @@ from vis.audio.bands import SR
 from vis.audio.cochleagram import cochleagram
 from vis.audio.onsets import detect_onsets
 from vis.data.dataset import read_times
-from vis.data.frames import colour_images, spacetime_images
 from vis.data.framestore import JPEG_QUALITY, STORES, JpegFrames, frames_path, open_frames, write_frames
 from vis.data.io import NTSC_FPS, atomic_output, die_with_parent, read_audio
 from vis.data.media import probe, read_frames
@@ -79,7 +79,7 @@ def env_on_grid(env: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndar
 # ---------------------------------------------------------------------------------------------- cache
 
 
-def _stamp(path: Path) -> dict:
+def file_stamp(path: Path) -> dict:
     st = path.stat()
     return {"file": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
@@ -95,7 +95,7 @@ def _sound_params() -> dict:
             "compression": cochleagram.COMPRESSION, "onsets": detector}
 
 
-def _fresh(sidecar: Path, meta: dict) -> bool:
+def is_fresh(sidecar: Path, meta: dict) -> bool:
     """Whether ``sidecar`` records ``meta`` (the inputs and parameters a cached file was made from)."""
     try:
         saved = json.loads(sidecar.read_text())
@@ -126,7 +126,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         np.save(f, array)
 
 
-def _save_json(path: Path, obj: dict) -> None:
+def save_json(path: Path, obj: dict) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(obj))
 
@@ -135,10 +135,10 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
                   out: Path) -> tuple[bool, list[str]]:
     """Compute and store ``ID.sound.npz`` unless up to date. Returns whether it computed, and the
     ShortMedia warnings of the audio file (made now or recorded when it was read)."""
-    meta = {"params": _sound_params(), "audio": _stamp(audio_path),
-            "times": _stamp(times_path) if times_path else None, "video_duration": round(video_duration, 6)}
+    meta = {"params": _sound_params(), "audio": file_stamp(audio_path),
+            "times": file_stamp(times_path) if times_path else None, "video_duration": round(video_duration, 6)}
     sidecar = out.with_suffix(".json")
-    if out.is_file() and _fresh(sidecar, meta):
+    if out.is_file() and is_fresh(sidecar, meta):
         return False, _short_notes(sidecar)
     (audio, sr), short = _recording_short(read_audio, audio_path, min_rate=SR)
     env, times = cochleagram(audio, sr)
@@ -148,7 +148,7 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
     with atomic_output(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, env=env, times=times, onsets=onset_t, onset_amps=onset_a, duration=duration,
                  event_times=np.array([e.time for e in events], dtype=np.float64))
-    _save_json(sidecar, {**meta, "short": short})
+    save_json(sidecar, {**meta, "short": short})
     return True, short
 
 
@@ -161,15 +161,15 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store:
                    fps: Fraction = FPS) -> tuple[bool, list[str]]:
     """Decode, resample to ``fps`` and resize all frames into ``out`` (:func:`vis.data.framestore.frames_path`)
     unless up to date. Returns whether it computed, and the ShortMedia warnings of the video file."""
-    meta = {"version": FEATURES_VERSION, "video": _stamp(video_path), "size": list(size), "fps": str(fps)}
+    meta = {"version": FEATURES_VERSION, "video": file_stamp(video_path), "size": list(size), "fps": str(fps)}
     if store == "jpeg":
         meta["quality"] = JPEG_QUALITY
     sidecar = frames_sidecar(out)
-    if out.is_file() and _fresh(sidecar, meta):
+    if out.is_file() and is_fresh(sidecar, meta):
         return False, _short_notes(sidecar)
     (frames, _), short = _recording_short(read_frames, video_path, size=size, fps=fps)
     write_frames(frames, out, store)
-    _save_json(sidecar, {**meta, "short": short})
+    save_json(sidecar, {**meta, "short": short})
     return True, short
 
 
@@ -268,17 +268,6 @@ class VideoFeatures:
         return env_on_grid(self.env, self.times, grid)
 
 
-def trunk_key(net) -> str:
-    """Names a frozen trunk's cache files: backbone, frame size and a hash of the trunk's weights."""
-    h = hashlib.sha1()
-    for name, tensor in net.backbone.trunk.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().numpy().tobytes())
-    cfg = net.cfg
-    layout = "-motion" if cfg.motion_channels else ""  # the spacetime images' channel layout
-    return f"{cfg.backbone}-{h.hexdigest()[:10]}-{cfg.image_size[0]}x{cfg.image_size[1]}{layout}"
-
-
 def stored_frames(cache: Path, vid: str, size: tuple[int, int]) -> Path:
     """The prepared frame store of ``vid`` at ``size``, raw or jpeg, whichever was prepared (raw if both)."""
     for store in STORES:
@@ -286,37 +275,6 @@ def stored_frames(cache: Path, vid: str, size: tuple[int, int]) -> Path:
         if path.is_file():
             return path
     raise VisError(f"{frames_path(cache, vid, size, 'raw')}: frames not prepared at {size[0]}x{size[1]}")
-
-
-def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
-    """Cache a frozen trunk's outputs for every frame of ``vid``: ``ID.trunk-KEY.npz`` (spacetime, colour).
-
-    The paper precomputes AlexNet's pool5 features once and fine-tunes only the layers above (A1.3).
-    """
-    import torch
-
-    size = tuple(net.cfg.image_size)
-    fpath = stored_frames(cache, vid, size)
-    key = trunk_key(net)
-    out = cache / f"{vid}.trunk-{key}.npz"
-    meta = {"version": FEATURES_VERSION, "frames": _stamp(fpath), "key": key}
-    sidecar = out.with_suffix(".json")
-    if out.is_file() and _fresh(sidecar, meta):
-        return False
-    frames = open_frames(fpath)
-    n = len(frames)
-    st, col = [], []
-    net.eval()
-    with torch.no_grad():
-        for a in range(0, n, chunk):
-            idx = np.clip(np.arange(a - 1, min(a + chunk, n) + 1), 0, n - 1)
-            x = torch.from_numpy(np.asarray(frames[idx]))[None]
-            st.append(net.trunk(spacetime_images(x, motion=net.cfg.motion_channels)[0]).numpy().astype(np.float16))
-            col.append(net.trunk(colour_images(x[0, 1:-1])).numpy().astype(np.float16))
-    with atomic_output(out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, spacetime=np.concatenate(st), colour=np.concatenate(col))
-    _save_json(sidecar, meta)
-    return True
 
 
 def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None, *, trunk: str | None = None

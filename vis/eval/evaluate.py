@@ -71,6 +71,7 @@ from vis.eval.metrics import (
     soft_confusion,
     sq_err,
 )
+from vis.eval.proxy import load_study, proxy_metrics, study_comparison
 from vis.model.checkpoint import load_model, no_video_sounds
 from vis.model.losses import robust_loss
 from vis.sound.exemplars import ExemplarBank
@@ -103,10 +104,12 @@ def sound_metrics(feats: np.ndarray, true: np.ndarray, labels: dict, classifiers
 def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str | os.PathLike | None = None,
              methods: list[str] | None = None, compare: dict[str, str] | None = None,
              detection: dict[str, str] | None = None, seed: int = 0, progress: bool = True,
-             device: str = "cpu") -> dict:
+             device: str = "cpu", study: str | os.PathLike | None = None) -> dict:
     """Run the evaluation (the networks on ``device``); write ``out/metrics.json``, ``out/report.md`` and
-    figures. Returns the metrics."""
+    figures. Returns the metrics. ``study``: a human study's results to set beside the automated proxy
+    (:func:`vis.eval.proxy.load_study`)."""
     t0 = time.time()
+    human = load_study(study) if study is not None else None  # read first: a bad file fails before any work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache) if cache else default_cache_dir(ds.root)
@@ -217,6 +220,12 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
             metrics["methods"][name]["contrast"] = float(contrast(f).mean())
         if name in ORACLE_METHODS or name.endswith("+mat") or name == "real":
             metrics["oracle"][name] = sound_metrics(f, true, te_lab, classifiers, mask=labelled)
+
+    # The automated stand-in for the listening study: real-vs-fake fooling rate and Fréchet distance.
+    for name, row in proxy_metrics({n: feats[n] for n in metrics["methods"]}, te.index[:, 0], seed=seed).items():
+        metrics["methods"][name].update(row)
+    if human is not None:
+        metrics["study"] = study_comparison(metrics["methods"], human)
 
     # Detection on the full test videos.
     for name, (dn, dp, dck) in det_runs.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from vis.eval.proxy import proxy_section
+
 ORDER = ("real", "full", "network-only", "full-example", "parametric", "image-match", "spacetime-match",
          "image+spacetime-match", "random", "real-match", "mean", "average-shape")
 NAMES = {
@@ -79,6 +81,7 @@ def evaluation_report(metrics: dict, *, run: str, data: str) -> str:
     verdict = baseline_line(metrics)
     if verdict:
         lines += ["", verdict]
+    lines += proxy_section(metrics, order=_order(metrics["methods"]), names=NAMES)
     if metrics.get("oracle"):
         lines += ["", "## Oracles: knowing the material (paper Fig. 6a), impacts with a material label", "",
                   "| Algorithm | Loudness r | Centroid r | Material |", "| --- | --- | --- | --- |"]

@@ -1,5 +1,6 @@
 """From windows to the network's output: which inputs a network takes, the ones computed once because
-nothing in them is learnt, the augmentation of a batch, and the forward pass on a batch.
+nothing in them is learnt, a frozen trunk's outputs cached once per frame (the paper's precomputed pool5
+features), the augmentation of a batch, and the forward pass on a batch.
 
 Every path that runs a network over training or validation windows goes through :func:`forward`; whole
 videos go through :func:`vis.sound.predict.predict_stream`.
@@ -7,12 +8,18 @@ videos go through :func:`vis.sound.predict.predict_stream`.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from vis.config import ModelConfig
-from vis.data.frames import MOTION_STATS, colour_images, motion_statistics
+from vis.data.cache import FEATURES_VERSION, file_stamp, is_fresh, save_json, stored_frames
+from vis.data.frames import MOTION_STATS, colour_images, motion_statistics, spacetime_images
+from vis.data.framestore import open_frames
+from vis.data.io import atomic_output
 from vis.data.windows import Windows
 from vis.errors import VisError
 from vis.model.backbones import IMAGENET_FEATURES
@@ -131,3 +138,43 @@ def forward(model, batch: dict, cfg: ModelConfig, *, flips=None, offsets=None) -
 def predict(model, windows: Windows, rows: np.ndarray, cfg: ModelConfig) -> torch.Tensor:
     """The network's output for some windows, unaugmented: :func:`forward` of :func:`batch_inputs`."""
     return forward(model, batch_inputs(windows, rows, cfg), cfg)
+
+
+def trunk_key(net) -> str:
+    """Names a frozen trunk's cache files: backbone, frame size and a hash of the trunk's weights."""
+    h = hashlib.sha1()
+    for name, tensor in net.backbone.trunk.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().numpy().tobytes())
+    cfg = net.cfg
+    layout = "-motion" if cfg.motion_channels else ""  # the spacetime images' channel layout
+    return f"{cfg.backbone}-{h.hexdigest()[:10]}-{cfg.image_size[0]}x{cfg.image_size[1]}{layout}"
+
+
+def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
+    """Cache a frozen trunk's outputs for every frame of ``vid``: ``ID.trunk-KEY.npz`` (spacetime, colour).
+
+    The paper precomputes AlexNet's pool5 features once and fine-tunes only the layers above (A1.3).
+    """
+    size = tuple(net.cfg.image_size)
+    fpath = stored_frames(cache, vid, size)
+    key = trunk_key(net)
+    out = cache / f"{vid}.trunk-{key}.npz"
+    meta = {"version": FEATURES_VERSION, "frames": file_stamp(fpath), "key": key}
+    sidecar = out.with_suffix(".json")
+    if out.is_file() and is_fresh(sidecar, meta):
+        return False
+    frames = open_frames(fpath)
+    n = len(frames)
+    st, col = [], []
+    net.eval()
+    with torch.no_grad():
+        for a in range(0, n, chunk):
+            idx = np.clip(np.arange(a - 1, min(a + chunk, n) + 1), 0, n - 1)
+            x = torch.from_numpy(np.asarray(frames[idx]))[None]
+            st.append(net.trunk(spacetime_images(x, motion=net.cfg.motion_channels)[0]).numpy().astype(np.float16))
+            col.append(net.trunk(colour_images(x[0, 1:-1])).numpy().astype(np.float16))
+    with atomic_output(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, spacetime=np.concatenate(st), colour=np.concatenate(col))
+    save_json(sidecar, meta)
+    return True
