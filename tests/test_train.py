@@ -342,7 +342,9 @@ def test_validation_videos_come_from_the_train_split_never_from_test(tiny_data, 
     assert train_and_validation(Dataset.open(data)) == (ds.split("train"), ds.split("test"))
 
 
-LONG_TINY = TINY_CONFIG.replace("epochs = 2", "epochs = 40")
+# a CNN on frames: batches read by 2 loader workers and augmented, so resuming covers both
+LONG_TINY = (TINY_CONFIG.replace("epochs = 2", "epochs = 20\nworkers = 2")
+             .replace("[model]", '[model]\nbackbone = "small"\nwidths = [4, 4, 8, 8, 8]'))
 
 
 def _train_cmd(data, config, cache, out, *extra):
@@ -352,7 +354,7 @@ def _train_cmd(data, config, cache, out, *extra):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tiny_data, tmp_path_factory):
-    """A 40-epoch tiny run never interrupted: (its weights, config file, cache)."""
+    """A 20-epoch tiny run never interrupted: (its weights, config file, cache)."""
     base = tmp_path_factory.mktemp("long")
     (base / "c.toml").write_text(LONG_TINY)
     assert subprocess.run(_train_cmd(tiny_data, base / "c.toml", base / "cache", base / "full"),
@@ -360,7 +362,7 @@ def uninterrupted(tiny_data, tmp_path_factory):
     return torch.load(base / "full" / "model.pt", weights_only=False)["state_dict"], base / "c.toml", base / "cache"
 
 
-@pytest.mark.parametrize("sig,seed", [("SIGINT", 0), ("SIGTERM", 1), ("SIGINT", 2), ("SIGTERM", 3), ("SIGINT", 4)])
+@pytest.mark.parametrize("sig,seed", [("SIGINT", 0), ("SIGTERM", 1), ("SIGINT", 2)])
 def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data, tmp_path, uninterrupted, sig, seed):
     """Ctrl-C or SIGTERM at a seeded point of a run: exit 130 with how to resume; the resumed run ends with
     exactly the weights (parameters and batch-norm buffers) of a run never interrupted."""
@@ -372,7 +374,7 @@ def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data
     err_path = tmp_path / "stderr.txt"  # a file, not a pipe: a full pipe would block the run while we poll
     proc = subprocess.Popen(cmd, stderr=open(err_path, "w"))
     log = tmp_path / "cut" / "log.jsonl"
-    wait_lines = int(np.random.default_rng(seed).integers(3, 60))  # somewhere in the run
+    wait_lines = int(np.random.default_rng(seed).integers(3, 40))  # somewhere in the run
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if log.is_file() and len(log.read_text().splitlines()) >= wait_lines:

@@ -130,8 +130,10 @@ class TrainConfig:
     log_every: int = 10  # steps
     save_every: int = 50  # steps between resumable state saves (and every epoch end)
     threads: int = 0  # torch threads per process (0: torch's default)
-    # DataLoader worker processes that read the next batches while a step runs (0: read in the training
-    # process). Batches depend only on the step, so the number changes nothing but speed.
+    # DataLoader worker processes that read (and decode) the next batches of frames while a step runs (0: read
+    # in the training process). Batches depend only on the step, so the number changes nothing but speed. A
+    # network that learns nothing from pixels (backbone "none") trains on fixed inputs held in memory, read in
+    # the training process: there, workers measured 13x slower than none (benchmarks/rehearsal.py).
     workers: int = 2
     # Frame store of the cache (vis.data.framestore): "raw" uint8 (exact), or "jpeg" (decoded by the loader's
     # workers; for the real dataset at AlexNet's size, where raw frames would take ~144 GB).

@@ -211,7 +211,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     waited, stepped, seen = 0.0, 0.0, 0  # seconds waiting for batches, seconds in steps, windows trained on
     stop = _StopAtStep()  # Ctrl-C / SIGTERM: finish the step, save, then stop (a second one stops at once)
     augmenting = tc.augment and not cfg.model.frozen and batches.kind == "frames"
-    loader = iter(step_loader(batches, range(step, total_steps), workers=tc.workers, pin_memory=dev.type == "cuda"))
+    # fixed inputs are arrays in memory: read in this process (workers would only add copies between processes)
+    workers = tc.workers if batches.kind != "fixed" else 0
+    loader = iter(step_loader(batches, range(step, total_steps), workers=workers, pin_memory=dev.type == "cuda"))
     try:
         while step < total_steps:
             if stop.now(world):
