@@ -15,6 +15,7 @@ Pages (HTML and JS in ``vis/web/pages``) and the JSON they call:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 import socket
@@ -90,9 +91,14 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
     go (default: a new temporary folder, removed at shutdown)."""
     reg = Studies(studies)
     jobs = Jobs(Path(jobs_dir or tempfile.mkdtemp(prefix="vis-serve-")), max_upload=max_upload)
-    app = FastAPI(title="vis", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        jobs.close()
+
+    app = FastAPI(title="vis", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.jobs, app.state.studies = jobs, reg
-    app.add_event_handler("shutdown", jobs.close)
 
     def page(name: str) -> HTMLResponse:
         return HTMLResponse((PAGES / name).read_text(encoding="utf-8"))
