@@ -26,7 +26,7 @@ from starlette.requests import ClientDisconnect
 from vis.errors import VisError
 from vis.web.sounds import check_video
 
-MAX_UPLOAD = 200 * 1024 * 1024  # the demo takes videos up to 200 MB
+MAX_UPLOAD = 200_000_000  # the demo takes videos up to 200 MB (bytes)
 VIDEO_TYPES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")  # what the demo page accepts, by extension
 MAX_JOBS = 20  # finished jobs whose outputs are kept
 MAX_PENDING = 4  # queued or running jobs; more are refused with 503 until one finishes
