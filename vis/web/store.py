@@ -10,7 +10,8 @@ Tables::
 Session tokens are random (``secrets.token_urlsafe``) and only their SHA-256 is stored. ``trials`` is the
 JSON list of the participant's trials (:func:`vis.web.study.assign_trials`). Answering is idempotent: the
 first answer to a (participant, trial) is kept, and a retry or a double submit gets that stored answer
-back. Each call opens its own connection, so the store can be shared by the server's worker threads.
+back. Each thread has its own connection (made on its first call), so the store can be shared by the
+server's threads.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +84,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self._local = threading.local()
         if not self.path.parent.is_dir():
             raise VisError(f"{self.path.parent}: study folder does not exist")
         try:
@@ -93,14 +96,16 @@ class Store:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        try:
+        """This thread's connection (autocommit: each statement is its own transaction)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                 check_same_thread=True)
             db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
             db.row_factory = sqlite3.Row
-            yield db
-        finally:
-            db.close()
+            self._local.db = db
+        yield db
 
     # ------------------------------------------------------------------------------------ participants
 
