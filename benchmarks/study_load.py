@@ -63,10 +63,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(studies: Path, port: int, *, wait_s: float = 60.0) -> subprocess.Popen:
+def start_server(studies: Path, port: int, *, wait_s: float = 60.0, stdout=subprocess.DEVNULL) -> subprocess.Popen:
     """`vis serve --studies STUDIES --port PORT` in a new process, returned once it answers."""
     proc = subprocess.Popen([sys.executable, "-m", "vis", "serve", "--studies", str(studies), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+                            stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT)
     deadline = time.time() + wait_s
     while time.time() < deadline:
         if proc.poll() is not None:

@@ -18,6 +18,7 @@ from vis.web.store import Store
 from vis.web.study import DATABASE, load_manifest
 
 Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
+UNLABELLED = "unlabelled"  # the row of clips whose event has no material (or action) label; listed last
 CSV_COLUMNS = ("participant", "trial", "practice", "clip", "video", "time", "material", "action", "method",
                "real_side", "choice", "chose_real", "chose_method", "answered")
 
@@ -50,15 +51,15 @@ def summarize(manifest: dict, answers: list[dict]) -> dict:
     for a in scored:
         c = clips.get(a["clip"], {})
         fooled = int(not a["chose_real"])
-        for key in (("methods", None, a["method"]), ("material", c.get("material") or "unlabelled", a["method"]),
-                    ("action", c.get("action") or "unlabelled", a["method"])):
+        for key in (("methods", None, a["method"]), ("material", c.get("material") or UNLABELLED, a["method"]),
+                    ("action", c.get("action") or UNLABELLED, a["method"])):
             k_n = count.setdefault(key, [0, 0])
             k_n[0] += fooled
             k_n[1] += 1
     out: dict = {"methods": {m: _rate(*count.get(("methods", None, m), [0, 0])) for m in manifest["methods"]},
                  "material": {}, "action": {}, "answers": len(scored), "practice": len(answers) - len(scored),
                  "participants": len({a["participant"] for a in answers})}
-    for (kind, label, method), (k, n) in sorted(count.items(), key=lambda kv: str(kv[0])):
+    for (kind, label, method), (k, n) in sorted(count.items(), key=lambda kv: (kv[0][1] == UNLABELLED, str(kv[0]))):
         if kind != "methods":
             out[kind].setdefault(label, {})[method] = _rate(k, n)
     return out
