@@ -8,6 +8,7 @@ import io
 import json
 import random
 import socket
+import threading
 import time
 
 import httpx
@@ -18,6 +19,7 @@ from tests.conftest import clicks
 from tests.web_helpers import ADMIN, fake_study, live_server
 from vis.cli import main
 from vis.io import write_wav
+from vis.web.jobs import MAX_PENDING, Jobs
 from vis.web.results import summarize, wilson
 from vis.web.serve import build_app
 from vis.web.store import Store
@@ -240,3 +242,37 @@ def test_a_client_leaving_mid_upload_leaves_nothing(studies, tmp_path):
         assert no_leftovers(tmp_path)
         assert httpx.get(url + "/api/info").status_code == 200  # and goes on serving
         assert json.loads(httpx.get(url + "/study/s1/api/about").text)["trials"] == 6
+
+
+def test_jobs_keep_the_last_outputs_and_refuse_a_long_queue(tmp_path):
+    jobs = Jobs(tmp_path / "jobs", max_jobs=2)
+    folders = []
+    for n in range(4):
+        folder = tmp_path / "jobs" / f"job{n}"
+        folder.mkdir()
+        folders.append(folder)
+        job = jobs.submit("predict", lambda job: {"n": 1}, folder=folder)
+        for _ in range(100):
+            if job.finished:
+                break
+            time.sleep(0.01)
+    assert [f.exists() for f in folders] == [False, False, True, True]  # the two oldest outputs are gone
+    failing = jobs.submit("predict", lambda job: 1 / 0, folder=(tmp_path / "jobs" / "bad"))
+    for _ in range(100):
+        if failing.finished:
+            break
+        time.sleep(0.01)
+    assert failing.state == "failed" and "ZeroDivisionError" in failing.error
+    gate = threading.Event()
+    blocked = [jobs.submit("x", lambda job: gate.wait(5) and {}) for _ in range(MAX_PENDING)]
+    for _ in range(100):
+        if blocked[0].state == "running":
+            break
+        time.sleep(0.01)
+    with pytest.raises(Exception) as e:
+        jobs.submit("x", lambda job: {})
+    assert getattr(e.value, "status_code", None) == 503
+    gate.set()
+    jobs.close()
+    assert [j.state for j in blocked] == ["done"] + ["queued"] * (MAX_PENDING - 1), [j.view() for j in blocked]
+    assert not (tmp_path / "jobs").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -25,9 +26,7 @@ from vis.web.sounds import load_predictor
 from vis.web.store import Store
 from vis.web.study import create_study
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 STUDY_IDS = [f"2015-02-02-00-00-{i:02d}" for i in range(8)]  # the first for training, seven to test
 TIMEOUT_MS = 60_000
@@ -35,6 +34,9 @@ TIMEOUT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def browser():
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH (apt-get install chromium; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="no playwright (pip install -e '.[dev]')")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield b
@@ -134,3 +136,22 @@ def test_a_study_from_the_link_to_the_last_trial(browser, server):
         page.goto(url + "/admin/study/pilot")
         page.wait_for_selector("#methods tbody tr")
         assert "2 answers from 1 participants" in page.inner_text("#summary")
+
+
+def test_admin_creates_a_study_with_the_loaded_model(server):
+    url, studies = server
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    form = {"name": "web-made", "methods": "parametric", "trials": "1", "practice": "1", "per_video": "1"}
+    assert httpx.post(url + "/admin/api/studies", data=form).status_code == 401
+    job = httpx.post(url + "/admin/api/studies", data=form, headers=auth).json()
+    for _ in range(600):
+        if job["state"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+        job = httpx.get(f"{url}/api/jobs/{job['job']}").json()
+    assert job["state"] == "done", job
+    assert job["clips"] == 7 and job["join"] == "/study/web-made/join"
+    listed = {s["id"]: s for s in httpx.get(url + "/admin/api/studies", headers=auth).json()["studies"]}
+    assert listed["web-made"]["methods"] == ["parametric"] and listed["web-made"]["trials"] == 2
+    again = httpx.post(url + "/admin/api/studies", data=form, headers=auth)
+    assert again.status_code == 400 and "in use" in again.json()["detail"]
