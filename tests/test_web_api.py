@@ -185,6 +185,11 @@ def test_study_results_command(client, studies, tmp_path, capsys):
     (tmp_path / "study.json").write_text("{not json")
     assert main(["study", "results", str(tmp_path)]) == 2
     assert "study.json" in capsys.readouterr().err
+    m = json.loads((studies / "s1" / "study.json").read_text())
+    m["clips"][0]["real"] = "../../etc/passwd"  # a hand-edited manifest cannot serve files outside the study
+    (tmp_path / "study.json").write_text(json.dumps(m))
+    assert main(["study", "results", str(tmp_path)]) == 2
+    assert "not a path inside the study folder" in capsys.readouterr().err
 
 
 def no_leftovers(tmp_path):

@@ -65,6 +65,9 @@ def load_manifest(folder: str | os.PathLike) -> dict:
     for c in m["clips"]:
         if set(c.get("sounds", {})) != set(m["methods"]) or set(c.get("real_side", {})) != set(m["methods"]):
             raise VisError(f"{path}: clip {c.get('id')!r} lacks a sound or a side for some method")
+        for f in [c.get("real", "")] + list(c["sounds"].values()):
+            if not f or Path(f).is_absolute() or ".." in Path(f).parts:  # served files stay inside the study
+                raise VisError(f"{path}: clip {c.get('id')!r}: {f!r} is not a path inside the study folder")
     return m
 
 
