@@ -89,6 +89,17 @@ class Connection:
 
     async def request(self, method: str, path: str, body: dict | None = None,
                       headers: dict | None = None) -> tuple[int, dict]:
+        """Send one request; a kept-alive connection the server has closed meanwhile (its idle timeout) is
+        opened again and the request sent once more, as browsers do."""
+        reused = self.writer is not None
+        try:
+            return await self._request(method, path, body, headers)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            return await self._request(method, path, body, headers)
+
+    async def _request(self, method: str, path: str, body: dict | None, headers: dict | None) -> tuple[int, dict]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         data = json.dumps(body).encode() if body is not None else b""
@@ -115,7 +126,7 @@ class Connection:
 
 
 async def participant(host: str, port: int, study: str, n_answers: int, rng: random.Random,
-                      latencies: list[float], acked: dict, counts: dict) -> None:
+                      latencies: list[float], acked: dict, counts: dict, think: float = 0.0) -> None:
     main, spare = Connection(host, port), Connection(host, port)
     status, r = await main.request("POST", f"/study/{study}/api/join")
     if status != 200:
@@ -138,6 +149,8 @@ async def participant(host: str, port: int, study: str, n_answers: int, rng: ran
         return r
 
     for trial in range(n_answers):
+        if think:
+            await asyncio.sleep(rng.uniform(0, 2 * think))
         choice = rng.choice(["left", "right"])
         u = rng.random()
         if u < DOUBLE_P:
@@ -167,12 +180,13 @@ async def participant(host: str, port: int, study: str, n_answers: int, rng: ran
     spare.close()
 
 
-async def drive(port: int, participants: int, answers: int, seed: int) -> tuple[list[float], dict, dict]:
+async def drive(port: int, participants: int, answers: int, seed: int,
+                think: float = 0.0) -> tuple[list[float], dict, dict]:
     latencies: list[float] = []
     acked: dict = {}
     counts = {"requests": 0, "doubles": 0, "retries": 0, "changes": 0, "cut": 0, "disagreements": 0, "unfinished": 0}
     await asyncio.gather(*(participant("127.0.0.1", port, "load", answers, random.Random(seed * 100_003 + i),
-                                       latencies, acked, counts) for i in range(participants)))
+                                       latencies, acked, counts, think) for i in range(participants)))
     return latencies, acked, counts
 
 
@@ -192,7 +206,8 @@ def check(db: Path, acked: dict, participants: int, answers: int) -> dict:
             "duplicated": len(rows) - len(stored), "changed": changed, "participants_db": len(ids)}
 
 
-def run(*, participants: int = 100, answers: int = 40, seed: int = 0, timeout: float = 120.0) -> dict:
+def run(*, participants: int = 100, answers: int = 40, seed: int = 0, timeout: float = 120.0,
+        think: float = 0.0) -> dict:
     """The whole load test; returns its numbers (``ok`` when nothing was lost, duplicated or changed in time)."""
     with tempfile.TemporaryDirectory(prefix="vis-load-") as tmp:
         folder = make_study(Path(tmp), answers, seed=seed)
@@ -201,14 +216,14 @@ def run(*, participants: int = 100, answers: int = 40, seed: int = 0, timeout: f
         try:
             t0 = time.perf_counter()
             latencies, acked, counts = asyncio.run(asyncio.wait_for(
-                drive(port, participants, answers, seed), timeout))
+                drive(port, participants, answers, seed, think), timeout))
             seconds = time.perf_counter() - t0
         finally:
             proc.terminate()
             proc.wait(timeout=30)
         db = check(folder / "study.db", acked, participants, answers)
     ms = np.asarray(latencies) * 1000
-    out = {"participants": participants, "answers_each": answers, "seconds": round(seconds, 2),
+    out = {"participants": participants, "answers_each": answers, "think_s": think, "seconds": round(seconds, 2),
            "answer_requests": counts["requests"], "requests_per_s": round(counts["requests"] / seconds, 1),
            "p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1),
            "max_ms": round(float(ms.max()), 1), **{k: v for k, v in counts.items() if k != "requests"}, **db}
@@ -223,10 +238,14 @@ def main() -> int:
     ap.add_argument("--answers", type=int, default=40, help="answers per participant")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds the participants may take in all")
+    ap.add_argument("--think", type=float, default=0.0, help="mean seconds a participant waits before each answer "
+                    "(default 0: every participant always has a request in flight, the worst case)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
-    r = run(participants=args.participants, answers=args.answers, seed=args.seed, timeout=args.timeout)
-    print(f"{r['participants']} participants x {r['answers_each']} answers in {r['seconds']} s: "
+    r = run(participants=args.participants, answers=args.answers, seed=args.seed, timeout=args.timeout,
+            think=args.think)
+    print(f"{r['participants']} participants x {r['answers_each']} answers (think {r['think_s']} s) "
+          f"in {r['seconds']} s: "
           f"{r['answer_requests']} answer requests ({r['doubles']} double submits, {r['retries']} retries, "
           f"{r['cut']} cut off, {r['changes']} changes), {r['requests_per_s']}/s; latency p50 {r['p50_ms']} ms, "
           f"p95 {r['p95_ms']} ms, max {r['max_ms']} ms")
