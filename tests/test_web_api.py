@@ -212,7 +212,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(client, tmp_path):
     assert r.status_code == 415 and "not a video type" in r.json()["detail"]
     r = post(wav.read_bytes(), "sound.mp4")  # a wav renamed
     assert r.status_code == 415 and "no video stream" in r.json()["detail"]
-    for name in ("../../etc/passwd.mp4", "a/b.mp4", "..\\x.mp4", "x/../../y.mp4"):
+    for name in ("../../etc/passwd.mp4", "a/b.mp4", "..\\x.mp4", "x/../../y.mp4", "..%2F..%2Fetc%2Fpasswd.mp4"):
         r = post(b"\x00" * 100, name)
         assert r.status_code == 400 and "path" in r.json()["detail"], name
     assert post(b"", "empty.mp4").status_code == 400

@@ -78,7 +78,7 @@ def page_of(browser, name: str):
 
 def test_demo_upload_gives_a_video_that_plays_with_sound(browser, server, tmp_path):
     url, _ = server
-    video = tmp_path / "my clip.mp4"
+    video = tmp_path / "my clip, Schlag 日本.mp4"  # sent URI-encoded: a header holds Latin-1 only
     write_video(video, moving_square_frames(45, w=64, h=48))  # 1.5 s, silent
     with page_of(browser, "demo") as page:
         page.goto(url + "/")

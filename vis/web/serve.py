@@ -21,6 +21,7 @@ import secrets
 import socket
 import tempfile
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,7 @@ from pydantic import BaseModel
 from vis.errors import VisError
 from vis.web.jobs import MAX_UPLOAD, OUTPUTS, VIDEO_TYPES, Job, Jobs
 from vis.web.results import csv_rows, csv_text, summarize, table
-from vis.web.sounds import load_predictor, predict_upload
+from vis.web.sounds import load_predictor, open_dataset, predict_upload
 from vis.web.store import TOKEN_BYTES, Participant, Store
 from vis.web.study import (
     DATABASE,
@@ -77,7 +78,9 @@ class Studies:
                 if not STUDY_NAME.match(sid) or not (self.root / sid / "study.json").is_file():
                     raise HTTPException(404, f"no study {sid[:64]!r}")
                 try:
-                    self._loaded[sid] = (load_manifest(self.root / sid), Store(self.root / sid / DATABASE))
+                    manifest = load_manifest(self.root / sid)
+                    manifest["by_id"] = {c["id"]: c for c in manifest["clips"]}
+                    self._loaded[sid] = (manifest, Store(self.root / sid / DATABASE))
                 except VisError as e:
                     raise HTTPException(500, str(e)) from None
             return self._loaded[sid]
@@ -148,7 +151,8 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
     async def upload(request: Request, method: Literal["example", "parametric"] = "example"):
         if predictor is None:
             raise HTTPException(503, "no model is loaded (start the server with `vis serve --model RUN`)")
-        folder, video = await jobs.receive(request, name=request.headers.get("x-filename", "upload.mp4"))
+        name = urllib.parse.unquote(request.headers.get("x-filename", "upload.mp4"))  # the page URI-encodes it
+        folder, video = await jobs.receive(request, name=name)
 
         def work(job: Job) -> dict:
             job.stage = "predicting the sound"
@@ -216,7 +220,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         t = trial_of(p, trial)
         if side not in SIDES:
             raise HTTPException(404, "side is left or right")
-        clip = next(c for c in manifest["clips"] if c["id"] == t["clip"])
+        clip = manifest["by_id"][t["clip"]]
         rel = clip["real"] if clip["real_side"][t["method"]] == side else clip["sounds"][t["method"]]
         return FileResponse(reg.root / sid / rel, media_type="video/mp4")
 
@@ -230,7 +234,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
                 raise HTTPException(409, "this study is closed and takes no more answers")
             row, new = stored[0], False
         else:
-            clip = next(c for c in manifest["clips"] if c["id"] == t["clip"])
+            clip = manifest["by_id"][t["clip"]]
             real_side = clip["real_side"][t["method"]]
             row, new = store.answer(p.id, body.trial, {
                 "clip": clip["id"], "video": clip["video"], "method": t["method"], "practice": int(t["practice"]),
@@ -322,6 +326,8 @@ def serve(*, model: Path | None, host: str, port: int, data: Path | None, studie
         except OSError as e:
             raise VisError(f"{host}:{port}: cannot listen there ({e.strerror or e})") from None
     predictor = load_predictor(model, device=device) if model is not None else None
+    if data is not None:
+        open_dataset(data)  # a dataset that cannot be read is refused now, not when a study is made from it
     token = secrets.token_urlsafe(TOKEN_BYTES)
     app = build_app(studies=studies, admin_token=token, predictor=predictor, data=data,
                     model_name=str(model or ""))

@@ -13,7 +13,7 @@ function upload(file, method) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/jobs?method=" + encodeURIComponent(method));
-    xhr.setRequestHeader("X-Filename", file.name);
+    xhr.setRequestHeader("X-Filename", encodeURIComponent(file.name));  // headers carry Latin-1 only
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.upload.onprogress = e => {
       if (e.lengthComputable) $("status").textContent = "uploading " + Math.round(100 * e.loaded / e.total) + " %";
