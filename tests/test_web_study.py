@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 
 from tests.conftest import TINY_IDS
+from tests.web_helpers import rms_db
 from vis.cli import main
 from vis.io import probe, read_audio
 from vis.web.study import load_manifest
@@ -53,6 +54,18 @@ def test_study_create_writes_clips_with_real_and_predicted_sound(tiny_data, tiny
     assert (out / "study.db").is_file() and not list(tmp_path.glob(".*building*"))
     res = json.loads((out / "study.json").read_text())
     assert res["data"] == str(tiny_data.resolve()) and res["model"] == str(tiny_run)
+
+
+def test_match_level_gives_the_predicted_sound_the_real_ones_level(tiny_data, tiny_run, tmp_path, capsys):
+    out = tmp_path / "level"
+    assert main(["study", "create", str(tiny_data), "--model", str(tiny_run), "--out", str(out), "--clip", "0.6",
+                 "--match-level", "--device", "cpu"]) == 0
+    m = load_manifest(out)
+    assert m["match_level"] is True and not list((out / "clips").glob(".*"))
+    for c in m["clips"]:
+        real = rms_db(out / c["real"])
+        for f in c["sounds"].values():
+            assert abs(rms_db(out / f) - real) < 1.5, (f, rms_db(out / f), real)
 
 
 def test_study_create_refuses_bad_input_in_one_line(tiny_data, tiny_run, tmp_path, capsys):

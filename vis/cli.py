@@ -259,7 +259,7 @@ def cmd_study_create(args) -> int:
 
     m = create_study(args.data, args.model, args.out, methods=args.methods.split(",") if args.methods else None,
                      trials=args.trials, practice=args.practice, seed=args.seed, clip_s=args.clip,
-                     per_video=args.per_video, device=args.device)
+                     per_video=args.per_video, match_level=args.match_level, device=args.device)
     n = trials_per_participant(m)
     print(f"wrote {len(m['clips'])} clips from {len({c['video'] for c in m['clips']})} test videos "
           f"({', '.join(['real'] + m['methods'])}) to {Path(args.out).resolve()}; each participant gets {n} trials, "
@@ -410,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-video", type=int, default=15, help="impacts sampled per test video (default 15)")
     p.add_argument("--clip", type=float, default=2.0, help="clip length in seconds, centred on the impact (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling and of the left/right order")
+    p.add_argument("--match-level", action="store_true", help="scale each predicted sound to the real sound's "
+                   "RMS, so that loudness alone does not give it away")
     _device_option(p)
     p.set_defaults(func=cmd_study_create)
     p = study.add_parser("results", help="rate each method was chosen as real, with 95 %% Wilson intervals")

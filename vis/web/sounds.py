@@ -21,6 +21,7 @@ from vis.io import AAC_RATES, NTSC_FPS, iter_frames, mux_audio, probe, read_audi
 from vis.predict import Predictor, predict_sounds, predict_video
 
 CLIP_RATE = 48_000  # real sound whose rate an mp4 cannot hold (AAC) is resampled to 48 kHz
+MAX_GAIN_DB = 40.0  # level matching raises a predicted sound by at most 40 dB (a silent prediction stays quiet)
 
 
 def open_dataset(data: str | os.PathLike) -> Dataset:
@@ -52,12 +53,18 @@ def predict_upload(predictor: Predictor, video: Path, out: Path, png: Path, *, m
     return predict_video(video, predictor, out, method=method, png=png, progress=False)
 
 
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+
+
 def clip_sounds(ds: Dataset, vid: str, predictor: Predictor, clips_dir: Path, *, methods: list[str], clip_s: float,
-                per_video: int, rng: np.random.Generator, first: int) -> list[dict]:
+                per_video: int, rng: np.random.Generator, first: int, match_level: bool = False) -> list[dict]:
     """The clips of one test video: up to ``per_video`` annotated impacts with ``clip_s`` of video around
     them, each as ``cNNNN_real.mp4`` and ``cNNNN_METHOD.mp4`` in ``clips_dir`` (the same frames, with the
     real or the predicted sound; ``NNNN`` counts from ``first``). The model sees only the clip's frames.
-    Material and action are the annotated event's. Returns one manifest entry per clip."""
+    ``match_level``: each predicted sound is scaled to the RMS of the clip's real sound (by at most
+    MAX_GAIN_DB), so that loudness alone does not tell them apart. Material and action are the annotated
+    event's. Returns one manifest entry per clip."""
     video = ds.video_path(vid)
     audio, sr = read_audio(ds.audio_path(vid), mono=True)
     if sr not in AAC_RATES:
@@ -80,8 +87,17 @@ def clip_sounds(ds: Dataset, vid: str, predictor: Predictor, clips_dir: Path, *,
         write_video(silent, [f[:h, :w] for f in frames])
         a = int(round(start * sr))
         n = int(round(len(frames) / float(NTSC_FPS) * sr))
-        mux_audio(silent, audio[a : a + n], sr, clips_dir / f"{cid}_real.mp4")
-        predict_sounds(silent, predictor, {m: (clips_dir / f"{cid}_{m}.mp4", None) for m in methods}, progress=False)
+        real = audio[a : a + n]
+        mux_audio(silent, real, sr, clips_dir / f"{cid}_real.mp4")
+        wavs = {m: clips_dir / f".{cid}_{m}.wav" if match_level else None for m in methods}
+        predict_sounds(silent, predictor, {m: (clips_dir / f"{cid}_{m}.mp4", wavs[m]) for m in methods},
+                       progress=False)
+        for m, wav in wavs.items():
+            if wav is not None:  # the predicted waveform, scaled to the real sound's level
+                wave, wsr = read_audio(wav, mono=True)
+                gain = min(_rms(real) / max(_rms(wave), 1e-12), 10 ** (MAX_GAIN_DB / 20))
+                mux_audio(silent, np.clip(wave * gain, -1, 1), wsr, clips_dir / f"{cid}_{m}.mp4")
+                wav.unlink()
         silent.unlink()
         out.append({"id": cid, "video": vid, "time": round(e.time, 4), "start": round(start, 4),
                     "material": e.material, "action": e.action, "real": f"clips/{cid}_real.mp4",

@@ -113,10 +113,12 @@ def new_study(out: str | os.PathLike, clips: list[dict], *, methods: list[str], 
 
 def create_study(data: str | os.PathLike, model, out: str | os.PathLike, *, methods: list[str] | None = None,
                  trials: int = TRIALS, practice: int = PRACTICE, seed: int = 0, clip_s: float = CLIP_S,
-                 per_video: int = PER_VIDEO, device: str = "cpu", progress: bool = True) -> dict:
+                 per_video: int = PER_VIDEO, match_level: bool = False, device: str = "cpu",
+                 progress: bool = True) -> dict:
     """Build a study folder ``out`` from ``data``'s test split with ``model`` (a run folder, or a loaded
-    :class:`vis.predict.Predictor`). The folder is made under a temporary name and renamed when complete.
-    Returns the manifest."""
+    :class:`vis.predict.Predictor`). ``match_level``: scale each predicted sound to the RMS of the real one
+    (:func:`vis.web.sounds.clip_sounds`). The folder is made under a temporary name and renamed when
+    complete. Returns the manifest."""
     from tqdm import tqdm
 
     from vis.web.sounds import clip_sounds, load_predictor, open_dataset
@@ -146,11 +148,11 @@ def create_study(data: str | os.PathLike, model, out: str | os.PathLike, *, meth
     try:
         for vid in tqdm(test, desc="study clips", unit="video", disable=not progress):
             clips += clip_sounds(ds, vid, predictor, building / "clips", methods=methods, clip_s=clip_s,
-                                 per_video=per_video, rng=rng, first=len(clips))
+                                 per_video=per_video, rng=rng, first=len(clips), match_level=match_level)
         if not clips:
             raise VisError(f"{ds.root}: no annotated impact in the test split has {clip_s:g} s of video around it")
         about = {"data": str(ds.root), "model": str(model) if isinstance(model, (str, os.PathLike)) else "",
-                 "per_video": per_video}
+                 "per_video": per_video, "match_level": match_level}
         manifest = new_study(building, clips, methods=methods, trials=trials, practice=practice, seed=seed,
                              clip_s=clip_s, about=about, sid=study_id(out))
         os.replace(building, out)
