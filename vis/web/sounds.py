@@ -22,6 +22,7 @@ from vis.predict import Predictor, predict_sounds, predict_video
 
 CLIP_RATE = 48_000  # real sound whose rate an mp4 cannot hold (AAC) is resampled to 48 kHz
 MAX_GAIN_DB = 40.0  # level matching raises a predicted sound by at most 40 dB (a silent prediction stays quiet)
+LEVEL_PASSES = 2  # level matching encodes twice: the second corrects what AAC changed (to within ~0.1 dB)
 
 
 def open_dataset(data: str | os.PathLike) -> Dataset:
@@ -92,11 +93,16 @@ def clip_sounds(ds: Dataset, vid: str, predictor: Predictor, clips_dir: Path, *,
         wavs = {m: clips_dir / f".{cid}_{m}.wav" if match_level else None for m in methods}
         predict_sounds(silent, predictor, {m: (clips_dir / f"{cid}_{m}.mp4", wavs[m]) for m in methods},
                        progress=False)
+        if match_level:  # levels as decoded from the mp4s, so that AAC's own loss is matched too
+            target = _rms(read_audio(clips_dir / f"{cid}_real.mp4", mono=True)[0])
         for m, wav in wavs.items():
-            if wav is not None:  # the predicted waveform, scaled to the real sound's level
+            if wav is not None:  # the predicted waveform, scaled to the real sound's level (twice: AAC again)
                 wave, wsr = read_audio(wav, mono=True)
-                gain = min(_rms(real) / max(_rms(wave), 1e-12), 10 ** (MAX_GAIN_DB / 20))
-                mux_audio(silent, np.clip(wave * gain, -1, 1), wsr, clips_dir / f"{cid}_{m}.mp4")
+                gain = min(target / max(_rms(wave), 1e-12), 10 ** (MAX_GAIN_DB / 20))
+                for _ in range(LEVEL_PASSES):
+                    mux_audio(silent, np.clip(wave * gain, -1, 1), wsr, clips_dir / f"{cid}_{m}.mp4")
+                    got = _rms(read_audio(clips_dir / f"{cid}_{m}.mp4", mono=True)[0])
+                    gain = min(gain * target / max(got, 1e-12), 10 ** (MAX_GAIN_DB / 20))
                 wav.unlink()
         silent.unlink()
         out.append({"id": cid, "video": vid, "time": round(e.time, 4), "start": round(start, 4),
