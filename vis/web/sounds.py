@@ -58,6 +58,18 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
 
 
+def _match_level(silent: Path, wav: Path, out: Path, target: float) -> None:
+    """Write ``out``: ``silent`` with the sound of ``wav`` scaled so that its RMS, as decoded from ``out``,
+    is ``target`` (the real clip's, decoded likewise): AAC changes the level a little, so the gain is
+    corrected after each of LEVEL_PASSES encodings. Never more than MAX_GAIN_DB."""
+    wave, sr = read_audio(wav, mono=True)
+    most = 10 ** (MAX_GAIN_DB / 20)
+    gain = min(target / max(_rms(wave), 1e-12), most)
+    for _ in range(LEVEL_PASSES):
+        mux_audio(silent, np.clip(wave * gain, -1, 1), sr, out)
+        gain = min(gain * target / max(_rms(read_audio(out, mono=True)[0]), 1e-12), most)
+
+
 def clip_sounds(ds: Dataset, vid: str, predictor: Predictor, clips_dir: Path, *, methods: list[str], clip_s: float,
                 per_video: int, rng: np.random.Generator, first: int, match_level: bool = False) -> list[dict]:
     """The clips of one test video: up to ``per_video`` annotated impacts with ``clip_s`` of video around
@@ -88,21 +100,14 @@ def clip_sounds(ds: Dataset, vid: str, predictor: Predictor, clips_dir: Path, *,
         write_video(silent, [f[:h, :w] for f in frames])
         a = int(round(start * sr))
         n = int(round(len(frames) / float(NTSC_FPS) * sr))
-        real = audio[a : a + n]
-        mux_audio(silent, real, sr, clips_dir / f"{cid}_real.mp4")
+        mux_audio(silent, audio[a : a + n], sr, clips_dir / f"{cid}_real.mp4")
         wavs = {m: clips_dir / f".{cid}_{m}.wav" if match_level else None for m in methods}
         predict_sounds(silent, predictor, {m: (clips_dir / f"{cid}_{m}.mp4", wavs[m]) for m in methods},
                        progress=False)
-        if match_level:  # levels as decoded from the mp4s, so that AAC's own loss is matched too
+        if match_level:
             target = _rms(read_audio(clips_dir / f"{cid}_real.mp4", mono=True)[0])
-        for m, wav in wavs.items():
-            if wav is not None:  # the predicted waveform, scaled to the real sound's level (twice: AAC again)
-                wave, wsr = read_audio(wav, mono=True)
-                gain = min(target / max(_rms(wave), 1e-12), 10 ** (MAX_GAIN_DB / 20))
-                for _ in range(LEVEL_PASSES):
-                    mux_audio(silent, np.clip(wave * gain, -1, 1), wsr, clips_dir / f"{cid}_{m}.mp4")
-                    got = _rms(read_audio(clips_dir / f"{cid}_{m}.mp4", mono=True)[0])
-                    gain = min(gain * target / max(got, 1e-12), 10 ** (MAX_GAIN_DB / 20))
+            for m, wav in wavs.items():
+                _match_level(silent, wav, clips_dir / f"{cid}_{m}.mp4", target)
                 wav.unlink()
         silent.unlink()
         out.append({"id": cid, "video": vid, "time": round(e.time, 4), "start": round(start, 4),
