@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check vis tests benchmarks
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n auto
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

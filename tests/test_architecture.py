@@ -12,8 +12,8 @@ import vis
 PACKAGE = Path(vis.__file__).parent
 # Lowest first: a module may import from its own room and the rooms before it, never from a later one.
 LAYERS = ["vis.errors", "vis.audio", "vis.plots", "vis.data", "vis.splits", "vis.config", "vis.model", "vis.sound",
-          "vis.eval", "vis.objective", "vis.train", "vis.pipeline", "vis.synth", "vis.demo", "vis.commands", "vis.web",
-          "vis.cli", "vis.__main__"]
+          "vis.eval", "vis.objective", "vis.train", "vis.pipeline", "vis.synth", "vis.demo", "vis.web",
+          "vis.commands", "vis.cli", "vis.__main__"]
 MAX_LINES = 360
 
 

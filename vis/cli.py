@@ -24,6 +24,9 @@ from vis.commands import (
     cmd_onsets,
     cmd_predict,
     cmd_prepare,
+    cmd_serve,
+    cmd_study_create,
+    cmd_study_results,
     cmd_synth,
     cmd_train,
 )
@@ -185,6 +188,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="processes for data synthesis")
     _device_option(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="web demo (upload a video, get it back with sound) and listening studies")
+    p.add_argument("--model", type=Path, help="run folder loaded once for the demo page and for new studies")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data", type=Path, help="dataset whose test split studies made on the admin page use")
+    p.add_argument("--studies", type=Path, default=Path("studies"), help="folder of study folders (default studies)")
+    _device_option(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("study", help="listening studies (paper Sec. 6.2): create one, read its results")
+    study = p.add_subparsers(dest="study_command", required=True, metavar="ACTION")
+    p = study.add_parser("create", help="impact-centred clips with real and predicted sound from DATA's test split")
+    p.add_argument("data", type=Path, help="Greatest Hits folder with a test split")
+    p.add_argument("--model", type=Path, required=True, help="run folder (a detection model makes sound for clips)")
+    p.add_argument("--out", type=Path, required=True, help="new study folder (its name is the study's id)")
+    p.add_argument("--methods", help="comma-separated: example, parametric (default both)")
+    p.add_argument("--trials", type=int, default=20, help="scored trials per participant (default 20; at most "
+                   "one per test video after the practice ones)")
+    p.add_argument("--practice", type=int, default=5, help="practice trials with the answer shown (default 5)")
+    p.add_argument("--per-video", type=int, default=15, help="impacts sampled per test video (default 15)")
+    p.add_argument("--clip", type=float, default=2.0, help="clip length in seconds, centred on the impact (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling and of the left/right order")
+    p.add_argument("--match-level", action="store_true", help="scale each predicted sound to the real sound's "
+                   "RMS, so that loudness alone does not give it away")
+    _device_option(p)
+    p.set_defaults(func=cmd_study_create)
+    p = study.add_parser("results", help="rate each method was chosen as real, with 95 %% Wilson intervals")
+    p.add_argument("study", type=Path, help="study folder")
+    p.add_argument("--csv", type=Path, help="also write one row per answer")
+    p.set_defaults(func=cmd_study_results)
     return parser
 
 

@@ -204,3 +204,32 @@ def cmd_demo(args) -> int:
     print(f"  {s['videos']}/  (held-out videos with predicted and with true sound)")
     print(f"  {s['figures']}/  (predicted vs real cochleagrams)")
     return 0
+
+
+def cmd_serve(args) -> int:
+    from vis.web.serve import serve
+
+    serve(model=args.model, host=args.host, port=args.port, data=args.data, studies=args.studies, device=args.device)
+    return 0
+
+
+def cmd_study_create(args) -> int:
+    from vis.web.study import create_study, trials_per_participant
+
+    m = create_study(args.data, args.model, args.out, methods=args.methods.split(",") if args.methods else None,
+                     trials=args.trials, practice=args.practice, seed=args.seed, clip_s=args.clip,
+                     per_video=args.per_video, match_level=args.match_level, device=args.device)
+    n = trials_per_participant(m)
+    print(f"wrote {len(m['clips'])} clips from {len({c['video'] for c in m['clips']})} test videos "
+          f"({', '.join(['real'] + m['methods'])}) to {Path(args.out).resolve()}; each participant gets {n} trials, "
+          f"the first {min(n, m['practice'])} practice. Serve it with: vis serve --studies {Path(args.out).parent}")
+    return 0
+
+
+def cmd_study_results(args) -> int:
+    from vis.web.results import study_results
+
+    print(study_results(args.study, csv_path=args.csv))
+    if args.csv:
+        print(f"wrote {args.csv} (one row per answer)")
+    return 0
