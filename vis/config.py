@@ -1,4 +1,4 @@
-"""Every training option in one place: :class:`TrainConfig` here, :class:`vis.model.ModelConfig` for the network.
+"""Every training option in one place: :class:`TrainConfig` and, for the network, :class:`ModelConfig`.
 
 ``vis train`` builds its config with :func:`load_config`: the defaults, then a shipped preset
 (``presets/paper.toml``: the paper's exact recipe), then the user's ``--config run.toml`` (``[model]`` and

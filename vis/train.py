@@ -3,7 +3,7 @@
 A run folder holds:
 
 - ``model.pt``: the checkpoint another command loads with no flags: network weights, its
-  :class:`vis.model.ModelConfig`, the sound PCA (mean and components of the square-rooted envelopes),
+  :class:`vis.config.ModelConfig`, the sound PCA (mean and components of the square-rooted envelopes),
   and the training config; written atomically at the end of each epoch that lowers the validation sq_err
   (:func:`vis.eval.metrics.sq_err` of the decoded prediction: the robust loss can be won by a prediction
   constant in time, the squared error cannot). The detection task keeps selecting on its validation loss,
@@ -55,6 +55,7 @@ from vis.model.device import autocast, resolve_device
 from vis.model.inputs import draw_augmentation, fix_inputs, forward, input_kind
 from vis.model.network import VisNet
 from vis.objective import evaluate_windows, learning_rate, no_video_sq_err, window_loss
+from vis.plots import save_training_curves_png
 
 CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this often (a plot takes ~0.5 s), and at the end
 
@@ -105,7 +106,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     ``net``: the network to start from, :func:`initial_network` of ``cfg`` (built here when not given).
 
     ``max_steps`` stops after that many steps in this call (saving resumable state), e.g. to time-box.
-    ``device``: see :func:`vis.model.network.resolve_device` (``auto``: CUDA when present); ``amp``: bf16 autocast
+    ``device``: see :func:`vis.model.device.resolve_device` (``auto``: CUDA when present); ``amp``: bf16 autocast
     of the forward pass (None: on CUDA only).
 
     Returns a summary: ``steps``, ``epochs``, ``train_loss``, ``val_sq_err`` and ``val_loss`` of the epoch
@@ -198,8 +199,6 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
 
     def curves() -> None:
         if rank == 0:
-            from vis.plots import save_training_curves_png
-
             entries = [json.loads(ln) for ln in log_path.read_text().splitlines() if ln.strip()]
             save_training_curves_png(out / "curves.png", entries, kept=best[1] or None)
         plotted[:] = [step, time.time()]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import warnings
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vis.audio.bands import SR
+from vis.audio.bands import COMPRESSION, N_BANDS, SR
 from vis.audio.cochleagram import cochleagram
 from vis.audio.onsets import detect_onsets
 from vis.data.dataset import read_times
@@ -85,14 +86,9 @@ def file_stamp(path: Path) -> dict:
 
 
 def _sound_params() -> dict:
-    import inspect
-
-    from vis.audio import cochleagram, onsets
-
-    detector = {k: p.default for k, p in inspect.signature(onsets.detect_onsets).parameters.items()
+    detector = {k: p.default for k, p in inspect.signature(detect_onsets).parameters.items()
                 if p.default is not inspect.Parameter.empty}
-    return {"version": FEATURES_VERSION, "sr": cochleagram.SR, "bands": cochleagram.N_BANDS,
-            "compression": cochleagram.COMPRESSION, "onsets": detector}
+    return {"version": FEATURES_VERSION, "sr": SR, "bands": N_BANDS, "compression": COMPRESSION, "onsets": detector}
 
 
 def is_fresh(sidecar: Path, meta: dict) -> bool:

@@ -72,8 +72,10 @@ from vis.eval.metrics import (
     sq_err,
 )
 from vis.eval.proxy import load_study, proxy_metrics, study_comparison
+from vis.eval.report import evaluation_report
 from vis.model.checkpoint import load_model, no_video_sounds
 from vis.model.losses import robust_loss
+from vis.plots import save_confusion_png, save_mean_cochleagrams_png, save_prediction_figure_png
 from vis.sound.exemplars import ExemplarBank
 from vis.sound.peaks import peak_params
 from vis.sound.predict import predict_cached
@@ -238,8 +240,6 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     metrics["seconds"] = round(time.time() - t0, 1)
     with atomic_output(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(_clean(metrics), indent=2))
-    from vis.eval.report import evaluation_report
-
     with atomic_output(out / "report.md") as tmp:
         tmp.write_text(evaluation_report(metrics, run=str(run), data=str(ds.root)))
     return metrics
@@ -258,8 +258,6 @@ def baseline_verdict(network: float, baselines: dict[str, float]) -> dict:
 
 
 def _figures(figs: Path, tr, tr_lab, te, te_lab, feats, classifiers, net, pca, te_videos, ds) -> None:
-    from vis.plots import save_confusion_png, save_mean_cochleagrams_png, save_prediction_figure_png
-
     real = np.concatenate([tr.targets, te.targets])
     for kind in ("material", "reaction"):
         lab = np.concatenate([tr_lab[kind], te_lab[kind]])

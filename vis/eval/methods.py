@@ -120,7 +120,7 @@ def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, l
     """Detection AP and onset accuracy / AP over full test videos (every annotated event is an onset).
 
     The peaks scored are those the model's sound has: prominence ``>= prominence_db``, at least ``min_gap``
-    s apart (:func:`vis.sound.predict.peak_params` of its checkpoint).
+    s apart (:func:`vis.sound.peaks.peak_params` of its checkpoint).
     """
     aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
     all_p, all_s, all_t, offset = [], [], [], 0.0

@@ -4,6 +4,7 @@ EfficientNet-Lite0 (the colour trunk, and the ImageNet features of the baselines
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -59,8 +60,6 @@ class AlexNet(nn.Module):
 
 def load_alexnet_weights(net: AlexNet, path: str) -> None:
     """Load torchvision-layout ImageNet weights (``alexnet-owt-*.pth``) from a local file."""
-    from pathlib import Path
-
     p = Path(path)
     if not p.is_file():
         raise VisError(f"{p}: AlexNet weights file not found")

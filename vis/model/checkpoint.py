@@ -1,6 +1,6 @@
 """The checkpoint: what a run folder's ``model.pt`` holds and how any command loads it with no flags.
 
-``model.pt`` carries the network's weights and :class:`vis.model.ModelConfig`, the sound PCA
+``model.pt`` carries the network's weights and :class:`vis.config.ModelConfig`, the sound PCA
 (:class:`SoundPCA`: mean and components of the square-rooted envelopes, paper Sec. 5.1) and the training
 config; a detection model also its fitted peak picking and colouring. Inference and evaluation load it
 from here, without importing the training code.
@@ -60,7 +60,7 @@ def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = 
 
 def load_model(run: str | os.PathLike, *, device: str = "cpu") -> tuple[VisNet, SoundPCA, dict]:
     """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode, on ``device``,
-    see :func:`vis.model.network.resolve_device`; a model trained on a GPU loads on a CPU), PCA, checkpoint."""
+    see :func:`vis.model.device.resolve_device`; a model trained on a GPU loads on a CPU), PCA, checkpoint."""
     p = Path(run)
     p = p / "model.pt" if p.is_dir() else p
     if not p.is_file():

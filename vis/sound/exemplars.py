@@ -13,7 +13,7 @@ product) and re-ranks them by exact L1 distance; ``exact=True`` compares with ev
 the two agree is measured in the tests and in ``benchmarks/bench_exemplars.py``.
 
 Visual memory: a bank built by ``vis train`` also holds what each impact looked like (the ImageNet features
-of its centre frame, :func:`vis.model.network.colour_features`). The network's regressed sound hedges between the
+of its centre frame, :func:`vis.model.backbones.colour_features`). The network's regressed sound hedges between the
 materials a frame could show; the training impacts that look most alike do not. So a new impact's sound
 takes its loudness over time from the network and its spectrum partly from the network (SPECTRUM_MIX),
 the rest from the look-alike training impacts (:meth:`ExemplarBank.visual_prior`, :func:`visual_spectrum`),
@@ -88,7 +88,7 @@ class ExemplarBank:
     audio : np.ndarray [shape=(M, L)] int16, waveform at ``sr``; the centre frame's time is sample ``pre``
     labels : np.ndarray [shape=(M,)] str, material of the nearest annotated event ('' if none)
     visual : np.ndarray [shape=(M, 1280)] float16 or None, unit ImageNet features of each impact's centre
-        frame (:func:`vis.model.network.colour_features`): the visual memory
+        frame (:func:`vis.model.backbones.colour_features`): the visual memory
     source : str, what the bank was built from (a hash of the dataset and windows; '' if unknown), so that
         a run on the same training impacts can take it as it is
     """

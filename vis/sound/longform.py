@@ -39,7 +39,7 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
 
     env : [T, 42] predicted envelopes on the frame grid (row times ``times``); ``colour`` an optional
     function applied to each query window before the search (the detection model's colouring); ``visual``
-    [P, D] what each peak's frame looks like (:func:`vis.model.network.colour_features`): with a bank that has a
+    [P, D] what each peak's frame looks like (:func:`vis.model.backbones.colour_features`): with a bank that has a
     visual memory, the query's spectrum is drawn towards the look-alike impacts' (:func:`visual_spectrum`)
     and the search weighs how alike they look.
     Returns the waveform at ``bank.sr`` [duration * sr] and one record per pasted impact.

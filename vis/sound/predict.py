@@ -35,6 +35,7 @@ from vis.errors import VisError
 from vis.model.backbones import colour_features
 from vis.model.checkpoint import load_model
 from vis.model.device import autocast, model_device
+from vis.plots import save_cochleagram_png
 from vis.sound.exemplars import ExemplarBank
 from vis.sound.longform import Colouring, synthesize_long
 from vis.sound.peaks import Prediction, detect_peaks, impact_envelope, parametric_wave, peak_params
@@ -140,7 +141,7 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
     impact nearest to the predicted features there (paper Sec. 6.1); ``parametric`` imposes on noise
     (Sec. 5.2) the envelopes of :func:`impact_envelope`, or, without an exemplar bank to take the average
     impact from, the predicted envelopes as they are. ``looks(times) -> [P, D]`` tells what the frames at
-    the peak times look like (:func:`vis.model.network.colour_features`); with a bank that has a visual memory, each
+    the peak times look like (:func:`vis.model.backbones.colour_features`); with a bank that has a visual memory, each
     impact's sound then also follows the training impacts that look alike (:mod:`vis.sound.exemplars`).
     """
     from scipy.signal import resample_poly
@@ -215,7 +216,7 @@ class Predictor:
 
     @classmethod
     def load(cls, run: str | os.PathLike, *, device: str = "cpu") -> Predictor:
-        """The run's model on ``device`` (:func:`vis.model.network.resolve_device`)."""
+        """The run's model on ``device`` (:func:`vis.model.device.resolve_device`)."""
         net, pca, ck = load_model(run, device=device)
         bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
         bank = ExemplarBank.load(bank_path) if bank_path.is_file() else None
@@ -277,8 +278,6 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
             write_wav(wav, wave, OUT_SR)
             wrote.append(str(wav))
         if png is not None and not summaries:
-            from vis.plots import save_cochleagram_png
-
             compare = None
             if info.has_audio:
                 audio, sr = read_audio(video, min_rate=SR)
