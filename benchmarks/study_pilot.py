@@ -68,8 +68,12 @@ def screenshots(url: str, sid: str, token: str, out: Path) -> None:
         page.wait_for_selector("#trial:not([hidden])")
         page.wait_for_function("document.getElementById('left').readyState >= 2 && "
                                "document.getElementById('right').readyState >= 2")
-        page.evaluate("() => { for (const id of ['left', 'right']) document.getElementById(id).currentTime = 1.0; }")
-        page.wait_for_timeout(500)
+        # play both (muted) to 1 s and pause: a frame on screen and no loading spinner over it
+        page.evaluate("() => Promise.all(['left', 'right'].map(id => { const v = document.getElementById(id); "
+                      "v.muted = true; return v.play(); }))")
+        page.wait_for_function("['left', 'right'].every(id => document.getElementById(id).currentTime >= 1.0)")
+        page.evaluate("() => { for (const id of ['left', 'right']) document.getElementById(id).pause(); }")
+        page.wait_for_timeout(300)
         page.screenshot(path=str(out / "study-page.png"), full_page=True)
         page.goto(f"{url}/admin?token={token}")
         page.goto(f"{url}/admin/study/{sid}")
