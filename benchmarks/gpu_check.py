@@ -11,7 +11,11 @@ It makes a small synthetic set in a temporary folder (`vis synth`), then
 2. checks that one batch's output on the device matches the CPU's (the trained checkpoint loaded on both,
    fp32, no autocast), within a relative tolerance;
 3. measures training frames per second and the real-time factor of ``vis predict`` on a held-out video;
-4. writes everything to ``--out`` (JSON) and prints one line per check. Exit status 1 if a check fails.
+4. trains the paper's recipe (``--preset paper``: AlexNet on 288x160 frames; ``--tiny``: a small CNN) from
+   the JPEG frame store for ``--paper-steps`` steps with ``--loader-workers`` loader processes, and reports
+   its frames per second and the share of the time the step waited for the loader (the sign that more
+   workers are needed);
+5. writes everything to ``--out`` (JSON) and prints one line per check. Exit status 1 if a check fails.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ TINY = {"videos": 4, "seconds": 3.0, "size": (64, 36), "batch_size": 4}
 
 
 def check(device: str = "cuda", *, steps: int = 300, tiny: bool = False, workers: int = 4,
-          out: str | Path | None = "gpu_check.json") -> dict:
+          paper_steps: int = 60, loader_workers: int = 4, out: str | Path | None = "gpu_check.json") -> dict:
     dev = resolve_device(device)
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # the CPU comparison below is in fp32
@@ -100,6 +104,26 @@ def check(device: str = "cuda", *, steps: int = 300, tiny: bool = False, workers
         r = predict_video(video, tmp / "run", tmp / "out.mp4", method="parametric", progress=False, device=str(dev))
         result.update(predict_seconds=r["seconds"], predict_duration=r["duration"],
                       predict_realtime_factor=r["realtime_factor"])
+
+        # 4. the paper's recipe, a CNN learning from pixels, its frames read from JPEG by loader workers
+        over = {"batch_size": size["batch_size"], "epochs": 10_000, "log_every": 5, "save_every": 10_000,
+                "frame_store": "jpeg", "workers": loader_workers}
+        if tiny:
+            over.update(backbone="small", image_size=[32, 24], feat_dim=16, hidden=8)
+        pcfg = load_config(None, preset="paper", **over)
+        psize = tuple(pcfg.model.image_size)
+        t = time.time()
+        prepare(ds, tmp / "cache", size=psize, ids=ds.ids, store="jpeg", workers=workers, progress=False)
+        pvideos = {v: load(tmp / "cache", v, psize) for v in ds.ids}
+        ptr = make_windows([pvideos[v] for v in train_ids], pcfg)
+        pva = make_windows([pvideos[v] for v in val_ids], pcfg)
+        result["paper_prepare_seconds"] = time.time() - t
+        ps = train(ptr, pva, pcfg, tmp / "paper", device=str(dev), progress=False, max_steps=paper_steps)
+        busy = ps["loader_wait_seconds"] + ps["step_seconds"]
+        result.update(paper_backbone=pcfg.model.backbone, paper_size=list(psize), paper_steps=ps["steps"],
+                      paper_loader_workers=loader_workers,
+                      paper_frames_per_s=ps["steps"] * pcfg.train.batch_size * (ptr.n_frames + 2) / busy,
+                      paper_loader_wait_share=ps["loader_wait_seconds"] / busy)
     result["seconds"] = time.time() - t_all
     result["ok"] = bool(result["loss_falls"] and result["matches_cpu"])
     if out is not None:
@@ -113,9 +137,12 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--tiny", action="store_true", help="a few seconds of tiny data (the CPU test)")
     p.add_argument("--workers", type=int, default=4, help="processes for synthesis and preparation")
+    p.add_argument("--paper-steps", type=int, default=60, help="steps of the paper's recipe from JPEG frames")
+    p.add_argument("--loader-workers", type=int, default=4, help="DataLoader processes for the paper's recipe")
     p.add_argument("--out", default="gpu_check.json")
     a = p.parse_args()
-    r = check(a.device, steps=a.steps, tiny=a.tiny, workers=a.workers, out=a.out)
+    r = check(a.device, steps=a.steps, tiny=a.tiny, workers=a.workers, paper_steps=a.paper_steps,
+              loader_workers=a.loader_workers, out=a.out)
     print(f"device {r['device']} ({r['device_name']}), torch {r['torch']}")
     falls = "falls" if r["loss_falls"] else "DOES NOT FALL"
     print(f"training: {r['train_steps']} steps in {r['train_seconds']:.1f} s, {r['train_frames_per_s']:.0f} frames/s; "
@@ -124,6 +151,9 @@ def main() -> int:
           f"({'within' if r['matches_cpu'] else 'OUTSIDE'} {TOLERANCE:g})")
     print(f"vis predict: {r['predict_duration']:.1f} s of video in {r['predict_seconds']:.1f} s "
           f"({r['predict_realtime_factor']:.1f}x real time)")
+    print(f"paper recipe ({r['paper_backbone']} at {r['paper_size'][0]}x{r['paper_size'][1]}, JPEG frames, "
+          f"{r['paper_loader_workers']} loader workers): {r['paper_steps']} steps, {r['paper_frames_per_s']:.0f} "
+          f"frames/s, {100 * r['paper_loader_wait_share']:.0f} % of the time waiting for the loader")
     print(f"{'ok' if r['ok'] else 'FAILED'} in {r['seconds']:.0f} s; wrote {Path(a.out).resolve()}")
     return 0 if r["ok"] else 1
 

@@ -111,10 +111,12 @@ def test_training_with_amp_asked_for_on_the_cpu_is_the_fp32_run(tiny_data, tmp_p
 def test_gpu_check_runs_on_the_cpu_at_tiny_size(tmp_path):
     out = tmp_path / "gpu_check.json"
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--tiny",
-                        "--steps", "20", "--workers", "1", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+                        "--steps", "20", "--workers", "1", "--paper-steps", "4", "--loader-workers", "2",
+                        "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     result = json.loads(out.read_text())
     assert result["loss_falls"] and result["matches_cpu"] and result["train_steps"] == 20
-    for key in ("train_frames_per_s", "predict_realtime_factor", "max_rel_diff_vs_cpu"):
+    assert result["paper_steps"] == 4 and 0 <= result["paper_loader_wait_share"] <= 1
+    for key in ("train_frames_per_s", "predict_realtime_factor", "max_rel_diff_vs_cpu", "paper_frames_per_s"):
         assert result[key] >= 0
-    assert "loss" in r.stdout and "real time" in r.stdout
+    assert "loss" in r.stdout and "real time" in r.stdout and "waiting for the loader" in r.stdout
