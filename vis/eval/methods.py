@@ -16,6 +16,7 @@ from vis.eval.metrics import (
 )
 from vis.model.backbones import imagenet_net
 from vis.model.device import autocast, model_device
+from vis.model.inputs import forward
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
 from vis.sound.peaks import detect_peaks
 from vis.sound.predict import predict_cached
@@ -52,7 +53,7 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
                 f = windows.videos[v].frames
                 idx = np.clip(np.arange(s - 1, s + windows.n_frames + 1 + lag), 0, len(f) - 1)
                 frames.append(np.asarray(f[idx]))
-            code = net(torch.from_numpy(np.stack(frames)).to(dev)).float().cpu().numpy()
+            code = forward(net, {"frames": np.stack(frames)}, net.cfg).float().cpu().numpy()
             out.append(pca.decode(code[:, lag * K : lag * K + windows.n_frames * K]))
     return np.concatenate(out)
 
