@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from vis.audio.onsets import onsets_from_audio
+from vis.config import SOUND_METHODS
 from vis.data.cache import default_cache_dir, load, prepare
 from vis.data.dataset import Dataset
 from vis.eval.metrics import precision_recall
@@ -22,7 +23,7 @@ from vis.model.checkpoint import load_model
 from vis.sound.exemplars import ExemplarBank
 from vis.sound.longform import Colouring
 from vis.sound.peaks import peak_params
-from vis.sound.predict import METHODS, OUT_SR, cached_frames_at, frame_looks, predict_cached, synthesize
+from vis.sound.predict import OUT_SR, cached_frames_at, frame_looks, predict_cached, synthesize
 
 
 def main(data: str, model: str, *, cache: str | None = None, videos: int | None = None) -> dict:
@@ -35,12 +36,12 @@ def main(data: str, model: str, *, cache: str | None = None, videos: int | None 
     ids = ds.split("test")[:videos]
     size = tuple(net.cfg.image_size)
     prepare(ds, cache_dir, size=size, ids=ids, progress=False)
-    pooled = {m: {"tp": 0, "pred": 0, "true": 0} for m in METHODS}
+    pooled = {m: {"tp": 0, "pred": 0, "true": 0} for m in SOUND_METHODS}
     for vid in ids:
         vf = load(cache_dir, vid, size)
         pred = predict_cached(net, pca, vf)
         line = [vid]
-        for method in METHODS:
+        for method in SOUND_METHODS:
             wave, _ = synthesize(pred, method=method, bank=bank, colour=colour, **picking,
                                  looks=frame_looks(cached_frames_at(vf)))
             found, _ = onsets_from_audio(wave, OUT_SR)

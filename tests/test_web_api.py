@@ -19,8 +19,9 @@ from tests.conftest import clicks
 from tests.web_helpers import ADMIN, fake_study, live_server
 from vis.cli import main
 from vis.data.io import write_wav
+from vis.eval.metrics import wilson
 from vis.web.jobs import MAX_PENDING, Jobs
-from vis.web.results import summarize, wilson
+from vis.web.results import summarize
 from vis.web.serve import build_app
 from vis.web.store import Store
 from vis.web.study import assign_trials, load_manifest
@@ -78,6 +79,8 @@ def test_a_participant_answers_every_trial_once(client, studies):
         left = client.get(f"/study/s1/media/{t['trial']}/left", headers=s)
         right = client.get(f"/study/s1/media/{t['trial']}/right", headers=s)
         assert left.status_code == right.status_code == 200 and left.content != right.content
+        for r in (left, right):  # nothing that names a file the same way in every trial
+            assert "etag" not in r.headers and "last-modified" not in r.headers
         choice = random.Random(t["trial"]).choice(["left", "right"])
         first = client.post("/study/s1/api/answer", json={"trial": t["trial"], "choice": choice}, headers=s).json()
         assert first["stored"] and first["choice"] == choice
@@ -274,10 +277,22 @@ def test_jobs_keep_the_last_outputs_and_refuse_a_long_queue(tmp_path):
         if blocked[0].state == "running":
             break
         time.sleep(0.01)
+    refused = tmp_path / "jobs" / "refused"  # an upload received while the queue filled up
+    refused.mkdir()
     with pytest.raises(Exception) as e:
-        jobs.submit("x", lambda job: {})
+        jobs.submit("x", lambda job: {}, folder=refused)
+    assert getattr(e.value, "status_code", None) == 503 and not refused.exists()  # nothing of it is kept
+    with pytest.raises(Exception) as e:
+        jobs.check_capacity()  # what the upload route asks before reading a byte
     assert getattr(e.value, "status_code", None) == 503
     gate.set()
     jobs.close()
     assert [j.state for j in blocked] == ["done"] + ["queued"] * (MAX_PENDING - 1), [j.view() for j in blocked]
-    assert not (tmp_path / "jobs").exists()
+    assert not list((tmp_path / "jobs").iterdir())  # every job folder removed; the folder the user gave stays
+
+
+def test_the_real_side_is_drawn_per_participant_trial():
+    m = {"clips": [{"id": f"c{i}", "video": f"v{i}"} for i in range(40)], "methods": ["example", "parametric"],
+         "practice": 5, "trials": 30}
+    sides = [t["real_side"] for seed in range(5) for t in assign_trials(m, random.Random(seed))]
+    assert set(sides) == {"left", "right"} and 0.3 < sides.count("left") / len(sides) < 0.7

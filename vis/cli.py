@@ -16,6 +16,8 @@ import threading
 import warnings
 from pathlib import Path
 
+from tqdm import tqdm
+
 from vis.commands import (
     cmd_cochleagram,
     cmd_demo,
@@ -32,7 +34,7 @@ from vis.commands import (
 )
 from vis.errors import Interrupted, ShortMedia, VisError
 
-BACKBONE_CHOICES = ["none", "small", "alexnet", "efficientnet-lite0"]  # vis.model.BACKBONES (not imported: torch)
+BACKBONE_CHOICES = ["none", "small", "alexnet", "efficientnet-lite0"]  # vis.config.BACKBONES (kept out: fast --help)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -172,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_options(p)
     p.add_argument("--model", type=Path, required=True, help="run folder of the full system")
     p.add_argument("--out", type=Path, default=Path("report"), help="report folder (default: report)")
-    p.add_argument("--methods", help="comma-separated methods (default: all; see vis/evaluate.py)")
+    p.add_argument("--methods", help="comma-separated methods (default: all; see vis/eval/evaluate.py)")
     p.add_argument("--compare", action="append", metavar="NAME=RUN",
                    help="another trained run to compare, e.g. no-rnn=runs/no-rnn (repeatable)")
     p.add_argument("--detection", action="append", metavar="NAME=RUN",
@@ -286,8 +288,6 @@ RESUMABLE = {
 def _say(line: str, *, end_bars: bool = False) -> None:
     """Print a message on its own line of stderr, even while a progress bar is showing; ``end_bars``
     closes the bars first (the command is over)."""
-    from tqdm import tqdm
-
     if end_bars:
         for bar in list(getattr(tqdm, "_instances", ())):
             bar.close()

@@ -18,6 +18,7 @@ import tomli_w
 from vis.data.cache import CENTRED_FRAMES
 from vis.errors import VisError
 
+SOUND_METHODS = ("example", "parametric")  # how predicted features become sound (vis predict --method)
 BACKBONES = ("small", "alexnet", "efficientnet-lite0", "none")
 
 DEFAULT_SIZE = {"small": (128, 72), "alexnet": (288, 160), "efficientnet-lite0": (256, 144),  # 16:9 frames

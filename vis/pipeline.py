@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vis.config import RunConfig
 from vis.data.cache import VideoFeatures, default_cache_dir, env_on_grid, frames_sidecar, load, prepare
@@ -73,7 +74,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     train_ids, val_ids = train_and_validation(ds)
     key = net = None
     if cfg.model.frozen:  # the network training starts from: its fixed trunk names and fills the trunk cache
-        net = initial_network(cfg)
+        net = initial_network(cfg).to(training_device(device))  # the trunk's features computed on the device
         key = trunk_key(net)
     failed = torch.zeros(1, device=reduce_device())
     if rank == 0:
@@ -81,11 +82,10 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
             prepare(ds, cache, size=size, ids=train_ids + val_ids, store=cfg.train.frame_store, workers=workers,
                     progress=progress)
             if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
-                from tqdm import tqdm
 
                 for v in tqdm([v for v in train_ids + val_ids if v in ds.files], desc="trunk features",
                               unit="video", disable=not progress):
-                    prepare_trunk(net, cache, v)
+                    prepare_trunk(net, cache, v, store=cfg.train.frame_store)
         except VisError:
             if world == 1:
                 raise
@@ -103,8 +103,9 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
              and frames_sidecar(frames_path(cache, v, size, cfg.train.frame_store)).is_file()]
     train_ids = [v for v in train_ids if v in ready and v not in ds.skipped]
     val_ids = [v for v in val_ids if v in ready and v not in ds.skipped]
-    train_videos = [load(cache, v, size, trunk=key) for v in train_ids]
-    val_videos = [load(cache, v, size, trunk=key) for v in val_ids]
+    store = cfg.train.frame_store
+    train_videos = [load(cache, v, size, trunk=key, store=store) for v in train_ids]
+    val_videos = [load(cache, v, size, trunk=key, store=store) for v in val_ids]
     tr = make_windows(train_videos, cfg)
     va = make_windows(val_videos, cfg)
     summary = train(tr, va, cfg, out, resume=resume, progress=progress, device=device, net=net)
@@ -125,12 +126,6 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
 # broad range: in one 56-video demo it was 0.47-0.49 from 0 to 20 dB, and the plain argmax (18.8 dB, at the
 # edge where it falls) kept so few peaks on the held-out videos that recall was 0.41 (at 8 dB: 0.72, P 0.48).
 THRESHOLD_SMOOTH_DB = 3.0
-# The least gap between predicted peaks is fitted with it, from these (s). A prediction hedges: around one
-# impact it often has two bumps, one as the stick comes down and one as it lifts, 0.25-0.4 s apart, and
-# half of the peaks 0.25 s apart were not impacts (held-out demo videos: precision 0.49 at recall 0.76; 0.65
-# and 0.57 at 0.4 s). Real impacts are rarely that close: of the 38,973 annotated in the Greatest Hits
-# schedules, 6.4 % follow the previous one within 0.35 s and 10.5 % within 0.4 s, so the gaps stop there.
-
 # The least gap between predicted peaks is fitted with it, from these (s). A prediction hedges: around one
 # impact it often has two bumps, one as the stick comes down and one as it lifts, 0.25-0.4 s apart, and
 # half of the peaks 0.25 s apart were not impacts (held-out demo videos: precision 0.49 at recall 0.76; 0.65

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vis.config import RunConfig, normalised_toml, resumable_toml, to_toml
 from vis.data.io import remove_stale_temporaries
@@ -114,8 +115,6 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
     ``last_val_sq_err``, ``baseline_mean_loss``, ``baseline_mean_sq_err``, ``baseline_shape_sq_err``,
     ``seconds``, ``run``.
     """
-    from tqdm import tqdm
-
     dev = training_device(device)
     rank, world = distributed(dev)
     tc = cfg.train
@@ -127,6 +126,8 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         remove_stale_temporaries(out)  # a save cut short by kill -9 left its temporary file
     if len(train_windows) < tc.batch_size:
         raise VisError(f"only {len(train_windows)} training windows (need at least batch_size = {tc.batch_size})")
+    if tc.batch_size < world:
+        raise VisError(f"batch_size {tc.batch_size} is smaller than the {world} processes: each needs a window")
     state_path, model_path, log_path = out / "state.pt", out / "model.pt", out / "log.jsonl"
     best = (math.inf, 0, math.nan, math.nan)  # (selection score, epoch, val loss, val sq_err) of model.pt's weights
     epoch_loss = (0.0, 0)  # (sum, count) of this process's training losses in the current epoch

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.fft
 
 from vis.audio.bands import COMPRESSION, ENV_RATE, HOP, N_BANDS, SR, TRIM_MULTIPLE, band_responses, hilbert_weights
-from vis.audio.resample import INPUT_BLOCK, _hermitian, _resampled_spectrum
+from vis.audio.resample import INPUT_BLOCK, hermitian, resampled_spectrum
 from vis.errors import VisError
 
 # Envelope rate per band, as a multiple of the band's width: the compressed envelope's spectrum reaches
@@ -161,15 +161,6 @@ def _as_signals(audio: np.ndarray, batch: bool) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Steps 1-3: resample to 20 kHz
-#
-# Transforms whose length follows the input's (awkward lengths such as 222 * q) go through numpy.fft:
-# scipy.fft keeps plans for its 16 most recent lengths, as large as the transform (several times larger
-# for lengths with big prime factors), which a long-running job over many files would accumulate. The
-# band transforms below have smooth lengths of at most ENV_BLOCK and use the faster scipy.fft.
-
-
-# ----------------------------------------------------------------------------------------------------
 # Steps 5-7: envelopes at a reduced rate per band
 
 
@@ -223,7 +214,7 @@ def _band_envelope(band: np.ndarray, n: int, n_rows: int) -> np.ndarray:
         if full is None:
             sub = half[:, :n_bins]
         else:  # very long inputs: more output bins than the sub-grid has, wrap around
-            sub = np.tile(_hermitian(half, m_sub, out=full), (1, -(-n_bins // m_sub)))[:, :n_bins]
+            sub = np.tile(hermitian(half, m_sub, out=full), (1, -(-n_bins // m_sub)))[:, :n_bins]
         low += sub * phase_out
     # Step 7, as scipy.signal.resample(compressed, n_rows) on the M-grid.
     if n_rows % 2 == 0 and n_rows != m:
@@ -254,7 +245,7 @@ def _run(x: np.ndarray, sr: int, what: str) -> tuple[np.ndarray, np.ndarray]:
             f"{min_samples(sr)} ({HOP} samples at {SR} Hz after trimming)"
         )
     _check_samples(x, what)
-    spectrum = _resampled_spectrum(x, sr, n_in, n_20k, n)
+    spectrum = resampled_spectrum(x, sr, n_in, n_20k, n)
     env = _envelopes(spectrum, n, n_rows)
     return env.astype(np.float32), _row_times(n, n_rows)
 

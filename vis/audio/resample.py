@@ -1,4 +1,11 @@
-"""The input's spectrum at the analysis rate: a resampling done in the frequency domain, exact per band."""
+"""The input's spectrum at the analysis rate (recipe steps 1-3, resampling to 20 kHz), done in the frequency
+domain, exact per band.
+
+Transforms whose length follows the input's (awkward lengths such as 222 * q) go through numpy.fft:
+scipy.fft keeps plans for its 16 most recent lengths, as large as the transform (several times larger for
+lengths with big prime factors), which a long-running job over many files would accumulate. The band
+transforms of :mod:`vis.audio.cochleagram` have smooth lengths of at most ENV_BLOCK and use scipy.fft.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ def _mono(x: np.ndarray) -> np.ndarray:
     return y
 
 
-def _hermitian(half: np.ndarray, m: int, out: np.ndarray) -> np.ndarray:
+def hermitian(half: np.ndarray, m: int, out: np.ndarray) -> np.ndarray:
     """The full length-``m`` DFT ``[B, m]`` of a real sequence, from its ``rfft`` ``half [B, m//2+1]``."""
     out[:, : m // 2 + 1] = half
     out[:, m // 2 + 1 :] = np.conj(half[:, 1 : (m + 1) // 2][:, ::-1])
@@ -55,7 +62,7 @@ def _low_spectrum(x: np.ndarray, n_in: int, n_bins: int) -> np.ndarray:
     out = np.zeros((x.shape[0], n_bins), dtype=np.complex128)
     full = np.empty((x.shape[0], m), dtype=np.complex128)
     for r in range(d):
-        _hermitian(np.fft.rfft(_mono(x[:, r:n_in:d]), axis=-1), m, out=full)
+        hermitian(np.fft.rfft(_mono(x[:, r:n_in:d]), axis=-1), m, out=full)
         for k0 in range(0, n_bins, m):
             seg = slice(k0, min(n_bins, k0 + m))
             out[:, seg] += twiddle[seg] * full[:, : seg.stop - k0]
@@ -87,7 +94,7 @@ def _rfft_of_hops(x: np.ndarray) -> np.ndarray:
     return np.fft.fft(sub, axis=1).reshape(batch, n)[:, : n // 2 + 1]  # [B, k2, k1] -> bin k1 + q k2
 
 
-def _resampled_spectrum(x: np.ndarray, sr: int, n_in: int, n_20k: int, n: int) -> np.ndarray:
+def resampled_spectrum(x: np.ndarray, sr: int, n_in: int, n_20k: int, n: int) -> np.ndarray:
     """Steps 1-3, then the spectrum for step 5: ``rfft`` of the clipped, trimmed 20 kHz signal ``[B, n//2+1]``."""
     if sr == SR:
         x20 = _mono(x[:, :n_in])

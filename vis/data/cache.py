@@ -30,9 +30,11 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from vis.audio.bands import COMPRESSION, N_BANDS, SR
 from vis.audio.cochleagram import cochleagram
@@ -161,7 +163,8 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store:
     if store == "jpeg":
         meta["quality"] = JPEG_QUALITY
     sidecar = frames_sidecar(out)
-    if out.is_file() and is_fresh(sidecar, meta):
+    whole = out.is_file() and (store == "raw" or Path(f"{out}.idx.npy").is_file())  # jpeg: its index too
+    if whole and is_fresh(sidecar, meta):
         return False, _short_notes(sidecar)
     (frames, _), short = _recording_short(read_frames, video_path, size=size, fps=fps)
     write_frames(frames, out, store)
@@ -201,10 +204,6 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
     ``skip_broken``, is dropped from it with a warning. Returns a summary: ``cache``, ``videos``,
     ``computed`` (how many needed work), ``failed`` ({id: error}), ``bytes``.
     """
-    from multiprocessing import get_context
-
-    from tqdm import tqdm
-
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     ids = ids if ids is not None else ds.ids
@@ -264,18 +263,22 @@ class VideoFeatures:
         return env_on_grid(self.env, self.times, grid)
 
 
-def stored_frames(cache: Path, vid: str, size: tuple[int, int]) -> Path:
-    """The prepared frame store of ``vid`` at ``size``, raw or jpeg, whichever was prepared (raw if both)."""
-    for store in STORES:
-        path = frames_path(cache, vid, size, store)
-        if path.is_file():
+def stored_frames(cache: Path, vid: str, size: tuple[int, int], store: str | None = None) -> Path:
+    """The prepared frame store of ``vid`` at ``size``: the one of format ``store``, or with None whichever
+    was prepared (raw if both)."""
+    for s in [store] if store else STORES:
+        path = frames_path(cache, vid, size, s)
+        if path.is_file() and (s == "raw" or Path(f"{path}.idx.npy").is_file()):
             return path
-    raise VisError(f"{frames_path(cache, vid, size, 'raw')}: frames not prepared at {size[0]}x{size[1]}")
+    wanted = frames_path(cache, vid, size, store or "raw")
+    raise VisError(f"{wanted}: frames not prepared at {size[0]}x{size[1]} (run `vis prepare`)")
 
 
-def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None, *, trunk: str | None = None
-         ) -> VideoFeatures:
-    """Read one video's cached features (run :func:`prepare` first; ``trunk``: a :func:`trunk_key`)."""
+def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None, *, trunk: str | None = None,
+         store: str | None = None) -> VideoFeatures:
+    """Read one video's cached features (run :func:`prepare` first). ``store``: the frame store to read,
+    "raw" or "jpeg" (None: whichever was prepared, :func:`stored_frames`); ``trunk``: a
+    :func:`vis.model.inputs.trunk_key`."""
     cache = Path(cache)
     sound = cache / f"{vid}.sound.npz"
     if not sound.is_file():
@@ -287,7 +290,7 @@ def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None
         raise VisError(f"{sound}: damaged cache file, delete it to rebuild ({e})") from None
     frames = None
     if size is not None:
-        frames = open_frames(stored_frames(cache, vid, size))
+        frames = open_frames(stored_frames(cache, vid, size, store))
     tr = None
     if trunk is not None:
         tpath = cache / f"{vid}.trunk-{trunk}.npz"

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from vis.data.io import atomic_output
 from vis.data.media import probe
@@ -190,8 +192,6 @@ class Dataset:
 
     def drop(self, vid: str, why: str) -> None:
         """Leave out an id found broken after opening (with ``skip_broken``): warn, remove it from the splits."""
-        import warnings
-
         warnings.warn(why, stacklevel=2)
         self.skipped[vid] = why
         self.files.pop(vid, None)
@@ -206,8 +206,6 @@ class Dataset:
         split; a folder holding train.txt/test.txt; or a shipped split (``condfoleygen``, ``syncfusion``).
         ``skip_broken`` turns an id with missing files into a warning and leaves it out.
         """
-        import warnings
-
         root = Path(root).resolve()
         if video not in VIDEO_CHOICES:
             raise VisError(f"unknown video choice {video!r} (one of {', '.join(VIDEO_CHOICES)})")
@@ -282,8 +280,6 @@ def summarize(ds: Dataset, *, check_media: bool = True, progress: bool = False) 
     ({label: count}, ``None`` counted under ``"None"``), ``missing`` ({id: [file names]}: any of the
     six files absent), ``broken`` ({id: reason}: unreadable media or annotations).
     """
-    from tqdm import tqdm
-
     out: dict = {"root": str(ds.root), "split_source": ds.split_source, "ids": len(ds.ids),
                  "splits": {k: len(v) for k, v in ds.splits.items()}, "duration_s": 0.0, "events": 0,
                  "unlabelled_events": 0, "material": {}, "action": {}, "reaction": {},

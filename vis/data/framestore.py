@@ -69,10 +69,14 @@ class JpegFrames:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        head = np.load(f"{self.path}.idx.npy")
-        n, h, w = (int(x) for x in head[:3])
-        self.offsets = head[3:]
-        if len(self.offsets) != n + 1 or self.offsets[-1] != self.path.stat().st_size:
+        try:
+            head = np.load(f"{self.path}.idx.npy")
+            n, h, w = (int(x) for x in head[:3])
+            self.offsets = head[3:]
+            whole = len(self.offsets) == n + 1 and self.offsets[-1] == self.path.stat().st_size
+        except (OSError, ValueError, EOFError):
+            whole = False
+        if not whole:
             raise VisError(f"{self.path}: damaged frame store, delete it to rebuild")
         self.shape = (n, h, w, 3)
         self.dtype = np.dtype(np.uint8)
@@ -92,8 +96,11 @@ class JpegFrames:
             if not 0 <= i < len(self):
                 raise IndexError(f"frame {key} of {len(self)}")
             return self._frame(i)
-        idx = np.arange(len(self))[key]  # a slice or an index array, with numpy's rules
-        return np.stack([self._frame(int(i)) for i in idx]) if len(idx) else np.zeros((0, *self.shape[1:]), np.uint8)
+        idx = np.arange(len(self))[key]  # a slice or an index array (any shape), with numpy's rules
+        out = np.zeros((idx.size, *self.shape[1:]), np.uint8)
+        for j, i in enumerate(idx.ravel()):
+            out[j] = self._frame(int(i))
+        return out.reshape(*idx.shape, *self.shape[1:])
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self[:]

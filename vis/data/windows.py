@@ -14,6 +14,8 @@ batches.
 from __future__ import annotations
 
 import functools
+import multiprocessing as mp
+import signal
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,7 +150,9 @@ class StepBatches(Dataset):
 def _seed_worker(seed: int, worker_id: int) -> None:
     """Each worker's own generators, seeded from the run's seed and the worker's number. Nothing drawn in a
     worker changes a batch (augmentation is drawn in the training step from ``(seed, step)``); this keeps
-    any worker-side randomness reproducible."""
+    any worker-side randomness reproducible. Ctrl-C reaches the whole process group: workers ignore it, and
+    the training process decides when to stop (at a step boundary, :class:`vis.train` saves first)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     np.random.seed(np.random.SeedSequence([seed, worker_id]).generate_state(1)[0])
     torch.manual_seed(seed * 1000 + worker_id)
 
@@ -157,6 +161,10 @@ def step_loader(batches: StepBatches, steps: range, *, workers: int = 0, pin_mem
                 prefetch: int = 4) -> DataLoader:
     """A DataLoader over ``steps`` (e.g. ``range(resumed_step, total_steps)``) of ``batches``: ``workers``
     processes read ahead (0: in this process); ``pin_memory`` for fast copies to CUDA."""
+    # fork where the platform has it: workers share the windows' memory-mapped frames instead of receiving a
+    # pickled copy of them (a raw store would be copied whole into every worker under spawn or forkserver)
+    context = mp.get_context("fork") if workers and "fork" in mp.get_all_start_methods() else None
     return DataLoader(batches, batch_size=None, sampler=steps, num_workers=workers, pin_memory=pin_memory,
                       worker_init_fn=functools.partial(_seed_worker, batches.seed) if workers else None,
-                      prefetch_factor=prefetch if workers else None, persistent_workers=False)
+                      prefetch_factor=prefetch if workers else None, persistent_workers=False,
+                      multiprocessing_context=context)

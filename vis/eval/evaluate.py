@@ -133,16 +133,18 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     train_ids, test_ids = ds.split("train"), ds.split("test")
     if not test_ids:
         raise VisError(f"{ds.root}: the test split is empty")
-    sizes = {tuple(r[0].cfg.image_size) for r in runs.values()}
-    sizes |= {tuple(d[0].cfg.image_size) for d in det_runs.values()}
-    for size in sorted(sizes):
-        prepare(ds, cache, size=size, ids=train_ids + test_ids, progress=progress)
+    # each frame size once, in the store its run was trained from (the paper's recipe: JPEG, ~15 GB, not ~143)
+    stores: dict[tuple[int, int], str] = {}
+    for n, _, c in [*runs.values(), *det_runs.values()]:
+        stores.setdefault(tuple(n.cfg.image_size), c["train_config"].get("frame_store", "raw"))
+    for size, store in sorted(stores.items()):
+        prepare(ds, cache, size=size, ids=train_ids + test_ids, store=store, progress=progress)
     train_ids = [v for v in train_ids if v in ds.files]  # --skip-broken may have dropped some
     test_ids = [v for v in test_ids if v in ds.files]
     size = tuple(net.cfg.image_size)
     events = {v: ds.events(v) for v in train_ids + test_ids}
-    tr_videos = [load(cache, v, size) for v in train_ids]
-    te_videos = [load(cache, v, size) for v in test_ids]
+    tr_videos = [load(cache, v, size, store=stores[size]) for v in train_ids]
+    te_videos = [load(cache, v, size, store=stores[size]) for v in test_ids]
     tr, te = centred_windows(tr_videos), centred_windows(te_videos)
     if len(te) == 0 or len(tr) == 0:
         raise VisError(f"{ds.root}: no centred impacts in the train or test split")
@@ -168,7 +170,8 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     feats: dict[str, np.ndarray] = {"real": true}
     for name, (n, p, _) in runs.items():
         if n.cfg.image_size != size:
-            te_n = centred_windows([load(cache, v, tuple(n.cfg.image_size)) for v in test_ids])
+            n_size = tuple(n.cfg.image_size)
+            te_n = centred_windows([load(cache, v, n_size, store=stores[n_size]) for v in test_ids])
             pred = predict_windows(n, p, te_n)
         else:
             pred = predict_windows(n, p, te)
@@ -231,7 +234,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
 
     # Detection on the full test videos.
     for name, (dn, dp, dck) in det_runs.items():
-        vids = [load(cache, v, tuple(dn.cfg.image_size)) for v in test_ids]
+        vids = [load(cache, v, tuple(dn.cfg.image_size), store=stores[tuple(dn.cfg.image_size)]) for v in test_ids]
         metrics["detection"][name] = detection_metrics(dn, dp, vids, events, **peak_params(dck))
 
     figs = out / "figures"

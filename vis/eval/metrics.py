@@ -12,6 +12,8 @@ counting missed ground truths once its predictions run out, which inflates AP; h
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 TOL_S = 0.1  # a ground-truth onset is found if a prediction lies within 0.1 s (Sec. 6.2)
@@ -262,3 +264,17 @@ def soft_confusion(clf, x: np.ndarray, y: np.ndarray, labels) -> np.ndarray:
                 if d in cls:
                     out[i, j] = mean[cls.index(d)]
     return out
+
+
+Z95 = 1.959963984540054  # the standard normal quantile of a two-sided 95 % interval
+
+
+def wilson(k: float, n: int, *, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval (95 % by default) of a rate ``k / n``: (low, high), both in [0, 1]; (0, 1)
+    when ``n`` is 0. Used for the listening study's rates and the proxy's fooling rates."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (0.0 if k <= 0 else max(0.0, centre - half)), (1.0 if k >= n else min(1.0, centre + half))  # exact ends

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tqdm import tqdm
 
 from vis.audio.bands import SR
 from vis.audio.onsets import onsets_from_audio
@@ -66,8 +67,6 @@ def score_dataset(ds, *, ids: list[str] | None = None, tol: float = TOL_S, progr
     ``{"videos", "actions": {action: {"tp", "fp", "fn", "precision", "recall", "f1"}},
     "hit_misses": {material: count}}``.
     """
-    from tqdm import tqdm
-
     counts: dict[str, np.ndarray] = {}  # action -> (tp, fn)
     misses: dict[str, int] = {}
     false_alarms = 0  # unmatched detections: the same for every action

@@ -2,7 +2,7 @@
 
 The paper asked people which of two sounds was real. Two stand-ins computed from sound-feature windows
 ``[n, 45, 42]`` (compressed cochleagram rows at ~90 Hz, centred on impacts), both in the space of the
-square-rooted envelopes (the space of :func:`vis.metrics.sq_err` and of the network's target), flattened:
+square-rooted envelopes (the space of :func:`vis.eval.metrics.sq_err` and of the network's target), flattened:
 
 - **fooling rate**: a linear real-vs-fake classifier (standardised, PCA-reduced, logistic regression) is
   trained to tell real windows from a method's, with folds grouped by video (no video in both the training
@@ -36,6 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from vis.errors import VisError
+from vis.eval.metrics import wilson
 
 N_FOLDS = 5  # video-grouped cross-validation folds of the real-vs-fake classifier
 REPEATS = 5  # cross-validations with reshuffled video folds, averaged (one alone moved rates by ~5 points on d60)
@@ -43,13 +44,12 @@ BOOTSTRAP = 1000  # video resamples of the clustered bootstrap interval
 CLASSIFIER_DIMS = 32  # principal components of the standardised windows the classifier sees
 CLASSIFIER_C = 1.0  # inverse L2 strength of the logistic regression
 FRECHET_DIMS = 16  # dimension of the fixed embedding (PCA of the real windows) of the Fréchet distance
-Z95 = 1.959963984540054  # two-sided 95 % standard normal quantile (Wilson interval)
 IMAG_TOL = 1e-3  # largest imaginary part of sqrtm's trace dropped as round-off (relative to tr cov1 + tr cov2)
 
 
 def window_features(windows: np.ndarray) -> np.ndarray:
     """Square-rooted, flattened windows: ``[n, T, 42]`` compressed envelopes -> ``[n, T * 42]`` float64
-    (negative values count as 0, as in :func:`vis.metrics.sq_err`)."""
+    (negative values count as 0, as in :func:`vis.eval.metrics.sq_err`)."""
     w = np.asarray(windows, np.float64)
     if w.ndim < 2 or len(w) == 0:
         raise VisError(f"expected a non-empty stack of windows [n, T, 42], got shape {w.shape}")
@@ -116,7 +116,7 @@ def _held_out_scores(x: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarra
     return clf.fit(x[tr], y[tr]).decision_function(x[te])
 
 
-def rate_interval(hits: np.ndarray, *, z: float = Z95) -> tuple[float, float, float]:
+def rate_interval(hits: np.ndarray) -> tuple[float, float, float]:
     """Rate of ``hits`` ([m] in [0, 1]) and its Wilson score interval (95 % by default): (rate, low, high).
 
     The interval treats windows as independent draws; windows of one video are not, so it is optimistic
@@ -126,10 +126,7 @@ def rate_interval(hits: np.ndarray, *, z: float = Z95) -> tuple[float, float, fl
     n = len(hits)
     if n == 0:
         return math.nan, math.nan, math.nan
-    p = float(hits.mean())
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return p, 0.0 if p == 0 else centre - half, 1.0 if p == 1 else centre + half  # exact ends at 0 and 1
+    return (float(hits.mean()), *wilson(float(hits.sum()), n))
 
 
 def video_interval(hits: np.ndarray, groups: np.ndarray, *, n_boot: int = BOOTSTRAP, seed: int = 0

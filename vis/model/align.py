@@ -20,6 +20,8 @@ and the 17 shifts.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -105,8 +107,6 @@ def weighted_loss(shifted: torch.Tensor, target: torch.Tensor, env: torch.Tensor
 
 def brute_force_shifts(unary: np.ndarray, switch: np.ndarray) -> tuple[np.ndarray, float]:
     """The slow reference for one sequence: try every labelling. unary [T, S], switch [T-1]."""
-    import itertools
-
     t, s = unary.shape
     best, best_cost = None, np.inf
     for labels in itertools.product(range(s), repeat=t):

@@ -151,13 +151,13 @@ def trunk_key(net) -> str:
     return f"{cfg.backbone}-{h.hexdigest()[:10]}-{cfg.image_size[0]}x{cfg.image_size[1]}{layout}"
 
 
-def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
+def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64, store: str | None = None) -> bool:
     """Cache a frozen trunk's outputs for every frame of ``vid``: ``ID.trunk-KEY.npz`` (spacetime, colour).
 
     The paper precomputes AlexNet's pool5 features once and fine-tunes only the layers above (A1.3).
     """
     size = tuple(net.cfg.image_size)
-    fpath = stored_frames(cache, vid, size)
+    fpath = stored_frames(cache, vid, size, store)
     key = trunk_key(net)
     out = cache / f"{vid}.trunk-{key}.npz"
     meta = {"version": FEATURES_VERSION, "frames": file_stamp(fpath), "key": key}
@@ -171,9 +171,10 @@ def prepare_trunk(net, cache: Path, vid: str, *, chunk: int = 64) -> bool:
     with torch.no_grad():
         for a in range(0, n, chunk):
             idx = np.clip(np.arange(a - 1, min(a + chunk, n) + 1), 0, n - 1)
-            x = torch.from_numpy(np.asarray(frames[idx]))[None]
-            st.append(net.trunk(spacetime_images(x, motion=net.cfg.motion_channels)[0]).numpy().astype(np.float16))
-            col.append(net.trunk(colour_images(x[0, 1:-1])).numpy().astype(np.float16))
+            x = torch.from_numpy(np.asarray(frames[idx]))[None].to(model_device(net))
+            st.append(net.trunk(spacetime_images(x, motion=net.cfg.motion_channels)[0]).float().cpu().numpy()
+                      .astype(np.float16))
+            col.append(net.trunk(colour_images(x[0, 1:-1])).float().cpu().numpy().astype(np.float16))
     with atomic_output(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, spacetime=np.concatenate(st), colour=np.concatenate(col))
     save_json(sidecar, meta)

@@ -317,7 +317,7 @@ def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int
 
 
 def centre_frame_features(windows, *, batch: int = 64, net: EfficientNetLite0 | None = None) -> np.ndarray:
-    """What each window's impact looks like: colour_features (vis.model.network) of its centre frame, [M, 1280]."""
+    """What each window's impact looks like: colour_features (vis.model.backbones) of its centre frame, [M, 1280]."""
     net = net or imagenet_net()
     out = [np.zeros((0, IMAGENET_FEATURES), np.float32)]
     for i in range(0, len(windows), batch):

@@ -10,12 +10,9 @@ from vis.audio.bands import COMPRESSION
 from vis.audio.onsets import MIN_GAP, PEAK_PROMINENCE_DB, amplitude, prediction_peaks
 from vis.audio.synthesis import OUT_SR, parametric
 from vis.data.cache import FPS, K
-from vis.sound.exemplars import CENTRE_ROW
-from vis.sound.longform import visual_spectrum
+from vis.sound.exemplars import CENTRE_ROW, visual_spectrum
 
 
-# Parametric sound of a whole video: every predicted impact rises at least this far above the floor, the
-# level at which vis.audio.onsets.detect_onsets counts a recorded rise as an impact (LEVEL_DB, RISE_DB = 12).
 @dataclass
 class Prediction:
     """Predicted sound features of a whole video. env [shape=(T, 42)], times [T] seconds."""
@@ -26,6 +23,8 @@ class Prediction:
     n_frames: int
 
 
+# Parametric sound of a whole video: every predicted impact rises at least this far above the floor, the
+# level at which vis.audio.onsets.detect_onsets counts a recorded rise as an impact (LEVEL_DB, RISE_DB = 12).
 IMPACT_RISE_DB = 15.0
 
 

@@ -18,16 +18,19 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vis.audio.bands import SR
 from vis.audio.cochleagram import cochleagram
 from vis.audio.onsets import MIN_GAP, PEAK_PROMINENCE_DB
 from vis.audio.synthesis import OUT_SR
+from vis.config import SOUND_METHODS
 from vis.data.cache import FPS, K, row_times
 from vis.data.io import SOUND_FORMATS, VIDEO_FORMATS, output_format, read_audio, write_wav
 from vis.data.media import iter_frames, mux_audio, probe
@@ -42,7 +45,6 @@ from vis.sound.peaks import Prediction, detect_peaks, impact_envelope, parametri
 
 WINDOW_S = 10.0  # long videos run in 10 s windows ...
 OVERLAP = 0.3  # ... overlapping by 30 % (paper A1.1)
-METHODS = ("example", "parametric")
 
 
 def _windows_of_frames(frames, win: int, step: int, *, ahead: int = 0):
@@ -97,8 +99,6 @@ def predict_stream(net, pca, stream, *, total: int | None = None, window_s: floa
     Windows of ``window_s`` overlap by ``overlap``; each is joined to the previous at the row where the
     two predictions differ least (paper A1.1). Returns None for an empty stream.
     """
-    from tqdm import tqdm
-
     win = max(2, int(round(window_s * float(FPS))))
     step = max(1, int(round(win * (1 - overlap))))
     lag = net.cfg.lag
@@ -146,8 +146,8 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
     """
     from scipy.signal import resample_poly
 
-    if method not in METHODS:
-        raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+    if method not in SOUND_METHODS:
+        raise VisError(f"unknown method {method!r} (one of {', '.join(SOUND_METHODS)})")
     peaks, prominence = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
     n = int(round(pred.duration * sr))
     visual = looks(peaks) if looks is not None and bank is not None and bank.has_memory and len(peaks) else None
@@ -239,13 +239,11 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
     """One prediction of ``video``'s sound features (the network on ``device`` unless ``run`` is loaded
     already), synthesized by each method of ``outputs`` (``{method: (video out, wav out or None)}``).
     Returns a summary per method."""
-    import time
-
     t0 = time.time()
     video = Path(video)
     for method, (out, wav) in outputs.items():
-        if method not in METHODS:
-            raise VisError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+        if method not in SOUND_METHODS:
+            raise VisError(f"unknown method {method!r} (one of {', '.join(SOUND_METHODS)})")
         for p in (out, wav, png):
             if p is not None and not Path(p).resolve().parent.is_dir():
                 raise VisError(f"{Path(p).parent}: output folder does not exist")

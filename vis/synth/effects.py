@@ -14,11 +14,6 @@ if TYPE_CHECKING:
     from vis.synth.scene import Scene
 
 KZ = 0.6  # image rise per unit height (camera looking down at ~37 degrees off vertical)
-# Height of the tip above the surface between strikes (~16 cm at ~850 px/m). With a strike's descent time
-# (motion.DESCENT_S) it sets how fast the tip moves in the image near contact. The real Greatest Hits
-# clips show ~11 px per frame in the median and ~33 px at the 90th percentile (256-px-high frame); at
-# 140 px the tip moves 8.5 / 33 px per frame over the 0.3 s before contact (30 px, the earlier value,
-# gave 5 / 22). Measure: python benchmarks/visibility.py.
 
 
 @dataclass

@@ -25,6 +25,11 @@ from vis.synth.schedule import Contact
 from vis.synth.textures import TEXTURES, TexParams, fractal
 
 REF_HEIGHT = 256  # sizes below are in pixels of a 256-pixel-high frame, scaled by height / 256
+# Height of the tip above the surface between strikes (~16 cm at ~850 px/m). With a strike's descent time
+# (motion.DESCENT_S) it sets how fast the tip moves in the image near contact. The real Greatest Hits
+# clips show ~11 px per frame in the median and ~33 px at the 90th percentile (256-px-high frame); at
+# 140 px the tip moves 8.5 / 33 px per frame over the 0.3 s before contact (30 px, the earlier value,
+# gave 5 / 22). Measure: python benchmarks/visibility.py.
 HOVER_PX = 140.0
 HAND_HEIGHT_PX = 105.0  # height of the (off-screen) hand holding the stick
 MARGIN_PX = 14.0  # canvas margin on each side: room for shake and for objects moving rigidly

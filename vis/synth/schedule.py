@@ -116,7 +116,7 @@ def cut(rng: np.random.Generator, seconds: float, *, which: int | None = None) -
         if picked:
             break
     else:  # nothing fits (a very short video): one labelled-less hit in the middle
-        s, picked = schedules[0], [(seconds / 2, None, None)]
+        s, picked = schedules[0 if which is None else which], [(seconds / 2, None, None)]
     groups: dict[str, int] = {}
     for _, m, _ in picked:
         if m is not None and m not in groups:

@@ -71,8 +71,10 @@ def check_name(name: str) -> str:
 class Jobs:
     """Background jobs on one worker thread, their folders under ``root`` (kept: the last ``max_jobs``)."""
 
-    def __init__(self, root: Path, *, max_upload: int = MAX_UPLOAD, max_jobs: int = MAX_JOBS) -> None:
+    def __init__(self, root: Path, *, max_upload: int = MAX_UPLOAD, max_jobs: int = MAX_JOBS,
+                 owns_root: bool = False) -> None:
         self.root = Path(root)
+        self.owns_root = owns_root  # a temporary folder made for these jobs: removed on close
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_upload = max_upload
         self.max_jobs = max_jobs
@@ -87,10 +89,20 @@ class Jobs:
             raise HTTPException(404, "no such job (finished jobs are kept for a while only)")
         return job
 
+    def check_capacity(self) -> None:
+        """503 when MAX_PENDING jobs wait already (checked before an upload is read, and again on submit)."""
+        with self._lock:
+            busy = sum(j.state in ("queued", "running") for j in self._jobs.values()) >= MAX_PENDING
+        if busy:
+            raise HTTPException(503, "the server is busy with other videos; try again in a minute")
+
     def submit(self, kind: str, work: Callable[[Job], dict], *, folder: Path | None = None) -> Job:
-        """Queue ``work(job) -> result dict``; 503 when MAX_PENDING jobs wait already."""
+        """Queue ``work(job) -> result dict``; 503 when MAX_PENDING jobs wait already (``folder`` is then
+        removed: nothing of a refused job stays on disk)."""
         with self._lock:
             if sum(j.state in ("queued", "running") for j in self._jobs.values()) >= MAX_PENDING:
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
                 raise HTTPException(503, "the server is busy with other videos; try again in a minute")
             job = Job(secrets.token_hex(8) if folder is None else folder.name, kind, folder)
             self._jobs[job.id] = job
@@ -156,6 +168,12 @@ class Jobs:
         return folder, folder / f"input{suffix}"
 
     def close(self) -> None:
-        """Stop taking jobs, wait for the running one, and remove every job folder."""
+        """Stop taking jobs, wait for the running one, and remove every job folder (and the root folder if it
+        was made for these jobs; a folder the user gave stays)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        with self._lock:
+            folders = [j.folder for j in self._jobs.values() if j.folder is not None]
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        if self.owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)

@@ -9,28 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from pathlib import Path
 
 from vis.errors import VisError
+from vis.eval.metrics import wilson
 from vis.web.store import Store
 from vis.web.study import DATABASE, load_manifest
 
-Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
 UNLABELLED = "unlabelled"  # the row of clips whose event has no material (or action) label; listed last
 CSV_COLUMNS = ("participant", "trial", "practice", "clip", "video", "time", "material", "action", "method",
                "real_side", "choice", "chose_real", "chose_method", "answered")
-
-
-def wilson(k: int, n: int, *, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of a rate ``k / n`` (both ends in [0, 1]); (0, 1) when n is 0."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _rate(k: int, n: int) -> dict:

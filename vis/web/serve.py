@@ -30,6 +30,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel
 
+from vis.config import SOUND_METHODS
 from vis.errors import VisError
 from vis.web.jobs import MAX_UPLOAD, OUTPUTS, VIDEO_TYPES, Job, Jobs
 from vis.web.results import csv_rows, csv_text, summarize, table
@@ -37,7 +38,6 @@ from vis.web.sounds import load_predictor, open_dataset, predict_upload
 from vis.web.store import TOKEN_BYTES, Participant, Store
 from vis.web.study import (
     DATABASE,
-    METHODS,
     SIDES,
     STUDY_NAME,
     assign_trials,
@@ -52,6 +52,20 @@ SESSION_COOKIE = "vis_session"
 PAGES = Path(__file__).resolve().parent / "pages"
 STATIC = {"style.css": "text/css", "common.js": "text/javascript", "demo.js": "text/javascript",
           "study.js": "text/javascript", "admin.js": "text/javascript", "results.js": "text/javascript"}
+
+
+class AnonymousFile(FileResponse):
+    """A study clip without ETag or Last-Modified: those name a file the same way in every trial and for
+    every participant, so a practice answer would tell which side of a later trial is the real recording."""
+
+    def set_stat_headers(self, stat_result) -> None:
+        self.headers.setdefault("content-length", str(stat_result.st_size))
+
+
+def real_side_of(trial: dict, clip: dict) -> str:
+    """Where the real sound is in a participant's trial (drawn per trial; sessions from before that was so
+    keep the side the study drew per clip and method)."""
+    return trial.get("real_side") or clip["real_side"][trial["method"]]
 
 
 class Answer(BaseModel):
@@ -93,7 +107,8 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
     creating studies from ``data``; without one the demo says so. ``jobs_dir``: where uploads and outputs
     go (default: a new temporary folder, removed at shutdown)."""
     reg = Studies(studies)
-    jobs = Jobs(Path(jobs_dir or tempfile.mkdtemp(prefix="vis-serve-")), max_upload=max_upload)
+    jobs = Jobs(Path(jobs_dir or tempfile.mkdtemp(prefix="vis-serve-")), max_upload=max_upload,
+                owns_root=jobs_dir is None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -144,7 +159,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
 
     @app.get("/api/info")
     def info():
-        return {"model": model_name if predictor is not None else None, "methods": list(METHODS),
+        return {"model": model_name if predictor is not None else None, "methods": list(SOUND_METHODS),
                 "max_upload": max_upload, "types": list(VIDEO_TYPES)}
 
     @app.post("/api/jobs")
@@ -152,6 +167,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         if predictor is None:
             raise HTTPException(503, "no model is loaded (start the server with `vis serve --model RUN`)")
         name = urllib.parse.unquote(request.headers.get("x-filename", "upload.mp4"))  # the page URI-encodes it
+        jobs.check_capacity()  # before reading up to max_upload bytes
         folder, video = await jobs.receive(request, name=name)
 
         def work(job: Job) -> dict:
@@ -222,8 +238,8 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         if side not in SIDES:
             raise HTTPException(404, "side is left or right")
         clip = manifest["by_id"][t["clip"]]
-        rel = clip["real"] if clip["real_side"][t["method"]] == side else clip["sounds"][t["method"]]
-        return FileResponse(reg.root / sid / rel, media_type="video/mp4")
+        rel = clip["real"] if real_side_of(t, clip) == side else clip["sounds"][t["method"]]
+        return AnonymousFile(reg.root / sid / rel, media_type="video/mp4", headers={"Cache-Control": "no-store"})
 
     @app.post("/study/{sid}/api/answer")
     async def answer(sid: str, body: Answer, request: Request):
@@ -236,7 +252,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
             row, new = stored[0], False
         else:
             clip = manifest["by_id"][t["clip"]]
-            real_side = clip["real_side"][t["method"]]
+            real_side = real_side_of(t, clip)
             row, new = store.answer(p.id, body.trial, {
                 "clip": clip["id"], "video": clip["video"], "method": t["method"], "practice": int(t["practice"]),
                 "real_side": real_side, "choice": body.choice, "chose_real": int(body.choice == real_side)})
@@ -275,7 +291,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         return {"studies": out, "can_create": predictor is not None and data is not None, "data": str(data or "")}
 
     @app.post("/admin/api/studies", dependencies=[Depends(admin)])
-    def new_study(name: str = Form(...), methods: str = Form(",".join(METHODS)), trials: int = Form(20),
+    def new_study(name: str = Form(...), methods: str = Form(",".join(SOUND_METHODS)), trials: int = Form(20),
                   practice: int = Form(5), seed: int = Form(0), per_video: int = Form(15)):
         if predictor is None or data is None:
             raise HTTPException(503, "creating a study here needs `vis serve --model RUN --data DIR`")

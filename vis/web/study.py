@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from vis.config import SOUND_METHODS
 from vis.errors import VisError
 from vis.web.store import Store
 
@@ -31,7 +33,6 @@ CLIP_S = 2.0  # each clip: 2 s of video centred on an annotated impact
 PER_VIDEO = 15  # at most 15 impacts sampled per full-length video (paper Sec. 6.2)
 PRACTICE = 5  # the first 5 trials are practice, with the answer revealed (paper Sec. 6.2)
 TRIALS = 20  # scored trials per participant, unless the study has fewer videos
-METHODS = ("example", "parametric")  # vis.predict.METHODS: what `vis predict --method` synthesizes
 SIDES = ("left", "right")
 MANIFEST = "study.json"
 DATABASE = "study.db"
@@ -78,8 +79,9 @@ def trials_per_participant(manifest: dict) -> int:
 
 
 def assign_trials(manifest: dict, rng: random.Random) -> list[dict]:
-    """One participant's trials: ``{"clip", "method", "practice"}`` each, at most one clip per video, the
-    method drawn at random per video; the first ``practice`` are practice trials."""
+    """One participant's trials: ``{"clip", "method", "practice", "real_side"}`` each, at most one clip per
+    video, the method drawn at random per video, the side of the real sound drawn per trial (so that what one
+    participant learns of a clip tells another nothing); the first ``practice`` are practice trials."""
     by_video: dict[str, list[str]] = {}
     for c in manifest["clips"]:
         by_video.setdefault(c["video"], []).append(c["id"])
@@ -87,7 +89,7 @@ def assign_trials(manifest: dict, rng: random.Random) -> list[dict]:
     rng.shuffle(videos)
     n = trials_per_participant(manifest)
     return [{"clip": rng.choice(by_video[v]), "method": rng.choice(manifest["methods"]),
-             "practice": i < manifest["practice"]} for i, v in enumerate(videos[:n])]
+             "practice": i < manifest["practice"], "real_side": rng.choice(SIDES)} for i, v in enumerate(videos[:n])]
 
 
 def new_study(out: str | os.PathLike, clips: list[dict], *, methods: list[str], trials: int = TRIALS,
@@ -116,19 +118,17 @@ def create_study(data: str | os.PathLike, model, out: str | os.PathLike, *, meth
                  per_video: int = PER_VIDEO, match_level: bool = False, device: str = "cpu",
                  progress: bool = True) -> dict:
     """Build a study folder ``out`` from ``data``'s test split with ``model`` (a run folder, or a loaded
-    :class:`vis.predict.Predictor`). ``match_level``: scale each predicted sound to the RMS of the real one
+    :class:`vis.sound.predict.Predictor`). ``match_level``: scale each predicted sound to the RMS of the real one
     (:func:`vis.web.sounds.clip_sounds`). The folder is made under a temporary name and renamed when
     complete. Returns the manifest."""
-    from tqdm import tqdm
-
     from vis.web.sounds import clip_sounds, load_predictor, open_dataset
 
     out = Path(out)
     study_id(out)
-    methods = list(methods or METHODS)
-    unknown = [m for m in methods if m not in METHODS]
+    methods = list(methods or SOUND_METHODS)
+    unknown = [m for m in methods if m not in SOUND_METHODS]
     if unknown or not methods or len(set(methods)) != len(methods):
-        raise VisError(f"--methods {','.join(methods)}: give distinct methods among {', '.join(METHODS)}")
+        raise VisError(f"--methods {','.join(methods)}: give distinct methods among {', '.join(SOUND_METHODS)}")
     if trials < 1 or practice < 0 or clip_s <= 0 or per_video < 1:
         raise VisError("--trials and --per-video must be at least 1, --practice at least 0, --clip positive")
     if out.exists():
