@@ -61,3 +61,18 @@ def test_prepare_with_a_jpeg_store_loads_the_same_windows(tiny_data, tmp_path):
     assert isinstance(jpg.frames, JpegFrames) and len(jpg.frames) == len(raw.frames)
     assert np.abs(np.asarray(jpg.frames[5:9]).astype(int) - raw.frames[5:9]).mean() < 4.0
     assert jpg.n_frames == raw.n_frames
+
+
+def test_the_store_asked_for_is_the_one_read_and_a_lost_index_is_rebuilt(tiny_data, tmp_path):
+    ds = Dataset.open(tiny_data)
+    prepare(ds, tmp_path, size=(32, 24), progress=False)  # raw first
+    prepare(ds, tmp_path, size=(32, 24), store="jpeg", progress=False)  # then jpeg beside it
+    v = ds.ids[0]
+    assert isinstance(load(tmp_path, v, (32, 24), store="jpeg").frames, JpegFrames)
+    assert not isinstance(load(tmp_path, v, (32, 24), store="raw").frames, JpegFrames)
+    index = frames_path(tmp_path, v, (32, 24), "jpeg").with_name(f"{v}.frames-32x24.jpgs.idx.npy")
+    index.unlink()
+    with pytest.raises(VisError, match="frames not prepared"):
+        load(tmp_path, v, (32, 24), store="jpeg")
+    assert prepare(ds, tmp_path, size=(32, 24), store="jpeg", progress=False)["computed"] == 1
+    assert len(load(tmp_path, v, (32, 24), store="jpeg").frames) > 0
