@@ -129,8 +129,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
 
     def participant(sid: str, request: Request) -> tuple[dict, Store, Participant]:
         manifest, store = reg.get(sid)
-        token = (request.headers.get("x-session") or request.query_params.get("session")
-                 or request.cookies.get(SESSION_COOKIE) or "")
+        token = request.headers.get("x-session") or request.cookies.get(SESSION_COOKIE) or ""  # never a URL
         if not token:
             raise HTTPException(401, "no session: open the study's link to join")
         p = store.participant(token)

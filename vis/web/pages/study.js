@@ -1,17 +1,14 @@
 // A participant's page: join, then practice trials (answer revealed), then the trials that count.
 const sid = decodeURIComponent(location.pathname.split("/")[2]);
 const base = "/study/" + encodeURIComponent(sid);
-const fromUrl = new URLSearchParams(location.search).get("session");
-if (fromUrl) sessionStorage.setItem("vis-session-" + sid, fromUrl);
 let state = null;
 
 function headers() {
   const s = sessionStorage.getItem("vis-session-" + sid);
   return s ? { "X-Session": s } : {};
 }
-function media(trial, side) {
-  const s = sessionStorage.getItem("vis-session-" + sid);
-  return base + "/media/" + trial + "/" + side + (s ? "?session=" + encodeURIComponent(s) : "");
+function media(trial, side) {  // the session travels in its cookie, never in an address
+  return base + "/media/" + trial + "/" + side;
 }
 function show(id) {
   for (const x of ["intro", "trial", "done", "closed"]) $(x).hidden = x !== id;
