@@ -9,7 +9,10 @@ transforms of :mod:`vis.audio.cochleagram` have smooth lengths of at most ENV_BL
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from scipy.signal import resample_poly
 
 from vis.audio.bands import HOP, SR
 
@@ -107,3 +110,12 @@ def resampled_spectrum(x: np.ndarray, sr: int, n_in: int, n_20k: int, n: int) ->
         del spec
     np.clip(x20, -1, 1, out=x20)
     return _rfft_of_hops(x20[:, :n])
+
+
+def change_rate(x: np.ndarray, sr: int, target: int) -> np.ndarray:
+    """Sound ``x`` [n] at ``sr`` Hz as float32 at ``target`` Hz (polyphase filtering); ``x`` itself when the
+    rates are equal."""
+    if sr == target:
+        return x
+    g = math.gcd(int(sr), int(target))
+    return resample_poly(x, int(target) // g, int(sr) // g).astype(np.float32)

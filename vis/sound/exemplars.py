@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vis.audio.resample import change_rate
 from vis.data.cache import CENTRED_FRAMES, FPS, K
 from vis.data.io import atomic_output
 from vis.errors import VisError
@@ -282,8 +283,6 @@ def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int
     visual : also remember what each impact looked like (its centre frame's ImageNet features);
     source : recorded in the bank (:class:`ExemplarBank`).
     """
-    from scipy.signal import resample_poly
-
     pre, post = int(round(PRE_S * sr)), int(round(POST_S * sr))
     resampled: dict[str, np.ndarray] = {}
     feats, clips, names = [], [], []
@@ -291,8 +290,7 @@ def build_bank(windows, audio_for: dict[str, tuple[np.ndarray, int]], *, sr: int
         vf = windows.videos[v]
         if vf.vid not in resampled:
             a, a_sr = audio_for[vf.vid]
-            g = np.gcd(int(a_sr), sr)
-            resampled[vf.vid] = resample_poly(a, sr // g, int(a_sr) // g).astype(np.float32) if a_sr != sr else a
+            resampled[vf.vid] = change_rate(a, int(a_sr), sr)
         a = resampled[vf.vid]
         centre_t = (start + CENTRED_FRAMES // 2) / float(FPS)
         c = int(round(centre_t * sr))

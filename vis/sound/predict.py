@@ -29,6 +29,7 @@ from tqdm import tqdm
 from vis.audio.bands import SR
 from vis.audio.cochleagram import cochleagram
 from vis.audio.onsets import MIN_GAP, PEAK_PROMINENCE_DB
+from vis.audio.resample import change_rate
 from vis.audio.synthesis import OUT_SR
 from vis.config import SOUND_METHODS
 from vis.data.cache import FPS, K, row_times
@@ -144,8 +145,6 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
     the peak times look like (:func:`vis.model.backbones.colour_features`); with a bank that has a visual memory, each
     impact's sound then also follows the training impacts that look alike (:mod:`vis.sound.exemplars`).
     """
-    from scipy.signal import resample_poly
-
     if method not in SOUND_METHODS:
         raise VisError(f"unknown method {method!r} (one of {', '.join(SOUND_METHODS)})")
     peaks, prominence = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
@@ -165,9 +164,7 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
                                    visual=visual)
     for r, a in zip(records, prominence):
         r["amplitude"] = float(a)  # the peak's prominence (dB): the confidence for detection AP
-    if bank.sr != sr:
-        g = np.gcd(bank.sr, sr)
-        out = resample_poly(out, sr // g, bank.sr // g).astype(np.float32)
+    out = change_rate(out, bank.sr, sr)
     out = np.pad(out, (0, max(0, n - len(out))))[:n]
     return np.clip(out, -1, 1), records
 

@@ -1,5 +1,5 @@
-"""Where :mod:`vis.web` meets the rest of ``vis``: every import of the dataset, media and model code is here,
-so that the web layer can follow those modules when they move.
+"""Where :mod:`vis.web` meets the model: every import of the dataset, media and prediction code (torch) is
+here, so that :mod:`vis.web.study` and :mod:`vis.web.results` load without them (``vis study results``).
 
 - :func:`load_predictor`: a trained run, loaded once (``vis serve --model``, ``vis study create --model``).
 - :func:`predict_upload`: the demo page's prediction (``vis predict`` on an uploaded video).
@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
+from vis.audio.resample import change_rate
 from vis.data.dataset import Dataset
 from vis.data.io import AAC_RATES, NTSC_FPS, read_audio
 from vis.data.media import iter_frames, mux_audio, probe, write_video
@@ -82,8 +82,7 @@ def clip_sounds(ds: Dataset, vid: str, predictor: Predictor, clips_dir: Path, *,
     video = ds.video_path(vid)
     audio, sr = read_audio(ds.audio_path(vid), mono=True)
     if sr not in AAC_RATES:
-        g = np.gcd(sr, CLIP_RATE)
-        audio, sr = resample_poly(audio, CLIP_RATE // g, sr // g).astype(np.float32), CLIP_RATE
+        audio, sr = change_rate(audio, sr, CLIP_RATE), CLIP_RATE
     usable = min(probe(video).duration, len(audio) / sr)
     half = clip_s / 2
     events = [e for e in ds.events(vid) if e.time - half >= 0 and e.time + half <= usable]
