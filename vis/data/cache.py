@@ -40,7 +40,7 @@ from vis.audio.bands import COMPRESSION, N_BANDS, SR
 from vis.audio.cochleagram import cochleagram
 from vis.audio.onsets import detect_onsets
 from vis.data.dataset import read_times
-from vis.data.framestore import JPEG_QUALITY, STORES, JpegFrames, frames_path, open_frames, write_frames
+from vis.data.framestore import JPEG_QUALITY, STORES, JpegFrames, frames_path, is_stored, open_frames, write_frames
 from vis.data.io import NTSC_FPS, atomic_output, die_with_parent, read_audio
 from vis.data.media import probe, read_frames
 from vis.errors import ShortMedia, VisError
@@ -163,8 +163,7 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store:
     if store == "jpeg":
         meta["quality"] = JPEG_QUALITY
     sidecar = frames_sidecar(out)
-    whole = out.is_file() and (store == "raw" or Path(f"{out}.idx.npy").is_file())  # jpeg: its index too
-    if whole and is_fresh(sidecar, meta):
+    if is_stored(out) and is_fresh(sidecar, meta):
         return False, _short_notes(sidecar)
     (frames, _), short = _recording_short(read_frames, video_path, size=size, fps=fps)
     write_frames(frames, out, store)
@@ -268,7 +267,7 @@ def stored_frames(cache: Path, vid: str, size: tuple[int, int], store: str | Non
     was prepared (raw if both)."""
     for s in [store] if store else STORES:
         path = frames_path(cache, vid, size, s)
-        if path.is_file() and (s == "raw" or Path(f"{path}.idx.npy").is_file()):
+        if is_stored(path):
             return path
     wanted = frames_path(cache, vid, size, store or "raw")
     raise VisError(f"{wanted}: frames not prepared at {size[0]}x{size[1]} (run `vis prepare`)")

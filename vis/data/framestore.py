@@ -36,6 +36,17 @@ def frames_path(cache: str | os.PathLike, vid: str, size: tuple[int, int], store
     return Path(cache) / f"{vid}.frames-{size[0]}x{size[1]}{SUFFIX[store]}"
 
 
+def index_path(path: str | os.PathLike) -> Path:
+    """The byte offsets of a JPEG store's frames (and its frame count and size)."""
+    return Path(f"{path}.idx.npy")
+
+
+def is_stored(path: str | os.PathLike) -> bool:
+    """Whether the store at ``path`` is all there: the frames file and, for JPEG, its index."""
+    path = Path(path)
+    return path.is_file() and (path.suffix == SUFFIX["raw"] or index_path(path).is_file())
+
+
 def encode_jpeg(frame: np.ndarray, *, quality: int = JPEG_QUALITY) -> bytes:
     """One uint8 frame [H, W, 3] as JPEG bytes."""
     buf = io.BytesIO()
@@ -60,7 +71,7 @@ def write_frames(frames: np.ndarray, path: str | os.PathLike, store: str, *, qua
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         for frame in frames:
             offsets.append(offsets[-1] + f.write(encode_jpeg(frame, quality=quality)))
-    with atomic_output(Path(f"{path}.idx.npy")) as tmp, open(tmp, "wb") as f:
+    with atomic_output(index_path(path)) as tmp, open(tmp, "wb") as f:
         np.save(f, np.array([len(frames), *frames.shape[1:3], *offsets], np.int64))  # n, H, W, offsets
 
 
@@ -70,7 +81,7 @@ class JpegFrames:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         try:
-            head = np.load(f"{self.path}.idx.npy")
+            head = np.load(index_path(self.path))
             n, h, w = (int(x) for x in head[:3])
             self.offsets = head[3:]
             whole = len(self.offsets) == n + 1 and self.offsets[-1] == self.path.stat().st_size
