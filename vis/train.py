@@ -53,7 +53,7 @@ from vis.data.windows import StepBatches, Windows, step_loader
 from vis.errors import Interrupted, VisError
 from vis.model.checkpoint import SoundPCA, checkpoint, init_backbone, save_atomic
 from vis.model.device import autocast, resolve_device
-from vis.model.inputs import draw_augmentation, fix_inputs, forward, input_kind
+from vis.model.inputs import draw_augmentation, fix_inputs, forward, input_options
 from vis.model.network import VisNet
 from vis.objective import evaluate_windows, learning_rate, no_video_sq_err, window_loss
 from vis.plots import save_training_curves_png
@@ -173,8 +173,7 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         model = net
 
     batches = StepBatches(train_windows, batch_size=tc.batch_size, seed=tc.seed, rank=rank, world=world,
-                          kind=input_kind(train_windows, cfg.model), spacetime=cfg.model.spacetime,
-                          with_frames=cfg.model.colour_trunk or cfg.model.motion_stats)
+                          **input_options(train_windows, cfg.model))
     steps_per_epoch = batches.steps_per_epoch
     total_steps = steps_per_epoch * tc.epochs
     targets_code = pca.encode(train_windows.targets)  # [M, N*K, 10]

@@ -37,10 +37,17 @@ def input_kind(windows: Windows, cfg: ModelConfig) -> str:
     return "frames"
 
 
+def input_options(windows: Windows, cfg: ModelConfig) -> dict:
+    """The options of :meth:`vis.data.windows.Windows.inputs` (and of the training loader's
+    :class:`vis.data.windows.StepBatches`) for a network of ``cfg``: ``kind``, ``spacetime``, ``with_frames``
+    (a frozen trunk's cache lacks what the colour trunk and the motion statistics read from the frames)."""
+    return {"kind": input_kind(windows, cfg), "spacetime": cfg.spacetime,
+            "with_frames": cfg.colour_trunk or cfg.motion_stats}
+
+
 def batch_inputs(windows: Windows, rows: np.ndarray, cfg: ModelConfig) -> dict[str, np.ndarray]:
     """The inputs of ``rows`` for a network of ``cfg`` (the training loader's items hold the same)."""
-    return windows.inputs(rows, input_kind(windows, cfg), spacetime=cfg.spacetime,
-                          with_frames=cfg.colour_trunk or cfg.motion_stats)
+    return windows.inputs(rows, **input_options(windows, cfg))
 
 
 def fix_inputs(windows: Windows, net, *, batch: int = 64, progress: bool = False) -> None:
