@@ -207,11 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True, help="run folder (a detection model makes sound for clips)")
     p.add_argument("--out", type=Path, required=True, help="new study folder (its name is the study's id)")
     p.add_argument("--methods", help="comma-separated: example, parametric (default both)")
-    p.add_argument("--trials", type=int, default=20, help="scored trials per participant (default 20; at most "
+    p.add_argument("--trials", type=int, help="scored trials per participant (default 20; at most "
                    "one per test video after the practice ones)")
-    p.add_argument("--practice", type=int, default=5, help="practice trials with the answer shown (default 5)")
-    p.add_argument("--per-video", type=int, default=15, help="impacts sampled per test video (default 15)")
-    p.add_argument("--clip", type=float, default=2.0, help="clip length in seconds, centred on the impact (default 2)")
+    p.add_argument("--practice", type=int, help="practice trials with the answer shown (default 5)")
+    p.add_argument("--per-video", type=int, help="impacts sampled per test video (default 15)")
+    p.add_argument("--clip", type=float, help="clip length in seconds, centred on the impact (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling and of the left/right order")
     p.add_argument("--match-level", action="store_true", help="scale each predicted sound to the real sound's "
                    "RMS, so that loudness alone does not give it away")

@@ -216,9 +216,10 @@ def cmd_serve(args) -> int:
 def cmd_study_create(args) -> int:
     from vis.web.study import create_study, trials_per_participant
 
+    given = {"trials": args.trials, "practice": args.practice, "clip_s": args.clip, "per_video": args.per_video}
     m = create_study(args.data, args.model, args.out, methods=args.methods.split(",") if args.methods else None,
-                     trials=args.trials, practice=args.practice, seed=args.seed, clip_s=args.clip,
-                     per_video=args.per_video, match_level=args.match_level, device=args.device)
+                     seed=args.seed, match_level=args.match_level, device=args.device,
+                     **{k: v for k, v in given.items() if v is not None})  # the rest: vis.web.study's defaults
     n = trials_per_participant(m)
     print(f"wrote {len(m['clips'])} clips from {len({c['video'] for c in m['clips']})} test videos "
           f"({', '.join(['real'] + m['methods'])}) to {Path(args.out).resolve()}; each participant gets {n} trials, "

@@ -30,6 +30,7 @@ MAX_UPLOAD = 200_000_000  # the demo takes videos up to 200 MB (bytes)
 VIDEO_TYPES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")  # what the demo page accepts, by extension
 MAX_JOBS = 20  # finished jobs whose outputs are kept
 MAX_PENDING = 4  # queued or running jobs; more are refused with 503 until one finishes
+BUSY = "the server is busy with other videos; try again in a minute"
 OUTPUTS = {"video": "with-sound.mp4", "png": "cochleagram.png"}  # a demo job's output files
 BAD_NAME_CHARS = ("/", "\\", "\x00")
 
@@ -89,21 +90,25 @@ class Jobs:
             raise HTTPException(404, "no such job (finished jobs are kept for a while only)")
         return job
 
+    def _full(self) -> bool:
+        """Whether MAX_PENDING jobs are queued or running (call with the lock held)."""
+        return sum(j.state in ("queued", "running") for j in self._jobs.values()) >= MAX_PENDING
+
     def check_capacity(self) -> None:
         """503 when MAX_PENDING jobs wait already (checked before an upload is read, and again on submit)."""
         with self._lock:
-            busy = sum(j.state in ("queued", "running") for j in self._jobs.values()) >= MAX_PENDING
-        if busy:
-            raise HTTPException(503, "the server is busy with other videos; try again in a minute")
+            full = self._full()
+        if full:
+            raise HTTPException(503, BUSY)
 
     def submit(self, kind: str, work: Callable[[Job], dict], *, folder: Path | None = None) -> Job:
         """Queue ``work(job) -> result dict``; 503 when MAX_PENDING jobs wait already (``folder`` is then
         removed: nothing of a refused job stays on disk)."""
         with self._lock:
-            if sum(j.state in ("queued", "running") for j in self._jobs.values()) >= MAX_PENDING:
+            if self._full():
                 if folder is not None:
                     shutil.rmtree(folder, ignore_errors=True)
-                raise HTTPException(503, "the server is busy with other videos; try again in a minute")
+                raise HTTPException(503, BUSY)
             job = Job(secrets.token_hex(8) if folder is None else folder.name, kind, folder)
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, work)

@@ -38,11 +38,15 @@ from vis.web.sounds import load_predictor, open_dataset, predict_upload
 from vis.web.store import TOKEN_BYTES, Participant, Store
 from vis.web.study import (
     DATABASE,
+    PER_VIDEO,
+    PRACTICE,
     SIDES,
     STUDY_NAME,
+    TRIALS,
     assign_trials,
     create_study,
     load_manifest,
+    real_side_of,
     trials_per_participant,
 )
 
@@ -60,12 +64,6 @@ class AnonymousFile(FileResponse):
 
     def set_stat_headers(self, stat_result) -> None:
         self.headers.setdefault("content-length", str(stat_result.st_size))
-
-
-def real_side_of(trial: dict, clip: dict) -> str:
-    """Where the real sound is in a participant's trial (drawn per trial; sessions from before that was so
-    keep the side the study drew per clip and method)."""
-    return trial.get("real_side") or clip["real_side"][trial["method"]]
 
 
 class Answer(BaseModel):
@@ -290,8 +288,8 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
         return {"studies": out, "can_create": predictor is not None and data is not None, "data": str(data or "")}
 
     @app.post("/admin/api/studies", dependencies=[Depends(admin)])
-    def new_study(name: str = Form(...), methods: str = Form(",".join(SOUND_METHODS)), trials: int = Form(20),
-                  practice: int = Form(5), seed: int = Form(0), per_video: int = Form(15)):
+    def new_study(name: str = Form(...), methods: str = Form(",".join(SOUND_METHODS)), trials: int = Form(TRIALS),
+                  practice: int = Form(PRACTICE), seed: int = Form(0), per_video: int = Form(PER_VIDEO)):
         if predictor is None or data is None:
             raise HTTPException(503, "creating a study here needs `vis serve --model RUN --data DIR`")
         if not STUDY_NAME.match(name) or (reg.root / name).exists():

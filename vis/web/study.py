@@ -92,6 +92,12 @@ def assign_trials(manifest: dict, rng: random.Random) -> list[dict]:
              "practice": i < manifest["practice"], "real_side": rng.choice(SIDES)} for i, v in enumerate(videos[:n])]
 
 
+def real_side_of(trial: dict, clip: dict) -> str:
+    """Where the real sound is in a participant's trial (drawn per trial; sessions from before that was so
+    keep the side the study drew per clip and method)."""
+    return trial.get("real_side") or clip["real_side"][trial["method"]]
+
+
 def new_study(out: str | os.PathLike, clips: list[dict], *, methods: list[str], trials: int = TRIALS,
               practice: int = PRACTICE, seed: int = 0, clip_s: float = CLIP_S, about: dict | None = None,
               sid: str | None = None) -> dict:
