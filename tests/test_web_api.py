@@ -239,14 +239,19 @@ def test_a_client_leaving_mid_upload_leaves_nothing(studies, tmp_path):
                     max_upload=10_000_000)
     with live_server(app) as url:
         host, port = url.removeprefix("http://").split(":")
-        for _ in range(3):
+        for _ in range(3):  # one at a time: wait until the server is receiving, leave, wait until it cleaned up
             with socket.create_connection((host, int(port))) as s:
                 s.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nX-Filename: v.mp4\r\n"
                           b"Content-Length: 5000000\r\n\r\n" + b"\x00" * 200_000)
-        for _ in range(50):  # the server notices the closed connections
-            if no_leftovers(tmp_path):
-                break
-            time.sleep(0.1)
+                for _ in range(100):  # its temporary folder is there
+                    if not no_leftovers(tmp_path):
+                        break
+                    time.sleep(0.05)
+                assert not no_leftovers(tmp_path)
+            for _ in range(50):  # the server notices the closed connection
+                if no_leftovers(tmp_path):
+                    break
+                time.sleep(0.1)
         assert no_leftovers(tmp_path)
         assert httpx.get(url + "/api/info").status_code == 200  # and goes on serving
         assert json.loads(httpx.get(url + "/study/s1/api/about").text)["trials"] == 6
