@@ -58,7 +58,7 @@ def test_bad_inputs_one_line_exit_2(data, tmp_path, capsys):
     times.write_text("0.5 wood hit static\noops wood hit static\n")
     code, out, err = run(capsys, "info", data)
     assert code == 1 and "broken" not in err  # info reports it on stdout, exit status 1 ...
-    assert out.strip().splitlines()[-1].startswith("1 of 4 videos are incomplete or broken")
+    assert out.strip().splitlines()[-1].startswith("1 of 4 videos are broken")
     code, out, _ = run(capsys, "info", data, "--json")
     assert code == 1 and f"{TINY_IDS[0]}_times.txt:2" in json.loads(out)["broken"][TINY_IDS[0]]
 

@@ -186,6 +186,19 @@ def test_info_says_when_videos_are_broken(tiny_data, tmp_path, capsys):
     assert code == 1 and TINY_IDS[0] in json.loads(out)["broken"]
 
 
+def test_info_on_the_files_training_needs_is_a_note_not_broken(tiny_data, tmp_path, capsys):
+    # a folder with only video, wav and times (as ../shared/realgh's make_layout.py writes): exit 0, one note
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    for pattern in ("*_denoised_thumb.mp4", "*_mic.mp4", "*_mic.wav"):
+        for p in data.glob(pattern):
+            p.unlink()
+    code, out, _ = run(capsys, "info", data)
+    assert code == 0, out
+    notes = [line for line in out.splitlines() if line.startswith("note: optional files absent")]
+    assert len(notes) == 1 and "mic.wav" in notes[0] and "broken" not in out
+
+
 def test_ctrl_c_in_synth_exits_130_says_what_is_kept_and_the_same_command_goes_on(tmp_path):
     import signal
     import time

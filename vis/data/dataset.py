@@ -277,8 +277,10 @@ def summarize(ds: Dataset, *, check_media: bool = True, progress: bool = False) 
     Keys (documented in the README): ``root``, ``split_source``, ``ids`` (count), ``splits``
     ({name: count}), ``duration_s`` (sum over ids of the usable duration, see :mod:`vis.data.io`),
     ``events`` (count), ``unlabelled_events``, ``material`` / ``action`` / ``reaction``
-    ({label: count}, ``None`` counted under ``"None"``), ``missing`` ({id: [file names]}: any of the
-    six files absent), ``broken`` ({id: reason}: unreadable media or annotations).
+    ({label: count}, ``None`` counted under ``"None"``), ``missing`` ({id: [file names]}: files of the six
+    that are absent although not needed by this reading, e.g. the thumbnail and microphone files; an id that
+    lacks a needed file is refused when the dataset is opened), ``broken`` ({id: reason}: unreadable media or
+    annotations).
     """
     out: dict = {"root": str(ds.root), "split_source": ds.split_source, "ids": len(ds.ids),
                  "splits": {k: len(v) for k, v in ds.splits.items()}, "duration_s": 0.0, "events": 0,
