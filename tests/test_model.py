@@ -162,7 +162,7 @@ def test_motion_channels_are_the_same_frames_as_differences():
 
 def test_prior_is_added_to_centred_windows_only():
     torch.manual_seed(0)
-    net = VisNet(ModelConfig(feat_dim=8, hidden=8, image_size=(16, 16), prior_rows=6)).eval()
+    net = VisNet(ModelConfig(feat_dim=8, hidden=8, image_size=(16, 16), prior_rows=6, motion="frames")).eval()
     net.prior.fill_(3.0)
     frames = torch.randint(0, 256, (1, 4, 16, 16, 3), dtype=torch.uint8)  # 2 frames -> 6 rows
     longer = torch.randint(0, 256, (1, 5, 16, 16, 3), dtype=torch.uint8)  # 3 frames -> 9 rows
@@ -223,7 +223,7 @@ def test_backbone_none_learns_nothing_from_pixels_but_sees_motion_and_colour():
     from vis.config import BACKBONES
 
     assert sorted(BACKBONE_CHOICES) == sorted(BACKBONES)  # the CLI's list (kept free of torch) is the model's
-    cfg = dict(TINY, backbone="none")
+    cfg = dict(TINY, backbone="none", motion="frames")  # the statistics of the frames it is given
     assert ModelConfig().backbone == "none"
     assert _changes(ModelConfig(**cfg), 2, slice(3 * 2, 3 * 6)) > 1e-6  # a changed frame changes the sound
     assert _changes(ModelConfig(**cfg), 4, slice(0, 3 * 2)) == 0.0  # and only later

@@ -60,6 +60,12 @@ class ModelConfig:
     # d60 windows a linear map from them alone (16 frames x 3 numbers) had sq err 0.121 against 0.141 for the
     # CNN trained from scratch, and read the action at 88 % against 58 %. False is the paper.
     motion_stats: bool = True
+    # Which motion numbers go beside phi(F_t) when motion_stats: "flow", the optical-flow features of
+    # vis.data.motion, measured at the video's own frame rate with the camera's motion removed (27 per frame);
+    # "frames", the 14 statistics of the spacetime image's frame differences (vis.data.frames). Flow is what
+    # works on real footage (see docs/real-footage.md); it feeds the fixed-input network (backbone "none"),
+    # so a network with a CNN backbone uses "frames".
+    motion: str = "flow"
     # phi(I_1) from a frozen ImageNet EfficientNet-Lite0 instead of the backbone: the material's look. Its
     # pooled 1280 features, scaled to unit length, go through dropout and a small trainable fc (colour_dim):
     # a wider or unregularised head learns the training scenes and does worse on held-out videos than none
@@ -89,6 +95,10 @@ class ModelConfig:
                 raise VisError(f"model option {name} must be an integer >= {low}, got {value!r}")
         if self.motion_stats and not self.spacetime:
             self.motion_stats = False  # the colour-only ablation sees no motion at all
+        if self.motion not in ("flow", "frames"):
+            raise VisError(f"motion must be 'flow' or 'frames', got {self.motion!r}")
+        if self.backbone != "none":
+            self.motion = "frames"  # a CNN backbone sees frames: its motion numbers come from them
         if self.backbone == "none" and (not self.colour_trunk or self.frozen):
             raise VisError("backbone 'none' needs colour_trunk and has no trunk to freeze")
         if not 0 <= self.colour_dropout < 1:
@@ -152,6 +162,13 @@ class TrainConfig:
     # it took the material read from the predicted sound from 12.8 % to 28.4 % at the same sq err. The paper
     # has no such memory: its preset turns it off.
     visual_memory: bool = True
+    # The centred task's run also trains the impact detector (vis.model.onset) on the motion features, with
+    # its threshold fitted on the validation videos; `vis predict` then places impacts at its peaks and the
+    # centred model says what each sounds like. False: no detector (the paper's preset), impacts come from a
+    # detection run's predicted sound.
+    onsets: bool = True
+    onset_epochs: int = 10  # passes over the training videos (chosen on validation videos, docs/real-footage.md)
+    onset_ensemble: int = 3  # detectors from different seeds, averaged
 
 
 @dataclass
@@ -228,6 +245,8 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
               (min(train_cfg.shift, train_cfg.threads, train_cfg.workers) >= 0,
                "shift, threads and workers must be >= 0"),
               (train_cfg.det_frames >= 2 and train_cfg.det_stride >= 1, "det_frames must be >= 2, det_stride >= 1"),
+              (train_cfg.onset_epochs >= 1 and train_cfg.onset_ensemble >= 1,
+               "onset_epochs and onset_ensemble must be >= 1"),
               (train_cfg.log_every >= 1 and train_cfg.save_every >= 1, "log_every and save_every must be >= 1")]
     for ok, message in checks:
         if not ok:
@@ -257,8 +276,9 @@ def _check_type(table: str, key: str, value, default) -> None:
 
 # Options added after checkpoints were first written, with the value that older checkpoints and run states used.
 LEGACY_MODEL_DEFAULTS = {"motion_channels": False, "widths": [32, 64, 96, 128, 128], "prior_rows": 0,
-                         "motion_stats": False, "colour_trunk": False}
-LEGACY_TRAIN_DEFAULTS = {"loss": "robust", "schedule": "constant", "det_frames": 60, "det_stride": 15}
+                         "motion_stats": False, "colour_trunk": False, "motion": "frames"}
+LEGACY_TRAIN_DEFAULTS = {"loss": "robust", "schedule": "constant", "det_frames": 60, "det_stride": 15,
+                         "onsets": False}
 
 
 def resumable_toml(cfg: RunConfig) -> str:

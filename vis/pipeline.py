@@ -29,6 +29,7 @@ from vis.sound.longform import Colouring
 from vis.sound.peaks import detect_peaks
 from vis.sound.predict import predict_cached
 from vis.train import distributed, initial_network, reduce_device, train, training_device
+from vis.train_onsets import train_onsets
 
 
 def make_windows(videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
@@ -38,6 +39,24 @@ def make_windows(videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
     return centred_windows(videos, centres=cfg.train.centres)
 
 VAL_FRACTION = 0.15  # of the train split held out for validation when a dataset has no val split
+
+
+def needs_motion(cfg: RunConfig) -> bool:
+    """Whether a run of ``cfg`` reads the optical-flow motion features (its network's or its impact detector)."""
+    flow_net = cfg.model.motion_stats and cfg.model.motion == "flow"
+    return flow_net or (cfg.train.task == "centred" and cfg.train.onsets)
+
+
+def add_impact_detector(out: Path, cfg: RunConfig, train_videos: list[VideoFeatures],
+                        val_videos: list[VideoFeatures], *, progress: bool = True) -> dict:
+    """Train the impact detector (:func:`vis.train_onsets.train_onsets`) and store it in ``out/model.pt``
+    (key ``onsets``), where ``vis predict`` finds it."""
+    det, summary = train_onsets(train_videos, val_videos, epochs=cfg.train.onset_epochs,
+                                ensemble=cfg.train.onset_ensemble, seed=cfg.train.seed, progress=progress)
+    ck = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    ck["onsets"] = det.to_dict()
+    save_atomic(ck, out / "model.pt")
+    return summary
 
 
 def train_and_validation(ds) -> tuple[list[str], list[str]]:
@@ -80,7 +99,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     if rank == 0:
         try:
             prepare(ds, cache, size=size, ids=train_ids + val_ids, store=cfg.train.frame_store, workers=workers,
-                    progress=progress)
+                    motion=needs_motion(cfg), progress=progress)
             if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
 
                 for v in tqdm([v for v in train_ids + val_ids if v in ds.files], desc="trunk features",
@@ -117,6 +136,8 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
                    visual=cfg.train.visual_memory, reuse=cfg.train.init or None)
         if cfg.train.task == "detection":
             summary.update(calibrate_detection(Path(out), val_videos, train_videos))
+        elif cfg.train.onsets:
+            summary.update(add_impact_detector(Path(out), cfg, train_videos, val_videos, progress=progress))
         summary["wall_seconds"] = time.time() - started  # this invocation: inputs, training, bank, calibration
         with atomic_output(Path(out) / "summary.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2))

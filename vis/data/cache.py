@@ -6,6 +6,8 @@
   (``onsets``, ``onset_amps``), annotated event times, and the usable duration (see :mod:`vis.data.io`);
 - ``ID.frames-WxH.npy`` (or ``.jpgs``, ``--frame-store jpeg``): every frame, resampled by nearest frame to
   the model's rate (29.97 fps) and resized to W x H, uint8 [N, H, W, 3] (:mod:`vis.data.framestore`);
+- ``ID.motion.npy`` (the default recipe): optical-flow motion features measured at the video's own frame
+  rate, on the 29.97 fps grid, float32 [N, MOTION_FEATURES] (:mod:`vis.data.motion`);
 - ``ID.trunk-KEY.npz`` (frozen backbones only, written by ``vis train --frozen`` with
   :func:`vis.model.inputs.prepare_trunk`): the fixed trunk's outputs for every frame's spacetime and colour
   image (the paper's precomputed pool5 features).
@@ -43,6 +45,7 @@ from vis.data.dataset import read_times
 from vis.data.framestore import JPEG_QUALITY, STORES, JpegFrames, frames_path, is_stored, open_frames, write_frames
 from vis.data.io import NTSC_FPS, atomic_output, die_with_parent, read_audio
 from vis.data.media import probe, read_frames
+from vis.data.motion import FARNEBACK, FLOW_SIZE, GRID, TOP_SHARE, video_motion
 from vis.errors import ShortMedia, VisError
 
 FEATURES_VERSION = 1  # bump when the stored content changes meaning
@@ -171,6 +174,20 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store:
     return True, short
 
 
+def prepare_motion(video_path: Path, out: Path, *, fps: Fraction = FPS) -> tuple[bool, list[str]]:
+    """Compute and store ``ID.motion.npy`` (:func:`vis.data.motion.video_motion`) unless up to date. Returns
+    whether it computed, and the ShortMedia warnings of the video file."""
+    meta = {"version": FEATURES_VERSION, "video": file_stamp(video_path), "fps": str(fps),
+            "flow": {"size": list(FLOW_SIZE), "grid": GRID, "top": TOP_SHARE, "farneback": list(FARNEBACK)}}
+    sidecar = out.with_suffix(".json")
+    if out.is_file() and is_fresh(sidecar, meta):
+        return False, _short_notes(sidecar)
+    motion, short = _recording_short(video_motion, video_path, fps=fps)
+    _save_npy(out, motion)
+    save_json(sidecar, {**meta, "short": short})
+    return True, short
+
+
 def _prepare_one(job: tuple) -> tuple[str, int | str, list[str]]:
     """Prepare one video; returns (id, 1 if computed / 0 if up to date, ShortMedia warnings), or (id, error
     message, []) if broken."""
@@ -180,8 +197,8 @@ def _prepare_one(job: tuple) -> tuple[str, int | str, list[str]]:
         return job[0], str(e), []
 
 
-def _prepare_video(vid, video_path, audio_path, times_path, size, cache, store) -> tuple[str, int, list[str]]:
-
+def _prepare_video(vid, video_path, audio_path, times_path, size, cache, store, motion
+                   ) -> tuple[str, int, list[str]]:
     info = probe(video_path)
     if not info.has_video:
         raise VisError(f"{video_path}: no video stream")
@@ -189,16 +206,19 @@ def _prepare_video(vid, video_path, audio_path, times_path, size, cache, store) 
     if size is not None:
         did_frames, short_frames = prepare_frames(video_path, size, frames_path(cache, vid, size, store), store=store)
         did, short = did or did_frames, short + short_frames
+    if motion:
+        did_motion, _ = prepare_motion(video_path, cache / f"{vid}.motion.npy")  # its warnings: the frames'
+        did = did or did_motion
     return vid, int(did), short
 
 
 def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: list[str] | None = None,
-            store: str = "raw",
-            workers: int = 1, progress: bool = True) -> dict:
+            store: str = "raw", motion: bool = False, workers: int = 1, progress: bool = True) -> dict:
     """Fill ``cache`` for the ids of dataset ``ds`` (all by default); reuse what is up to date.
 
     ``size`` (width, height) of the stored frames; None stores sound features only. ``store``: the frame
-    store's format, "raw" or "jpeg" (:mod:`vis.data.framestore`).
+    store's format, "raw" or "jpeg" (:mod:`vis.data.framestore`). ``motion``: also the optical-flow motion
+    features (:func:`prepare_motion`).
     A video whose files cannot be read stops with its error, or, if the dataset was opened with
     ``skip_broken``, is dropped from it with a warning. Returns a summary: ``cache``, ``videos``,
     ``computed`` (how many needed work), ``failed`` ({id: error}), ``bytes``.
@@ -208,7 +228,7 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
     ids = ids if ids is not None else ds.ids
     if store not in STORES:
         raise VisError(f"unknown frame store {store!r} (one of {', '.join(STORES)})")
-    jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache, store) for v in ids]
+    jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache, store, motion) for v in ids]
     computed, failed = 0, {}
     bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)
     pool_ = (get_context("spawn").Pool(workers, initializer=die_with_parent, initargs=(os.getpid(),))
@@ -249,6 +269,7 @@ class VideoFeatures:
     duration: float  # usable seconds (video and audio both cover)
     frames: np.ndarray | JpegFrames | None  # [N, H, W, 3] uint8 at FPS
     trunk: dict[str, np.ndarray] | None = None  # frozen backbone outputs per frame: "spacetime", "colour" [N, D]
+    motion: np.ndarray | None = None  # [N, MOTION_FEATURES] optical-flow features at FPS (None: not prepared)
 
     @property
     def n_frames(self) -> int:
@@ -277,7 +298,7 @@ def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None
          store: str | None = None) -> VideoFeatures:
     """Read one video's cached features (run :func:`prepare` first). ``store``: the frame store to read,
     "raw" or "jpeg" (None: whichever was prepared, :func:`stored_frames`); ``trunk``: a
-    :func:`vis.model.inputs.trunk_key`."""
+    :func:`vis.model.inputs.trunk_key`. The motion features come along where they were prepared."""
     cache = Path(cache)
     sound = cache / f"{vid}.sound.npz"
     if not sound.is_file():
@@ -297,8 +318,10 @@ def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None
             raise VisError(f"{tpath}: trunk features not prepared")
         with np.load(tpath) as z:
             tr = {"spacetime": z["spacetime"], "colour": z["colour"]}
+    mpath = cache / f"{vid}.motion.npy"
+    motion = np.load(mpath, mmap_mode="r") if mpath.is_file() and mpath.with_suffix(".json").is_file() else None
     return VideoFeatures(vid, d["env"], d["times"], d["onsets"], d["onset_amps"], d["event_times"],
-                         float(d["duration"]), frames, tr)
+                         float(d["duration"]), frames, tr, motion)
 
 
 def centred_starts(vf: VideoFeatures, centres: np.ndarray, *, n_frames: int = CENTRED_FRAMES) -> np.ndarray:

@@ -25,7 +25,6 @@ from vis.data.io import (
 )
 from vis.errors import VisError
 
-
 # A video slower than the output rate by more than this factor (15 or 25 fps read at 29.97) is resampled by
 # blending neighbouring frames; a faster one, or one of about the same rate (30 fps), by nearest frame.
 BLEND_BELOW = 0.95

@@ -57,6 +57,7 @@ from vis.eval.methods import (
     _search,
     detection_metrics,
     image_features,
+    impact_detector_metrics,
     predict_windows,
 )
 from vis.eval.metrics import (
@@ -75,10 +76,11 @@ from vis.eval.proxy import load_study, proxy_metrics, study_comparison
 from vis.eval.report import evaluation_report
 from vis.model.checkpoint import load_model, no_video_sounds
 from vis.model.losses import robust_loss
+from vis.model.onset import OnsetDetector
 from vis.plots import save_confusion_png, save_mean_cochleagrams_png, save_prediction_figure_png
 from vis.sound.exemplars import ExemplarBank
 from vis.sound.peaks import peak_params
-from vis.sound.predict import predict_cached
+from vis.sound.predict import predict_cached, uses_flow
 
 BASE_METHODS = ("full", "network-only", "full-example", "parametric", "image-match", "spacetime-match",
                 "image+spacetime-match", "random", "real-match", "mean", "average-shape")
@@ -137,8 +139,9 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     stores: dict[tuple[int, int], str] = {}
     for n, _, c in [*runs.values(), *det_runs.values()]:
         stores.setdefault(tuple(n.cfg.image_size), c["train_config"].get("frame_store", "raw"))
+    flow = any(uses_flow(n) or "onsets" in c for n, _, c in [*runs.values(), *det_runs.values()])
     for size, store in sorted(stores.items()):
-        prepare(ds, cache, size=size, ids=train_ids + test_ids, store=store, progress=progress)
+        prepare(ds, cache, size=size, ids=train_ids + test_ids, store=store, motion=flow, progress=progress)
     train_ids = [v for v in train_ids if v in ds.files]  # --skip-broken may have dropped some
     test_ids = [v for v in test_ids if v in ds.files]
     size = tuple(net.cfg.image_size)
@@ -236,6 +239,10 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     for name, (dn, dp, dck) in det_runs.items():
         vids = [load(cache, v, tuple(dn.cfg.image_size), store=stores[tuple(dn.cfg.image_size)]) for v in test_ids]
         metrics["detection"][name] = detection_metrics(dn, dp, vids, events, **peak_params(dck))
+
+    if "onsets" in ck:  # the default recipe's impact detector, on the same full test videos
+        metrics["detection"]["impact-detector"] = impact_detector_metrics(OnsetDetector.from_dict(ck["onsets"]),
+                                                                          te_videos, events)
 
     figs = out / "figures"
     figs.mkdir(exist_ok=True)

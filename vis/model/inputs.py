@@ -24,6 +24,7 @@ from vis.data.windows import Windows
 from vis.errors import VisError
 from vis.model.backbones import IMAGENET_FEATURES
 from vis.model.device import model_device
+from vis.model.network import flow_inputs
 
 
 def input_kind(windows: Windows, cfg: ModelConfig) -> str:
@@ -68,7 +69,9 @@ def fix_inputs(windows: Windows, net, *, batch: int = 64, progress: bool = False
                        unit="video", disable=not progress):
             f = vf.frames
             n = len(f)
-            if spacetime:  # frames 0 and n-1 have no neighbour: no window uses them
+            if spacetime and net.cfg.motion == "flow":  # measured once by `vis prepare` at the video's own rate
+                x = video_flow(vf, n)
+            elif spacetime:  # frames 0 and n-1 have no neighbour: no window uses them
                 x = np.zeros((n, MOTION_STATS), np.float32)
                 for a in range(1, n - 1, 256):
                     b = min(a + 256, n - 1)
@@ -87,6 +90,17 @@ def fix_inputs(windows: Windows, net, *, batch: int = 64, progress: bool = False
             first = [np.stack([per_video[v][s] for v, s in windows.index]).astype(np.float32)] if len(windows) else []
     windows.fixed = {"spacetime": spacetime, "per_video": per_video,
                      "first": np.concatenate(first) if first else np.zeros((0, IMAGENET_FEATURES), np.float32)}
+
+
+def video_flow(vf, n: int) -> np.ndarray:
+    """A video's flow network input for its ``n`` frames (:func:`vis.model.network.flow_inputs` of its
+    cached motion features, the last row repeated or rows dropped where the two counts differ by a frame)."""
+    if vf.motion is None:
+        raise VisError(f"{vf.vid}: motion features not prepared (`vis prepare` computes them for this model)")
+    m = np.asarray(vf.motion, np.float32)[:n]
+    if len(m) < n:
+        m = np.concatenate([m, np.repeat(m[-1:], n - len(m), axis=0)]) if len(m) else np.zeros((n, m.shape[1]))
+    return flow_inputs(m).numpy()
 
 
 def draw_augmentation(rng: np.random.Generator, n: int, shift: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +130,8 @@ def augment(frames: torch.Tensor, flips: torch.Tensor, offsets: torch.Tensor) ->
 
 def forward(model, batch: dict, cfg: ModelConfig, *, flips=None, offsets=None) -> torch.Tensor:
     """The network's output [B, N*k, pca_dim] for a batch of inputs (arrays or tensors, from
-    :func:`batch_inputs` or a loader of :class:`vis.data.windows.StepBatches`), moved to the network's device.
+    :func:`batch_inputs` or a loader of :class:`vis.data.windows.StepBatches`; with ``frames``, a flow
+    network also takes ``motion``, the frames' optical-flow features), moved to the network's device.
 
     ``flips`` / ``offsets`` (:func:`draw_augmentation`) augment batches of frames; the other kinds carry
     fixed or cached features of unaugmented frames. ``model`` may be DDP-wrapped.
@@ -139,7 +154,8 @@ def forward(model, batch: dict, cfg: ModelConfig, *, flips=None, offsets=None) -
     frames = x["frames"]
     if flips is not None:
         frames = augment(frames, torch.as_tensor(flips, device=dev), torch.as_tensor(offsets, device=dev))
-    return model(frames)
+    motion = flow_inputs(batch["motion"]).to(dev) if "motion" in batch else None  # [B, N, MOTION_FEATURES]
+    return model(frames, motion=motion)
 
 
 def predict(model, windows: Windows, rows: np.ndarray, cfg: ModelConfig) -> torch.Tensor:

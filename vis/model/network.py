@@ -29,10 +29,28 @@ from torch import nn
 
 from vis.config import ModelConfig
 from vis.data.frames import MOTION_STATS, colour_images, motion_statistics, spacetime_images
+from vis.data.motion import MOTION_FEATURES
 from vis.errors import VisError
 from vis.model.backbones import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0, make_backbone
 
 # ---------------------------------------------------------------------------------------------- network
+
+FLOW_SCALE = 0.5  # the flow features (log speeds, up to ~4) brought to about the motion statistics' [0, 2]
+
+
+def motion_dim(cfg: ModelConfig) -> int:
+    """Motion numbers per frame beside phi(F_t): 0, MOTION_FEATURES (flow) or MOTION_STATS (frames)."""
+    if not cfg.motion_stats:
+        return 0
+    return MOTION_FEATURES if cfg.motion == "flow" else MOTION_STATS
+
+
+def flow_inputs(motion) -> torch.Tensor:
+    """A flow network's motion input from optical-flow features [..., MOTION_FEATURES] (array or tensor)."""
+    if motion is None:
+        raise VisError("this model needs the video's optical-flow features (vis.data.motion)")
+    return torch.as_tensor(motion).float() * FLOW_SCALE
+
 
 
 class VisNet(nn.Module):
@@ -63,7 +81,7 @@ class VisNet(nn.Module):
         self.colour_frames = cfg.backbone == "none" and not cfg.spacetime
         seq_dim = 0 if cfg.backbone == "none" else cfg.feat_dim
         seq_dim = cfg.colour_dim if self.colour_frames else seq_dim
-        d = seq_dim + (cfg.colour_dim if cfg.colour_trunk else cfg.feat_dim) + (MOTION_STATS if cfg.motion_stats else 0)
+        d = seq_dim + (cfg.colour_dim if cfg.colour_trunk else cfg.feat_dim) + motion_dim(cfg)
         self.lower = nn.LSTM(d, cfg.hidden, num_layers=cfg.layers - 1, batch_first=True) if cfg.layers > 1 else None
         self.upper = nn.LSTM(cfg.hidden if cfg.layers > 1 else d, cfg.hidden, batch_first=True)
         self.out = nn.Linear(cfg.hidden, cfg.pca_dim)
@@ -91,9 +109,10 @@ class VisNet(nn.Module):
         return seq, colour_images(frames[:, 1])
 
     def forward(self, frames: torch.Tensor | None = None, *, trunk_features: tuple | None = None,
-                centred: bool = True) -> torch.Tensor:
+                motion: torch.Tensor | None = None, centred: bool = True) -> torch.Tensor:
         """Predict from uint8 ``frames``, or (frozen mode) from cached ``trunk_features = (f_seq, f_first, stats)``.
 
+        ``motion`` [B, N, MOTION_FEATURES]: the frames' optical-flow features (a ``motion="flow"`` network).
         ``centred=False`` says the frames are a stretch of a whole video, not a window centred on an impact,
         even when it happens to be as long as one (no prior is added).
         """
@@ -105,7 +124,9 @@ class VisNet(nn.Module):
             trunk = self.first_trunk if self.colour_frames else self.trunk
             f_seq = trunk(seq.flatten(0, 1)).view(b, n, -1)
             f_first = self.first_trunk(first)
-        stats = motion_statistics(frames) if self.cfg.motion_stats else None
+        stats = None
+        if self.cfg.motion_stats:
+            stats = flow_inputs(motion) if self.cfg.motion == "flow" else motion_statistics(frames)
         return self.forward_features(f_seq, f_first, stats, centred=centred)
 
     def forward_features(self, f_seq: torch.Tensor, f_first: torch.Tensor, stats: torch.Tensor | None = None, *,

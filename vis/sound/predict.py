@@ -35,12 +35,16 @@ from vis.config import SOUND_METHODS
 from vis.data.cache import FPS, K, row_times
 from vis.data.io import SOUND_FORMATS, VIDEO_FORMATS, output_format, read_audio, write_wav
 from vis.data.media import iter_frames, mux_audio, probe
+from vis.data.motion import video_motion
 from vis.errors import VisError
 from vis.model.backbones import colour_features
 from vis.model.checkpoint import load_model
 from vis.model.device import autocast, model_device
+from vis.model.network import flow_inputs
+from vis.model.onset import OnsetDetector
 from vis.plots import save_cochleagram_png
 from vis.sound.exemplars import ExemplarBank
+from vis.sound.impacts import detected_prediction
 from vis.sound.longform import Colouring, synthesize_long
 from vis.sound.peaks import Prediction, detect_peaks, impact_envelope, parametric_wave, peak_params
 
@@ -79,9 +83,10 @@ def predict_features(net, pca, video: str | os.PathLike, *, progress: bool = Tru
     info = probe(video)
     if not info.has_video:
         raise VisError(f"{video}: no video stream")
+    motion = video_motion_with_bar(video, info.n_frames, progress=progress) if uses_flow(net) else None
     stream = iter_frames(video, size=tuple(net.cfg.image_size), fps=FPS)
     est = int(info.duration * float(FPS)) if info.duration else None
-    pred = predict_stream(net, pca, stream, total=est, progress=progress)
+    pred = predict_stream(net, pca, stream, total=est, progress=progress, motion=motion)
     if pred is None:
         raise VisError(f"{video}: video stream has no frames")
     return pred
@@ -90,15 +95,24 @@ def predict_features(net, pca, video: str | os.PathLike, *, progress: bool = Tru
 def predict_cached(net, pca, vf) -> Prediction:
     """The same from a video's cached frames (:class:`vis.data.cache.VideoFeatures`), for evaluation."""
     n = vf.n_frames
-    return predict_stream(net, pca, ((i / float(FPS), vf.frames[i]) for i in range(n)), total=n, progress=False)
+    motion = np.asarray(vf.motion) if uses_flow(net) and vf.motion is not None else None
+    return predict_stream(net, pca, ((i / float(FPS), vf.frames[i]) for i in range(n)), total=n, progress=False,
+                          motion=motion)
+
+
+def uses_flow(net) -> bool:
+    """Whether ``net`` takes the video's optical-flow features beside its frames."""
+    return bool(net.cfg.motion_stats and net.cfg.motion == "flow")
 
 
 def predict_stream(net, pca, stream, *, total: int | None = None, window_s: float = WINDOW_S,
-                   overlap: float = OVERLAP, progress: bool = True) -> Prediction | None:
+                   overlap: float = OVERLAP, progress: bool = True, motion: np.ndarray | None = None
+                   ) -> Prediction | None:
     """Predicted envelopes for a stream of (time, frame) pairs at the model's rate and size.
 
     Windows of ``window_s`` overlap by ``overlap``; each is joined to the previous at the row where the
-    two predictions differ least (paper A1.1). Returns None for an empty stream.
+    two predictions differ least (paper A1.1). Returns None for an empty stream. ``motion`` [N, D]: the
+    video's optical-flow features on the same grid, for a network that takes them (:func:`uses_flow`).
     """
     win = max(2, int(round(window_s * float(FPS))))
     step = max(1, int(round(win * (1 - overlap))))
@@ -112,7 +126,10 @@ def predict_stream(net, pca, stream, *, total: int | None = None, window_s: floa
             # the output lags by `lag` frames, so the window carries `lag` frames more (real ones, or the
             # last frame repeated at the end of the video)
             x = torch.from_numpy(np.ascontiguousarray(frames))[None].to(dev)
-            code = net(x, centred=False)[0].float().cpu().numpy()
+            m = None
+            if motion is not None:  # the rows of the window's frames (the last one repeated past the end)
+                m = flow_inputs(motion[np.clip(np.arange(s, s + len(frames) - 2), 0, len(motion) - 1)])[None].to(dev)
+            code = net(x, motion=m, centred=False)[0].float().cpu().numpy()
             rows = pca.decode(code[lag * K : lag * K + n * K])  # rows of frames s .. s+n-1
             env = rows if env is None else _join(env, rows, s * K)
             n_frames = max(n_frames, s + n)
@@ -135,10 +152,11 @@ def _join(a: np.ndarray, b: np.ndarray, b_start: int) -> np.ndarray:
 
 def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, colour=None, seed: int = 0,
                prominence_db: float = PEAK_PROMINENCE_DB, min_gap: float = MIN_GAP,
-               looks=None) -> tuple[np.ndarray, list[dict]]:
+               looks=None, impacts: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, list[dict]]:
     """Waveform [duration * sr] for a whole video's prediction, and one record (time, prominence) per impact.
 
-    Impacts are the prediction's peaks (:func:`detect_peaks`). ``example`` pastes at each the training
+    Impacts are the prediction's peaks (:func:`detect_peaks`), or ``impacts`` (times, scores) where a detector
+    found them. ``example`` pastes at each the training
     impact nearest to the predicted features there (paper Sec. 6.1); ``parametric`` imposes on noise
     (Sec. 5.2) the envelopes of :func:`impact_envelope`, or, without an exemplar bank to take the average
     impact from, the predicted envelopes as they are. ``looks(times) -> [P, D]`` tells what the frames at
@@ -147,7 +165,10 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
     """
     if method not in SOUND_METHODS:
         raise VisError(f"unknown method {method!r} (one of {', '.join(SOUND_METHODS)})")
-    peaks, prominence = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
+    if impacts is not None:  # found by the impact detector (vis.sound.impacts), with its probabilities
+        peaks, prominence = impacts
+    else:
+        peaks, prominence = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
     n = int(round(pred.duration * sr))
     visual = looks(peaks) if looks is not None and bank is not None and bank.has_memory and len(peaks) else None
     if method == "parametric":
@@ -210,6 +231,7 @@ class Predictor:
     ck: dict
     bank: ExemplarBank | None
     colour: Colouring | None
+    onsets: OnsetDetector | None = None  # the impact detector of a default-recipe run (vis.sound.impacts)
 
     @classmethod
     def load(cls, run: str | os.PathLike, *, device: str = "cpu") -> Predictor:
@@ -218,7 +240,8 @@ class Predictor:
         bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
         bank = ExemplarBank.load(bank_path) if bank_path.is_file() else None
         colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
-        return cls(net, pca, ck, bank, colour)
+        onsets = OnsetDetector.from_dict(ck["onsets"]) if "onsets" in ck else None
+        return cls(net, pca, ck, bank, colour, onsets)
 
 
 def predict_video(video: str | os.PathLike, run: str | os.PathLike | Predictor, out: str | os.PathLike, *,
@@ -258,15 +281,23 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
     if model.bank is None and "example" in outputs:
         # the exemplars to paste (example); parametric takes the average training impact from it when present
         raise VisError(f"{run}: the model has no exemplar bank (bank.npz); use --method parametric")
-    pred = predict_features(model.net, model.pca, video, progress=progress)
+    frames_at = video_frames_at(video, tuple(model.net.cfg.image_size))
+    impacts = None
+    if model.onsets is not None:  # detect, then describe (vis.sound.impacts)
+        motion = video_motion_with_bar(video, info.n_frames, progress=progress)
+        pred, *impacts = detected_prediction(model.net, model.pca, model.onsets, motion, frames_at,
+                                             duration=min(info.duration or len(motion) / float(FPS),
+                                                          len(motion) / float(FPS)))
+    else:
+        pred = predict_features(model.net, model.pca, video, progress=progress)
     # both methods look at the same peaks' frames (with a visual memory): decode them once
-    looks = _memoised(frame_looks(video_frames_at(video, tuple(model.net.cfg.image_size))))
+    looks = _memoised(frame_looks(frames_at))
     predicted_s = time.time() - t0
     summaries = {}
     for method, (out, wav) in outputs.items():
         t1 = time.time()
         wave, records = synthesize(pred, method=method, bank=model.bank, colour=model.colour,
-                                   looks=looks, **peak_params(model.ck))
+                                   looks=looks, impacts=impacts, **peak_params(model.ck))
         mux_audio(video, wave, OUT_SR, out)
         wrote = [str(out)]
         if wav is not None:
@@ -286,6 +317,13 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
             "method": method, "seconds": seconds, "realtime_factor": pred.duration / seconds if seconds else 0.0,
             "records": records}
     return summaries
+
+
+def video_motion_with_bar(video: str | os.PathLike, n_frames: int | None, *, progress: bool = True) -> np.ndarray:
+    """A video's optical-flow features on the model's grid (:func:`vis.data.motion.video_motion`), with a
+    progress bar over its ``n_frames`` stored frames (None: unknown)."""
+    with tqdm(total=n_frames, desc="motion", unit="frame", disable=not progress) as bar:
+        return video_motion(video, fps=FPS, progress=lambda k: bar.update(k - bar.n))
 
 
 def _memoised(looks):

@@ -1,0 +1,114 @@
+"""Motion features of real footage: dense optical flow at the video's own frame rate, on the model's grid.
+
+Real Greatest Hits videos come at 15, 25, 29.97 or 30 fps, some with every 5th or 6th frame dropped, from a
+hand-held or shaking camera. Frame differences of frames resampled to 29.97 fps by nearest frame are zero
+between repeated frames and doubled across dropped ones, and the camera's own motion swamps the stick's.
+So the motion the network sees is measured here between the video's *own* consecutive frames, as a
+velocity (pixels per model frame, i.e. per 1/29.97 s, using each pair's real time gap, so a dropped frame
+changes nothing), with the camera's motion (the median flow over the image) removed, and then linearly
+interpolated onto the model's frame grid (29.97 fps), whatever the input rate.
+
+Per frame pair, on greyscale frames resized to FLOW_SIZE (:func:`pair_features`, MOTION_FEATURES numbers):
+
+- the camera's motion: median flow (dx, dy);
+- the residual speed ``|flow - median|``: mean, 90th / 99th percentile and max over the image;
+- the velocity (dx, dy) of the fastest 1 % of pixels (where the stick is), and their mean speed;
+- the residual speed averaged over a GRID x GRID grid of cells (where in the image things move);
+- the mean and 99th percentile of the absolute grey-level difference, per unit of time.
+
+Speeds are compressed as ``sign(v) * log(1 + |v|)``. Everything is a fixed function of the frames: it is
+computed once per video (``vis prepare``) and stored (:func:`vis.data.cache.prepare_motion`).
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import numpy as np
+
+from vis.data.media import iter_frames
+from vis.errors import VisError
+
+FLOW_SIZE = (160, 90)  # (width, height) of the greyscale frames the flow is measured on (16:9)
+GRID = 4  # cells per side of the coarse grid of residual speed
+TOP_SHARE = 0.01  # the fastest 1 % of pixels: the stick and the hand
+# Farneback's parameters (pyramid scale, levels, window, iterations, poly_n, poly_sigma): OpenCV's
+# recommended values for small frames; the window of 9 px spans a drumstick at 160 px wide.
+FARNEBACK = (0.5, 3, 9, 3, 5, 1.1)
+MOTION_FEATURES = 2 + 4 + 3 + GRID * GRID + 2  # 27 numbers per frame
+
+
+def _signed_log(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def pair_features(prev: np.ndarray, now: np.ndarray, dt_frames: float) -> np.ndarray:
+    """Motion between two greyscale frames ``prev``, ``now`` [H, W] uint8 taken ``dt_frames`` model frames
+    apart (1.0 at 29.97 fps; 2.0 across a dropped frame): float32 [MOTION_FEATURES]."""
+    import cv2
+
+    flow = cv2.calcOpticalFlowFarneback(prev, now, None, *FARNEBACK, 0) / max(dt_frames, 1e-3)  # [H, W, 2]
+    h, w = prev.shape
+    camera = np.median(flow.reshape(-1, 2), axis=0)
+    res = flow - camera
+    speed = np.sqrt((res**2).sum(-1))  # [H, W]
+    flat = speed.reshape(-1)
+    k = max(1, int(round(TOP_SHARE * flat.size)))
+    top = np.argpartition(flat, -k)[-k:]
+    fast = res.reshape(-1, 2)[top].mean(0)
+    grid = speed[: h // GRID * GRID, : w // GRID * GRID].reshape(GRID, h // GRID, GRID, w // GRID).mean((1, 3))
+    diff = np.abs(now.astype(np.float32) - prev.astype(np.float32)) / max(dt_frames, 1e-3)
+    out = np.concatenate([
+        _signed_log(camera),
+        np.log1p([flat.mean(), np.quantile(flat, 0.9), np.quantile(flat, 0.99), flat.max()]),
+        _signed_log(fast), np.log1p([flat[top].mean()]),
+        np.log1p(grid.reshape(-1)),
+        np.log1p([diff.mean(), np.quantile(diff, 0.99)]) * 0.5,
+    ])
+    return out.astype(np.float32)
+
+
+def _grey(frame: np.ndarray) -> np.ndarray:
+    f = frame.astype(np.float32)
+    return np.round(0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]).astype(np.uint8)
+
+
+def video_motion(video: str | os.PathLike, *, fps: float | Fraction, n_frames: int | None = None,
+                 progress=None) -> np.ndarray:
+    """Motion features of a video on the model's frame grid: float32 [N, MOTION_FEATURES], row ``f`` the
+    motion at time ``f / fps`` (``N``: ``n_frames``, else as many grid times as the video covers).
+
+    The video is decoded at its own rate (every stored frame, streaming); each consecutive pair gives one
+    :func:`pair_features` row at the pair's midpoint time, and the rows are interpolated linearly onto the
+    grid (held constant before the first and after the last pair). ``progress``: a callable given the
+    number of frames decoded so far.
+    """
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per video (vis prepare --workers): no threads fighting over the cores
+    times, rows = [], []
+    prev, prev_t = None, None
+    last_t = 0.0
+    for i, (t, frame) in enumerate(iter_frames(video, size=FLOW_SIZE)):
+        g = _grey(frame)
+        if prev is not None and t > prev_t:
+            rows.append(pair_features(prev, g, (t - prev_t) * float(fps)))
+            times.append(0.5 * (t + prev_t))
+        prev, prev_t, last_t = g, t, t
+        if progress is not None:
+            progress(i + 1)
+    if prev is None:
+        raise VisError(f"{video}: video stream has no frames")
+    # as many grid times as iter_frames gives at ``fps``: those before half a stored frame past the last one
+    step = float(np.median(np.diff(times))) * 1.0 if len(times) > 1 else 1.0 / float(fps)
+    n = n_frames if n_frames is not None else int(np.ceil((last_t + 0.5 * step) * float(fps) - 1e-9))
+    return on_grid(np.asarray(times), np.asarray(rows, np.float32).reshape(-1, MOTION_FEATURES), n, fps=fps)
+
+
+def on_grid(times: np.ndarray, rows: np.ndarray, n: int, *, fps: float | Fraction) -> np.ndarray:
+    """Rows [P, D] at ``times`` [P] (seconds, increasing) linearly interpolated at ``f / fps``, f < n: [n, D]."""
+    if len(rows) == 0:  # a single frame: no motion at all
+        return np.zeros((n, MOTION_FEATURES), np.float32)
+    grid = np.arange(n) / float(fps)
+    return np.stack([np.interp(grid, times, rows[:, j]) for j in range(rows.shape[1])], axis=1).astype(np.float32)

@@ -1,0 +1,107 @@
+"""The impact detector: when does the stick strike? A small temporal CNN over a video's motion features.
+
+The paper finds impacts in whole videos with its detection LSTM, whose predicted sound's peaks are the
+impacts (Sec. 6.1). On real footage with a few dozen training videos that regression learns too little of the
+timing, so the default recipe answers "when" with a classifier of its own: per frame (29.97 fps), the
+probability that an impact happens there, from the optical-flow features of :mod:`vis.data.motion` (and their
+changes from frame to frame) of the frames around it. Its peaks are the impacts; the centred model then says
+what each sounds like (:mod:`vis.sound.predict`).
+
+Network: three dilated convolutions (kernel 5, dilation 1, 2, 4: it sees 14 frames, ~0.47 s, either side)
+of ONSET_WIDTH channels with ReLU and dropout, then a per-frame logit. Several such networks, trained from
+different seeds, are averaged (an ensemble of ONSET_ENSEMBLE). Trained by :mod:`vis.train_onsets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from vis.data.motion import MOTION_FEATURES
+from vis.errors import VisError
+
+ONSET_INPUTS = 2 * MOTION_FEATURES  # the features and their change from the previous frame
+ONSET_WIDTH = 64
+ONSET_KERNEL = 5
+ONSET_DROPOUT = 0.2
+
+
+def onset_inputs(motion: np.ndarray) -> np.ndarray:
+    """A video's motion features [N, MOTION_FEATURES] and their frame-to-frame change: [N, ONSET_INPUTS]."""
+    motion = np.asarray(motion, np.float32)
+    if motion.ndim != 2 or motion.shape[1] != MOTION_FEATURES:
+        raise VisError(f"motion features must be [N, {MOTION_FEATURES}], got {list(motion.shape)}")
+    return np.concatenate([motion, np.diff(motion, axis=0, prepend=motion[:1])], axis=1)
+
+
+class OnsetNet(nn.Module):
+    """[B, N, ONSET_INPUTS] normalised inputs -> [B, N] impact logits (same N: the convolutions are padded)."""
+
+    def __init__(self, d: int = ONSET_INPUTS, width: int = ONSET_WIDTH, kernel: int = ONSET_KERNEL,
+                 dropout: float = ONSET_DROPOUT):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, dilation in enumerate((1, 2, 4)):
+            layers += [nn.Conv1d(d if i == 0 else width, width, kernel, padding=dilation * (kernel // 2),
+                                 dilation=dilation), nn.ReLU()]
+            if i < 2:
+                layers.append(nn.Dropout(dropout))
+        self.body = nn.Sequential(*layers, nn.Conv1d(width, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.transpose(1, 2))[:, 0]
+
+
+@dataclass
+class OnsetDetector:
+    """A trained impact detector: its networks (averaged), the inputs' normalisation, and the peak picking
+    fitted on validation videos (``threshold`` on the probability, ``min_gap_s`` between impacts)."""
+
+    nets: list[OnsetNet]
+    mean: np.ndarray  # [ONSET_INPUTS]
+    std: np.ndarray  # [ONSET_INPUTS]
+    threshold: float = 0.5
+    min_gap_s: float = 0.25
+
+    def probabilities(self, motion: np.ndarray) -> np.ndarray:
+        """Per-frame impact probability [N] of a video's motion features [N, MOTION_FEATURES]."""
+        x = torch.from_numpy((onset_inputs(motion) - self.mean) / self.std).float()[None]
+        with torch.no_grad():
+            return np.mean([torch.sigmoid(net.eval()(x))[0].numpy() for net in self.nets], axis=0)
+
+    def to_dict(self) -> dict:
+        return {"states": [net.state_dict() for net in self.nets], "mean": self.mean.tolist(),
+                "std": self.std.tolist(), "threshold": self.threshold, "min_gap_s": self.min_gap_s}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> OnsetDetector:
+        nets = []
+        for state in d["states"]:
+            net = OnsetNet()
+            net.load_state_dict(state)
+            nets.append(net.eval())
+        return cls(nets, np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32),
+                   float(d["threshold"]), float(d["min_gap_s"]))
+
+
+def probability_peaks(prob: np.ndarray, *, fps: float, threshold: float, min_gap_s: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Impacts in a per-frame probability [N] at ``fps``: local maxima above ``threshold``, the most probable
+    first, each at least ``min_gap_s`` from every one kept before it. Returns times (s, increasing) and their
+    probabilities."""
+    p = np.asarray(prob, np.float64)
+    if len(p) < 3:
+        return np.zeros(0), np.zeros(0)
+    inner = np.arange(1, len(p) - 1)
+    cand = inner[(p[1:-1] >= p[:-2]) & (p[1:-1] > p[2:]) & (p[1:-1] > threshold)]
+    gap = min_gap_s * fps
+    kept: list[int] = []
+    for i in cand[np.argsort(-p[cand], kind="stable")]:
+        if all(abs(i - j) >= gap for j in kept):
+            kept.append(int(i))
+    kept.sort()
+    idx = np.asarray(kept, np.int64)
+    return idx / fps, p[idx]

@@ -1,0 +1,113 @@
+"""Training the impact detector (:mod:`vis.model.onset`) and fitting its peak picking on validation videos.
+
+Targets: per frame, ``exp(-d^2 / 2)`` with ``d`` the distance in frames to the nearest annotated event (the
+video's ``_times.txt``; its detected audio onsets where it has none), so the frame of an impact is 1 and its
+neighbours ~0.6. Loss: binary cross-entropy with positives weighted POS_WEIGHT (impacts are ~1 frame in 25).
+Examples: stretches of SEGMENT frames every SEGMENT_STRIDE frames, batches of BATCH, Adam (lr 1e-3, weight
+decay 1e-4). The threshold and the least gap between impacts maximise F1 (within TOL_S of the validation
+videos' events, one-to-one) over THRESHOLDS x GAPS_S.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vis.data.cache import FPS, VideoFeatures
+from vis.errors import VisError
+from vis.eval.metrics import TOL_S, pairs
+from vis.model.onset import OnsetDetector, OnsetNet, onset_inputs, probability_peaks
+
+SEGMENT = 64  # frames per training example (~2.1 s)
+SEGMENT_STRIDE = 8
+BATCH = 32
+POS_WEIGHT = 3.0
+TARGET_SIGMA = 1.0  # frames
+THRESHOLDS = np.round(np.arange(0.02, 0.9, 0.01), 2)
+GAPS_S = (0.2, 0.25, 0.3)  # real impacts closer than 0.2 s are rare (Greatest Hits schedules: ~3 %)
+
+
+def impact_times(vf: VideoFeatures) -> np.ndarray:
+    """What the detector learns to find in a video: its annotated events, else its detected audio onsets."""
+    return np.asarray(vf.event_times if len(vf.event_times) else vf.onsets, np.float64)
+
+
+def targets(times: np.ndarray, n: int) -> np.ndarray:
+    """Per-frame targets [n] in [0, 1] for impacts at ``times`` (s)."""
+    y = np.zeros(n, np.float32)
+    grid = np.arange(n) / float(FPS)
+    for t in np.asarray(times):
+        lo, hi = max(0, int(t * float(FPS)) - 5), min(n, int(t * float(FPS)) + 6)
+        y[lo:hi] = np.maximum(y[lo:hi], np.exp(-0.5 * ((grid[lo:hi] - t) * float(FPS) / TARGET_SIGMA) ** 2))
+    return y
+
+
+def _inputs(videos: list[VideoFeatures]) -> list[np.ndarray]:
+    out = []
+    for vf in videos:
+        if vf.motion is None:
+            raise VisError(f"{vf.vid}: motion features not prepared (vis prepare computes them)")
+        out.append(onset_inputs(np.asarray(vf.motion)))
+    return out
+
+
+def _train_one(xs: list[np.ndarray], ys: list[np.ndarray], *, epochs: int, seed: int, progress: bool) -> OnsetNet:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = OnsetNet()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    segs = [(i, s) for i, x in enumerate(xs) for s in range(0, max(1, len(x) - SEGMENT + 1), SEGMENT_STRIDE)]
+    pos_weight = torch.tensor(POS_WEIGHT)
+    for _ in tqdm(range(epochs), desc=f"impact detector {seed + 1}", unit="epoch", disable=not progress):
+        net.train()
+        order = rng.permutation(len(segs))
+        for b in range(0, len(order), BATCH):
+            chunk = [segs[j] for j in order[b : b + BATCH]]
+            n = min(SEGMENT, min(len(xs[i]) - s for i, s in chunk))
+            xb = torch.from_numpy(np.stack([xs[i][s : s + n] for i, s in chunk]))
+            yb = torch.from_numpy(np.stack([ys[i][s : s + n] for i, s in chunk]))
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xb), yb, pos_weight=pos_weight)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net.eval()
+
+
+def fit_peaks(probs: list[np.ndarray], truths: list[np.ndarray]) -> dict:
+    """The threshold and least gap (of THRESHOLDS x GAPS_S) with the best F1 of ``probs`` against ``truths``."""
+    best = {"f1": -1.0}
+    for gap in GAPS_S:
+        for thr in THRESHOLDS:
+            tp = fp = fn = 0
+            for p, truth in zip(probs, truths):
+                times, _ = probability_peaks(p, fps=float(FPS), threshold=float(thr), min_gap_s=gap)
+                m = len(pairs(times, truth, tol=TOL_S))
+                tp, fp, fn = tp + m, fp + len(times) - m, fn + len(truth) - m
+            prec, rec = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+            f1 = 2 * prec * rec / max(prec + rec, 1e-9)
+            if f1 > best["f1"] + 1e-9:
+                best = {"f1": f1, "precision": prec, "recall": rec, "threshold": float(thr), "min_gap_s": gap}
+    return best
+
+
+def train_onsets(train_videos: list[VideoFeatures], val_videos: list[VideoFeatures], *, epochs: int = 10,
+                 ensemble: int = 3, seed: int = 0, progress: bool = True) -> tuple[OnsetDetector, dict]:
+    """Train ``ensemble`` detectors on ``train_videos``, fit the peak picking on ``val_videos``. Returns the
+    detector and a summary (validation F1, precision, recall, threshold, gap, events)."""
+    xs = _inputs(train_videos)
+    if not xs or sum(len(x) for x in xs) < SEGMENT:
+        raise VisError("too little training video for the impact detector")
+    flat = np.concatenate(xs)
+    mean, std = flat.mean(0), flat.std(0) + 1e-6
+    xs = [((x - mean) / std).astype(np.float32) for x in xs]
+    ys = [targets(impact_times(vf), len(x)) for vf, x in zip(train_videos, xs)]
+    nets = [_train_one(xs, ys, epochs=epochs, seed=seed + k, progress=progress) for k in range(ensemble)]
+    det = OnsetDetector(nets, mean.astype(np.float32), std.astype(np.float32))
+    summary: dict = {"onset_train_videos": len(train_videos), "onset_val_videos": len(val_videos)}
+    if val_videos:
+        probs = [det.probabilities(np.asarray(vf.motion)) for vf in val_videos if vf.motion is not None]
+        best = fit_peaks(probs, [impact_times(vf) for vf in val_videos])
+        det.threshold, det.min_gap_s = best["threshold"], best["min_gap_s"]
+        summary.update({f"onset_val_{k}": round(v, 4) for k, v in best.items()})
+    return det, summary
