@@ -100,3 +100,11 @@ def save_atomic(obj: dict, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary name, renamed into place when complete (a kill never leaves half a file)."""
     with atomic_output(path) as tmp:
         torch.save(obj, tmp)
+
+
+def default_run() -> Path:
+    """The run folder of the model shipped with the package (``vis/models/default``: model.pt, bank.npz)."""
+    path = Path(__file__).resolve().parent.parent / "models" / "default"
+    if not (path / "model.pt").is_file():
+        raise VisError(f"{path}: no model is shipped with this install; give a run folder (--model RUN)")
+    return path
