@@ -35,6 +35,7 @@ def test_predict_gives_what_vis_predict_writes(tiny_run, tiny_data, tmp_path):
     assert abs(r.duration - n_frames / 29.97) < 0.05
     assert r.cochleagram.shape == (len(r.times), 42) and len(r.times) == 3 * n_frames
     assert len(r.impacts) == len(r.strengths) and np.all((r.impacts >= 0) & (r.impacts <= r.duration))
+    assert np.all(np.diff(r.impacts) > 0) and np.all(r.strengths >= 0)
     # the same sound as the command line's, sample for sample (up to the wav's 16 bits)
     assert main(["predict", str(src), "--model", str(tiny_run), "-o", str(tmp_path / "cli.mp4"),
                  "--wav", str(tmp_path / "cli.wav")]) == 0

@@ -39,7 +39,7 @@ class PredictedSound:
     """The sound predicted for one silent video.
 
     ``sound``: mono waveform [n] float32 in [-1, 1] at ``sr`` Hz, as long as the video; ``impacts``: the times
-    (s) of the impacts in it, strongest first, with their ``strengths`` (prominence of the predicted peak, dB);
+    (s) of the impacts in it, increasing, with their ``strengths`` (prominence of the predicted peak, dB);
     ``cochleagram``: the predicted envelopes [T, 42] (about 90 rows a second) at ``times`` [T] (s).
     """
 
