@@ -1,8 +1,8 @@
-"""``make bench``: run every benchmark, print the results, and write them into the README.
+"""``make bench``: run every benchmark, print the results, and write them into docs/results.md.
 
 Each benchmark measures against a reference run side by side in the same process (the oracle
 cochleagram, brute-force exemplar search, real time). Results go to ``benchmarks/results.json`` and
-replace the block between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` in README.md.
+replace the block between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` in docs/results.md.
 
     python benchmarks/run.py [--only cochleagram,exemplars,synth,predict]
 """
@@ -68,13 +68,13 @@ def main() -> None:
     cores = __import__("os").cpu_count()
     results["machine"] = f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
     path.write_text(json.dumps(results, indent=2) + "\n")
-    readme = HERE.parent / "README.md"
-    text = readme.read_text()
+    doc = HERE.parent / "docs" / "results.md"
+    text = doc.read_text()
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
     if start in text and end in text:
         block = f"{start}\n{_table(results)}\n\nMachine: {results['machine']}. Command: `make bench`.\n{end}"
         text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-        readme.write_text(text)
+        doc.write_text(text)
     print(_table(results))
 
 

@@ -159,7 +159,7 @@ def test_score_by_action_counts_each_action_on_its_own() -> None:
 
 
 def test_vis_synth_hits_are_found(tmp_path, capsys) -> None:
-    """The detector on `vis synth` data through `vis onsets DATA --json` (README: F1 0.94 on 60 x 20 s)."""
+    """The detector on `vis synth` data through `vis onsets DATA --json` (docs/results.md: F1 0.94 on 60 x 20 s)."""
     import json
 
     from vis.cli import main

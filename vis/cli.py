@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="summarize a Greatest Hits folder")
     _dataset_options(p)
-    p.add_argument("--json", action="store_true", help="print the summary as JSON (keys in the README)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (keys in docs/architecture.md)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("synth", help="write a synthetic dataset in the Greatest Hits layout")
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, help="store frames at WxH instead")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     p.add_argument("--frame-store", choices=["raw", "jpeg"], default="raw",
-                   help="frames as exact uint8 (default) or JPEG (about a tenth of the disk; see README)")
+                   help="frames as exact uint8 (default) or JPEG (about a tenth of the disk; see docs/results.md)")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("train", help="train the video-to-sound network")

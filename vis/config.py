@@ -34,8 +34,7 @@ class ModelConfig:
     weights: str | None = None  # alexnet: local ImageNet state_dict file (torchvision layout)
     image_size: tuple[int, int] = (128, 72)  # (width, height) of the frames given to the CNN
     feat_dim: int = 256  # phi's output size (AlexNet: fc7 = 4096)
-    # small backbone: channels of its five conv layers. Narrow early layers cost little accuracy and make a
-    # training step 2.5x faster on a CPU than (32, 64, 96, 128, 128), the earlier width.
+    # small backbone: channels of its five conv layers; narrow early layers make a CPU step faster (docs/design.md)
     widths: tuple[int, ...] = (16, 32, 64, 96, 128)
     hidden: int = 256  # LSTM hidden units (paper A1.3)
     layers: int = 2  # 2 for the centred task, 3 for detection (paper A1.3)
@@ -54,11 +53,8 @@ class ModelConfig:
     # change; 0 is none (the paper; detection, whose windows have no fixed impact row). `vis train` sets it
     # to the centred window's 45 rows unless told otherwise.
     prior_rows: int = 0
-    # Per-frame motion statistics beside phi(F_t): for each of the spacetime image's two frame differences,
-    # the mean, 90th / 99th percentile and max of |difference| and counts of changing pixels (motion_statistics). Fixed
-    # functions of the same three frames, they give the LSTM the stick's speed from the first step: on held-out
-    # d60 windows a linear map from them alone (16 frames x 3 numbers) had sq err 0.121 against 0.141 for the
-    # CNN trained from scratch, and read the action at 88 % against 58 %. False is the paper.
+    # Per-frame motion statistics beside phi(F_t) (vis.data.frames.motion_statistics): fixed functions of the
+    # same three frames that give the LSTM the stick's speed from the first step (docs/design.md). False is the paper.
     motion_stats: bool = True
     # Which motion numbers go beside phi(F_t) when motion_stats: "flow", the optical-flow features of
     # vis.data.motion, measured at the video's own frame rate with the camera's motion removed (27 per frame);
@@ -66,11 +62,8 @@ class ModelConfig:
     # works on real footage (see docs/real-footage.md); it feeds the fixed-input network (backbone "none"),
     # so a network with a CNN backbone uses "frames".
     motion: str = "flow"
-    # phi(I_1) from a frozen ImageNet EfficientNet-Lite0 instead of the backbone: the material's look. Its
-    # pooled 1280 features, scaled to unit length, go through dropout and a small trainable fc (colour_dim):
-    # a wider or unregularised head learns the training scenes and does worse on held-out videos than none
-    # (probe on held-out d60: sq err 0.154 with a 64-wide head, 0.124 without colour, 0.117 with this one).
-    # False is the paper (the backbone sees I_1).
+    # phi(I_1) from a frozen ImageNet EfficientNet-Lite0 (the material's look), unit length, through dropout and a
+    # small fc (colour_dim): a wider head learns the training scenes (docs/design.md). False is the paper.
     colour_trunk: bool = True
     colour_dim: int = 16
     colour_dropout: float = 0.5
@@ -120,19 +113,16 @@ class TrainConfig:
 
     task: str = "centred"  # centred: 15-frame windows around onsets (Sec. 6.1)
     centres: str = "onsets"  # window centres: detected audio onsets (the paper) or annotated "events"
-    # Centred task: on 180 x 10 s vis synth videos val sq err falls until epoch ~24 of 30 (loudness comes late:
-    # 12 epochs left held-out loudness r at 0.07, 30 reached 0.40); an epoch of the default network costs ~10 s
-    # here. Detection (set by load_config unless given): 3; its val loss is lowest at epoch 2 on 38 videos, and
-    # model.pt keeps the best epoch either way.
+    # Centred task: loudness is learnt late, so fewer epochs leave it flat (docs/design.md). Detection: 3
+    # (DETECTION_EPOCHS, set by load_config unless given). model.pt keeps the best epoch either way.
     epochs: int = 30
     batch_size: int = 16  # global batch (split across processes under torchrun)
-    # "squared": r^2 summed over rows; "robust": the paper's log(eps + r^2) (Eq. 4), under which a constant quiet
-    # floor scores better than the average impact shape on held-out windows (-139.3 against -125.9 on 8 vis
-    # synth videos) although its squared error is worse (8.98 against 5.36), so training drifts to the floor.
+    # "squared": r^2 summed over rows; "robust": the paper's log(eps + r^2) (Eq. 4), under which training drifts
+    # to a constant quiet floor (docs/design.md).
     loss: str = "squared"
     lr: float = 1e-3  # Adam (the paper used SGD in Caffe)
-    # "cosine": the rate falls from lr to 0 along a half cosine over the run (steadier late epochs, where a
-    # constant rate made validation sq err jump by 10 % from one epoch to the next); "constant": the paper's.
+    # "cosine": the rate falls from lr to 0 along a half cosine over the run, for steadier late epochs
+    # (docs/design.md); "constant": the paper's.
     schedule: str = "cosine"
     clip: float = 5.0  # gradient norm clipping ("we clip large gradients", Sec. 5.1)
     augment: bool = True  # random translation and mirroring (from-scratch training, Sec. 5.1)
@@ -144,23 +134,20 @@ class TrainConfig:
     # DataLoader worker processes that read (and decode) the next batches of frames while a step runs (0: read
     # in the training process). Batches depend only on the step, so the number changes nothing but speed. A
     # network that learns nothing from pixels (backbone "none") trains on fixed inputs held in memory, read in
-    # the training process: there, workers measured 13x slower than none (benchmarks/rehearsal.py).
+    # the training process, where workers would only add copies (docs/design.md).
     workers: int = 2
     # Frame store of the cache (vis.data.framestore): "raw" uint8 (exact), or "jpeg" (decoded by the loader's
-    # workers; for the real dataset at AlexNet's size, where raw frames would take ~144 GB).
+    # workers; a tenth of the disk, for the real dataset at AlexNet's size: docs/results.md).
     frame_store: str = "raw"
-    # Detection windows: frames per window and frames between window starts. The paper's 2 s every 0.5 s
-    # (60 / 15) cost 2.5x more time per epoch here (Viterbi and LSTM over 180 rows) than 0.5 s every 0.1 s
-    # (15 / 3), for a model no better: held-out AP 0.44 against 0.41 after one epoch from the same CNN.
+    # Detection windows: frames per window and frames between window starts; the paper's 2 s every 0.5 s
+    # (60 / 15) cost more time per epoch for a model no better (docs/design.md).
     det_frames: int = 15
     det_stride: int = 3
     # A run folder or model.pt whose CNN (backbone) weights start this run, e.g. a centred-task model to
     # start a detection model from a network that already sees the stick; "" starts from scratch.
     init: str = ""
-    # The exemplar bank also remembers what each training impact looked like (vis.sound.exemplars: the predicted
-    # sound's spectrum leans on the look-alike impacts', and the example search weighs looks). On held-out d60
-    # it took the material read from the predicted sound from 12.8 % to 28.4 % at the same sq err. The paper
-    # has no such memory: its preset turns it off.
+    # The exemplar bank also remembers what each training impact looked like (vis.sound.exemplars), so that the
+    # predicted sound follows the material seen (docs/design.md). The paper has none: its preset turns it off.
     visual_memory: bool = True
     # The centred task's run also trains the impact detector (vis.model.onset) on the motion features, with
     # its threshold fitted on the validation videos; `vis predict` then places impacts at its peaks and the

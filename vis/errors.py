@@ -14,12 +14,6 @@ class Interrupted(VisError):
     """Ctrl-C (SIGINT) or SIGTERM ended a command; the message says what was kept and how to go on (exit 130)."""
 
 
-def check(condition: bool, message: str) -> None:
-    """Raise :class:`VisError` with ``message`` unless ``condition`` holds (validation, not ``assert``)."""
-    if not condition:
-        raise VisError(message)
-
-
 class ShortMedia(UserWarning):
     """A media file ends before the length its header declares (truncated, or unreadable past some point):
     what could be read is used, with this warning; ``--strict`` makes it an error."""

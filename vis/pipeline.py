@@ -143,15 +143,11 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
             tmp.write_text(json.dumps(summary, indent=2))
     return summary
 
-# The detection threshold maximises validation F1 smoothed over +-3 dB of prominence. F1 is often flat over a
-# broad range: in one 56-video demo it was 0.47-0.49 from 0 to 20 dB, and the plain argmax (18.8 dB, at the
-# edge where it falls) kept so few peaks on the held-out videos that recall was 0.41 (at 8 dB: 0.72, P 0.48).
+# The detection threshold maximises validation F1 smoothed over +-3 dB of prominence: F1 is often flat over a
+# broad range, and the plain argmax sits at the edge where it falls (docs/design.md).
 THRESHOLD_SMOOTH_DB = 3.0
-# The least gap between predicted peaks is fitted with it, from these (s). A prediction hedges: around one
-# impact it often has two bumps, one as the stick comes down and one as it lifts, 0.25-0.4 s apart, and
-# half of the peaks 0.25 s apart were not impacts (held-out demo videos: precision 0.49 at recall 0.76; 0.65
-# and 0.57 at 0.4 s). Real impacts are rarely that close: of the 38,973 annotated in the Greatest Hits
-# schedules, 6.4 % follow the previous one within 0.35 s and 10.5 % within 0.4 s, so the gaps stop there.
+# The least gap between predicted peaks is fitted with it, from these (s): a prediction hedges with a second
+# bump 0.25-0.4 s after an impact, and real impacts are rarely that close (docs/design.md).
 PEAK_GAPS_S = (0.25, 0.3, 0.35, 0.4)
 
 

@@ -188,8 +188,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
 
     # ------------------------------------------------------------------------------------ participants
     # These run on the event loop itself: each is a few short SQLite statements, cheaper inline than
-    # handed to a worker thread, and writes never wait on each other. With the store's one connection per
-    # thread, this cut the server's CPU time in the 100 x 40 load test from 14.9 s to 5.6 s.
+    # handed to a worker thread (docs/design.md), and writes never wait on each other.
 
     @app.get("/study/{sid}/join", response_class=HTMLResponse)
     def study_page(sid: str):
