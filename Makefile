@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test bench lint clean model
 
 setup: $(STAMP)
 
@@ -17,14 +17,18 @@ demo: $(STAMP)
 	$(BIN)/vis demo --out demo-out
 
 test: $(STAMP)
-	$(BIN)/ruff check vis tests benchmarks
+	$(BIN)/ruff check vis tests benchmarks scripts
 	$(BIN)/python -m pytest tests -n auto
+
+# the model shipped with the package (vis/models/default), trained on the real footage of ../shared/realgh
+model: $(STAMP)
+	$(BIN)/python scripts/make_model.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check vis tests benchmarks
+	$(BIN)/ruff check vis tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache

@@ -11,7 +11,7 @@
     result.write_video("clip_with_sound.mp4")   # the input's video stream with the predicted sound
 
 A thin layer over :mod:`vis.sound.predict` (:class:`~vis.sound.predict.Predictor`,
-:func:`~vis.sound.predict.predict_features`, :func:`~vis.sound.predict.synthesize`) and
+:func:`~vis.sound.predict.predict_waves`) and
 :func:`vis.data.media.mux_audio`; it imports nothing from training. Bad input raises
 :class:`vis.errors.VisError` with a one-line message, as on the command line.
 """
@@ -30,8 +30,7 @@ from vis.data.io import SOUND_FORMATS, VIDEO_FORMATS, output_format, write_wav
 from vis.data.media import mux_audio, probe
 from vis.errors import VisError
 from vis.model.checkpoint import default_run
-from vis.sound.peaks import peak_params
-from vis.sound.predict import Predictor, frame_looks, predict_features, synthesize, video_frames_at
+from vis.sound.predict import Predictor, predict_waves
 
 
 @dataclass
@@ -39,7 +38,8 @@ class PredictedSound:
     """The sound predicted for one silent video.
 
     ``sound``: mono waveform [n] float32 in [-1, 1] at ``sr`` Hz, as long as the video; ``impacts``: the times
-    (s) of the impacts in it, increasing, with their ``strengths`` (prominence of the predicted peak, dB);
+    (s) of the impacts in it, increasing, with their ``strengths`` (the impact detector's probability, or the
+    prominence of the predicted peak in dB for a model without one);
     ``cochleagram``: the predicted envelopes [T, 42] (about 90 rows a second) at ``times`` [T] (s).
     """
 
@@ -99,10 +99,8 @@ class Model:
         p = self.predictor
         if p.bank is None and method == "example":
             raise VisError(f"{self.run}: the model has no exemplar bank (bank.npz); use method='parametric'")
-        pred = predict_features(p.net, p.pca, video, progress=progress)
-        looks = frame_looks(video_frames_at(video, tuple(p.net.cfg.image_size)))
-        wave, records = synthesize(pred, method=method, bank=p.bank, colour=p.colour, looks=looks,
-                                   **peak_params(p.ck))
+        pred, sounds = predict_waves(p, video, [method], progress=progress)
+        wave, records = sounds[method]
         return PredictedSound(video=video, method=method, sound=np.asarray(wave, dtype=np.float32), sr=OUT_SR,
                               impacts=np.array([r["time"] for r in records], dtype=np.float64),
                               strengths=np.array([r["amplitude"] for r in records], dtype=np.float64),

@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="put predicted impact sound on a video")
     p.add_argument("video", type=Path, help="any video PyAV reads (any rate, size, length; sound optional)")
-    p.add_argument("--model", type=Path, required=True, help="run folder written by `vis train`")
+    p.add_argument("--model", type=Path, help="run folder written by `vis train` (default: the model shipped with vis)")
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="output .mp4, .m4v, .mov or .mkv (video copied, sound replaced)")
     p.add_argument("--method", choices=["example", "parametric"], default="example",
@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve", help="web demo (upload a video, get it back with sound) and listening studies")
-    p.add_argument("--model", type=Path, help="run folder loaded once for the demo page and for new studies")
+    p.add_argument("--model", type=Path, help="run folder loaded once for the demo page and for new studies "
+                                              "(default: the model shipped with vis)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--data", type=Path, help="dataset whose test split studies made on the admin page use")

@@ -163,9 +163,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from vis.model.checkpoint import default_run
     from vis.sound.predict import predict_video
 
-    s = predict_video(args.video, args.model, args.output, method=args.method, wav=args.wav, png=args.png,
+    model = args.model if args.model is not None else default_run()
+    print(f"model: {model}" + (" (shipped with vis)" if args.model is None else ""), file=sys.stderr)
+    s = predict_video(args.video, model, args.output, method=args.method, wav=args.wav, png=args.png,
                       device=args.device)
     if s["impacts"] == 0:
         print(f"vis: warning: {args.video}: the model predicted no impact; the sound written is its quiet floor "
@@ -214,9 +217,16 @@ def cmd_demo(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from vis.model.checkpoint import default_run
     from vis.web.serve import serve
 
-    serve(model=args.model, host=args.host, port=args.port, data=args.data, studies=args.studies, device=args.device)
+    model = args.model
+    if model is None:
+        try:
+            model = default_run()
+        except VisError as e:
+            print(f"vis: note: {e}", file=sys.stderr)
+    serve(model=model, host=args.host, port=args.port, data=args.data, studies=args.studies, device=args.device)
     return 0
 
 

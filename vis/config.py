@@ -156,6 +156,7 @@ class TrainConfig:
     onsets: bool = True
     onset_epochs: int = 10  # passes over the training videos (chosen on validation videos, docs/real-footage.md)
     onset_ensemble: int = 3  # detectors from different seeds, averaged
+    onset_refit: bool = True  # then trained again on training + validation videos, keeping the fitted threshold
 
 
 @dataclass

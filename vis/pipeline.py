@@ -52,7 +52,8 @@ def add_impact_detector(out: Path, cfg: RunConfig, train_videos: list[VideoFeatu
     """Train the impact detector (:func:`vis.train_onsets.train_onsets`) and store it in ``out/model.pt``
     (key ``onsets``), where ``vis predict`` finds it."""
     det, summary = train_onsets(train_videos, val_videos, epochs=cfg.train.onset_epochs,
-                                ensemble=cfg.train.onset_ensemble, seed=cfg.train.seed, progress=progress)
+                                ensemble=cfg.train.onset_ensemble, seed=cfg.train.seed,
+                                refit=cfg.train.onset_refit, progress=progress)
     ck = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     ck["onsets"] = det.to_dict()
     save_atomic(ck, out / "model.pt")

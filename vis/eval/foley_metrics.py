@@ -98,11 +98,16 @@ def _confidence(wav: np.ndarray, onsets: np.ndarray, sr: int) -> np.ndarray:
     return np.array([a[max(0, o - w) : o + w].max() if len(a[max(0, o - w) : o + w]) else 0.0 for o in onsets])
 
 
+def _mono(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return x.mean(axis=1) if x.ndim == 2 else x
+
+
 def clip_scores(real: np.ndarray, generated: np.ndarray, sr: int) -> dict:
     """CondFoleyGen's scores of one generated clip against the real one (both mono, any rate ``sr``):
     ``count_match`` (bool), ``onset_acc``, ``onset_ap`` (NaN without real onsets), and the onset counts."""
-    real = change_rate(np.asarray(real, np.float32), sr, PROTOCOL_SR)
-    gen = change_rate(np.asarray(generated, np.float32), sr, PROTOCOL_SR)
+    real = change_rate(_mono(real), sr, PROTOCOL_SR)
+    gen = change_rate(_mono(generated), sr, PROTOCOL_SR)
     truth, found = librosa_onsets(real), librosa_onsets(gen)
     conf = _confidence(gen, found, PROTOCOL_SR)
     kept, kept_conf = [], []
@@ -120,6 +125,7 @@ def clip_scores(real: np.ndarray, generated: np.ndarray, sr: int) -> dict:
 def protocol_scores(real: np.ndarray, generated: np.ndarray, sr: int, *, clip_s: float = CLIP_S) -> dict:
     """:func:`clip_scores` over consecutive ``clip_s`` clips of a whole video's real and generated sound,
     averaged (clips without a real onset count for ``count_acc`` only, as in the original)."""
+    real, generated = _mono(real), _mono(generated)
     n = int(clip_s * sr)
     rows = [clip_scores(real[a : a + n], generated[a : a + n], sr) for a in range(0, min(len(real), len(generated))
                                                                                    - n + 1, n)]

