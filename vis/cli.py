@@ -49,8 +49,8 @@ def _dataset_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", type=Path, help="Greatest Hits folder (real or from `vis synth`)")
     p.add_argument("--video", default="denoised", choices=["denoised", "thumb", "mic"],
                    help="which mp4 gives the frames (default: denoised)")
-    p.add_argument("--audio", default="denoised", choices=["denoised", "mic"],
-                   help="which wav gives the sound (default: denoised)")
+    p.add_argument("--audio", default="denoised", choices=["denoised", "mic", "video"],
+                   help="which wav gives the sound, or video: the frames' file's own track (default: denoised)")
     p.add_argument("--split", help="folder with train.txt/test.txt, or condfoleygen / syncfusion "
                    "(default: DATA/train.txt and test.txt, else a seeded 75/25 split)")
     p.add_argument("--seed", type=int, default=0, help="seed of the 75/25 split when the data has none")
@@ -113,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="wav file or video with an audio track; or a Greatest Hits "
                    "folder: precision / recall / F1 per action against its annotated times")
     p.add_argument("--json", action="store_true", help="print JSON instead of 'time<TAB>amplitude' lines")
-    p.add_argument("--audio", default="denoised", choices=["denoised", "mic"],
-                   help="dataset folder: which wav gives the sound (default: denoised)")
+    p.add_argument("--audio", default="denoised", choices=["denoised", "mic", "video"],
+                   help="dataset folder: which wav gives the sound, or video: its own track (default: denoised)")
     p.add_argument("--skip-broken", action="store_true", help="dataset folder: skip ids with missing files")
     _strict_option(p)
     p.set_defaults(video="denoised", split=None, seed=0)  # a dataset is scored whole: every id, every event

@@ -44,7 +44,8 @@ SUFFIXES = {
     "times.txt": "_times.txt",
 }
 VIDEO_CHOICES = {"denoised": "denoised.mp4", "thumb": "thumb.mp4", "mic": "mic.mp4"}
-AUDIO_CHOICES = {"denoised": "denoised.wav", "mic": "mic.wav"}
+# "video": the sound of the video file the frames come from (its own audio track), for data without wavs
+AUDIO_CHOICES = {"denoised": "denoised.wav", "mic": "mic.wav", "video": None}
 TEST_FRACTION = 0.25  # the paper's 75/25 video-level split (Sec. 6.1), used when the data has none
 NAMED_SPLITS = ("condfoleygen", "syncfusion")  # later work's splits, shipped in vis/splits/
 
@@ -214,7 +215,7 @@ class Dataset:
         found = discover(root)
         if not found:
             raise VisError(f"{root}: no Greatest Hits videos found (expected files like ID_denoised.mp4)")
-        need = (VIDEO_CHOICES[video], AUDIO_CHOICES[audio], "times.txt")
+        need = tuple(k for k in (VIDEO_CHOICES[video], AUDIO_CHOICES[audio], "times.txt") if k is not None)
         files, skipped = {}, {}
         for vid, have in found.items():
             missing = [SUFFIXES[k] for k in need if k not in have]
@@ -255,6 +256,8 @@ class Dataset:
         return self.files[vid][VIDEO_CHOICES[self.video]]
 
     def audio_path(self, vid: str) -> Path:
+        if AUDIO_CHOICES[self.audio] is None:  # the video's own audio track
+            return self.video_path(vid)
         return self.files[vid][AUDIO_CHOICES[self.audio]]
 
     def times_path(self, vid: str) -> Path:

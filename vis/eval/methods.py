@@ -136,47 +136,51 @@ def detection_metrics(net, pca, videos: list[VideoFeatures], events: dict[str, l
     The peaks scored are those the model's sound has: prominence ``>= prominence_db``, at least ``min_gap``
     s apart (:func:`vis.sound.peaks.peak_params` of its checkpoint).
     """
-    aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
-    all_p, all_s, all_t, offset = [], [], [], 0.0
+    found = []
     for vf in videos:
         pred = predict_cached(net, pca, vf)
-        times, amps = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
-        truth = np.array([e.time for e in events[vf.vid] if e.time < pred.duration])
-        om = onset_metrics(times, amps, truth, duration=pred.duration, clip_s=ONSET_CLIP_S)
+        found.append((*detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap), pred.duration))
+    return score_peaks(found, [events[vf.vid] for vf in videos])
+
+
+def score_peaks(found: list[tuple[np.ndarray, np.ndarray, float]], events: list[list]) -> dict:
+    """Detection AP (pooled over videos and per video) and onset accuracy / AP per 2 s clip of predicted
+    impacts ``(times, scores, duration)`` per video against its annotated ``events``."""
+    aps, accs, oaps, n_pred, n_true = [], [], [], 0, 0
+    all_p, all_s, all_t, offset = [], [], [], 0.0
+    for (times, scores, duration), evs in zip(found, events):
+        truth = np.array([e.time for e in evs if e.time < duration])
+        om = onset_metrics(times, scores, truth, duration=duration, clip_s=ONSET_CLIP_S)
         if len(truth):
-            aps.append(average_precision(times, amps, truth))
+            aps.append(average_precision(times, scores, truth))
             accs.append(om["onset_acc"])
             oaps.append(om["onset_ap"])
         all_p.append(times + offset)
-        all_s.append(amps)
+        all_s.append(scores)
         all_t.append(truth + offset)
-        offset += pred.duration + 1.0
+        offset += duration + 1.0
         n_pred += len(times)
         n_true += len(truth)
     pooled = average_precision(np.concatenate(all_p), np.concatenate(all_s), np.concatenate(all_t))
     return {"ap": pooled, "ap_per_video": float(np.mean(aps)) if aps else np.nan,
             "onset_acc": float(np.mean(accs)) if accs else np.nan, "onset_ap": float(np.mean(oaps)) if oaps else np.nan,
-            "predicted_onsets": n_pred, "true_onsets": n_true, "videos": len(videos)}
+            "predicted_onsets": n_pred, "true_onsets": n_true, "videos": len(found)}
 
 
 def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures], events: dict[str, list]) -> dict:
     """The impact detector (:mod:`vis.model.onset`) over full test videos, against every annotated event:
-    detection AP over all its peaks (scored by probability, any threshold), and the precision / recall / F1
-    of the peaks it keeps (its fitted threshold), within 0.1 s one to one."""
-    all_p, all_s, all_t, kept, offset = [], [], [], [], 0.0
+    :func:`score_peaks` of all its peaks (scored by probability, any threshold: AP), and the precision /
+    recall / F1 of the impacts it keeps (above its fitted threshold), within 0.1 s one to one."""
+    found, kept, truths, offset = [], [], [], 0.0
     for vf in videos:
         if vf.motion is None:
             raise VisError(f"{vf.vid}: motion features not prepared")
         prob = detector.probabilities(np.asarray(vf.motion))
         times, scores = probability_peaks(prob, fps=float(FPS), threshold=0.0, min_gap_s=detector.min_gap_s)
-        truth = np.array([e.time for e in events[vf.vid] if e.time < vf.duration])
-        all_p.append(times + offset)
-        all_s.append(scores)
-        all_t.append(truth + offset)
+        found.append((times, scores, vf.duration))
         kept.append(times[scores > detector.threshold] + offset)
+        truths.append(np.array([e.time for e in events[vf.vid] if e.time < vf.duration]) + offset)
         offset += vf.duration + 1.0
-    truth = np.concatenate(all_t)
-    pr = precision_recall(np.concatenate(kept), truth)
-    return {"ap": average_precision(np.concatenate(all_p), np.concatenate(all_s), truth),
-            "precision": pr["precision"], "recall": pr["recall"], "f1": pr["f1"], "predicted_onsets": pr["pred"],
-            "true_onsets": pr["true"], "videos": len(videos), "threshold": detector.threshold}
+    pr = precision_recall(np.concatenate(kept), np.concatenate(truths))
+    return {**score_peaks(found, [events[vf.vid] for vf in videos]), "precision": pr["precision"],
+            "recall": pr["recall"], "f1": pr["f1"], "kept_onsets": pr["pred"], "threshold": detector.threshold}

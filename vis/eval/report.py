@@ -100,6 +100,11 @@ def evaluation_report(metrics: dict, *, run: str, data: str) -> str:
         for name, m in metrics["detection"].items():
             lines.append(f"| {name} | {_f(m['ap'], True)} | {_f(m['ap_per_video'], True)} | {_f(m['onset_acc'], True)} "
                          f"| {_f(m['onset_ap'], True)} | {m['predicted_onsets']} / {m['true_onsets']} |")
+        if "impact-detector" in metrics["detection"]:
+            m = metrics["detection"]["impact-detector"]
+            lines += ["", f"The impact detector's peaks above its threshold ({m['threshold']:.2f}): precision "
+                      f"{_f(m['precision'], True)}, recall {_f(m['recall'], True)}, F1 {_f(m['f1'], True)} "
+                      f"({m['kept_onsets']} kept, within 0.1 s one to one)."]
     lines += ["", "## Figures", "",
               "- `figures/mean_cochleagram_material.png`, `mean_cochleagram_reaction.png`: mean real cochleagram per "
               "class (Fig. 3a).",
