@@ -42,7 +42,7 @@ def main(out: str, *, loss: str = "robust", epochs: int = 12, videos: int = 12, 
         shutil.rmtree(run_dir, ignore_errors=True)
         summary = run(ds, run_dir, cfg, cache=base / "cache", progress=False)
         net, pca, ck = load_model(run_dir)
-        prepare(ds, base / "cache", size=size, ids=ds.split("test"), progress=False)
+        prepare(ds, base / "cache", size=size, ids=ds.split("test"), motion=True, progress=False)
         vids = [load(base / "cache", v, size) for v in ds.split("test")]
         m = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids},
                               **peak_params(ck))

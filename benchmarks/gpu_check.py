@@ -68,7 +68,7 @@ def check(device: str = "cuda", *, steps: int = 300, tiny: bool = False, workers
         cfg = load_config(None, **overrides)
         train_ids, val_ids = train_and_validation(ds)
         msize = tuple(cfg.model.image_size)
-        prepare(ds, tmp / "cache", size=msize, ids=ds.ids, workers=workers, progress=False)
+        prepare(ds, tmp / "cache", size=msize, ids=ds.ids, workers=workers, motion=True, progress=False)
         videos = {v: load(tmp / "cache", v, msize) for v in ds.ids}
         tr = make_windows([videos[v] for v in train_ids], cfg)
         va = make_windows([videos[v] for v in val_ids], cfg)

@@ -35,7 +35,7 @@ def main(data: str, model: str, *, cache: str | None = None, videos: int | None 
     picking = peak_params(ck)
     ids = ds.split("test")[:videos]
     size = tuple(net.cfg.image_size)
-    prepare(ds, cache_dir, size=size, ids=ids, progress=False)
+    prepare(ds, cache_dir, size=size, ids=ids, motion=True, progress=False)
     pooled = {m: {"tp": 0, "pred": 0, "true": 0} for m in SOUND_METHODS}
     for vid in ids:
         vf = load(cache_dir, vid, size)

@@ -132,7 +132,8 @@ def cmd_prepare(args) -> int:
     ds = _open_dataset(args)
     cache = args.cache or default_cache_dir(ds.root)
     size = args.size or DEFAULT_SIZE[args.backbone]
-    s = prepare(ds, cache, size=size, store=args.frame_store, workers=args.workers)
+    # the default recipe (backbone none) also reads the optical-flow motion features
+    s = prepare(ds, cache, size=size, store=args.frame_store, workers=args.workers, motion=args.backbone == "none")
     print(f"prepared {s['videos']} videos ({s['computed']} computed, the rest up to date) in {s['cache']} "
           f"({s['bytes'] / 1e6:.1f} MB)")
     return 0

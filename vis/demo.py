@@ -78,7 +78,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     print(f"[3/4] predicting sound for {len(ds.split('test'))} held-out videos from their frames")
     # the held-out videos' real onsets and (for ID_centred.mp4) frames; training prepared only its own videos
     prepare(ds, out / "cache", size=tuple(centred_cfg.model.image_size), ids=ds.split("test"), workers=workers,
-            progress=False)
+            motion=True, progress=False)
     vids = out / "videos"
     figs = out / "figures"
     vids.mkdir(exist_ok=True)
