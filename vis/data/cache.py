@@ -141,8 +141,11 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
     (audio, sr), short = _recording_short(read_audio, audio_path, min_rate=SR)
     env, times = cochleagram(audio, sr)
     onset_t, onset_a = detect_onsets(env, times)
-    events = read_times(times_path) if times_path else []
     duration = min(video_duration, len(audio) / sr) if video_duration > 0 else len(audio) / sr
+    with warnings.catch_warnings(record=True) as caught:  # events past the end: kept with the file's notes
+        warnings.simplefilter("always", ShortMedia)
+        events = read_times(times_path, duration=duration) if times_path else []
+    short += [str(w.message) for w in caught if issubclass(w.category, ShortMedia)]
     with atomic_output(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, env=env, times=times, onsets=onset_t, onset_amps=onset_a, duration=duration,
                  event_times=np.array([e.time for e in events], dtype=np.float64))
