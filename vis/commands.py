@@ -214,7 +214,11 @@ def cmd_train(args) -> int:
                       init=args.init)
     s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers,
             device=args.device)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0 and math.isnan(s["train_loss"]):  # --resume of a finished run
+        print(f"nothing to train: {Path(s['run']).resolve()} had finished its {s['steps']} steps "
+              f"({s['epochs']} epochs); its model.pt has validation sq err {s['val_sq_err']:.3f} (epoch "
+              f"{s['best_epoch']})")
+    elif int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {s['steps']} steps on {s['train_windows']} windows in {s['seconds']:.0f} s: "
               f"train loss {s['train_loss']:.2f}, validation loss {s['val_loss']:.2f} on {s['val_windows']} windows "
               f"(mean-sound baseline {s['baseline_mean_loss']:.2f}); validation sq err {s['val_sq_err']:.3f} at epoch "

@@ -207,10 +207,12 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
     ``computed`` (how many needed work), ``failed`` ({id: error}), ``bytes``.
     """
     cache = Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
     ids = ids if ids is not None else ds.ids
     if store not in STORES:
         raise VisError(f"unknown frame store {store!r} (one of {', '.join(STORES)})")
+    if size is not None and not (len(size) == 2 and all(2 <= int(x) <= 4096 for x in size)):  # before any work
+        raise VisError(f"frame size {'x'.join(map(str, size))}: width and height must be from 2 to 4096 pixels")
+    cache.mkdir(parents=True, exist_ok=True)
     jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache, store) for v in ids]
     computed, failed = 0, {}
     bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)
