@@ -28,8 +28,9 @@ def run(capsys, *argv):
 
 def refused(capsys, *argv, needles=()):
     code, out, err = run(capsys, *argv)
-    lines = err.strip().splitlines()
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("vis:")]  # not the progress bars
     assert code == 2 and len(lines) == 1 and lines[-1].startswith("vis: error: "), (argv, err)
+    assert err.strip().splitlines()[-1] == lines[-1], err
     assert "Traceback" not in err
     for n in needles:
         assert n in lines[-1], (n, lines[-1])

@@ -104,16 +104,16 @@ END_SLACK_S = 0.5  # annotations may run this far past the end of the recording 
 
 
 def _check_end(path: Path, events: list[tuple[Event, int]], duration: float) -> list[tuple[Event, int]]:
-    """Events past the recording's end: an error (FILE:LINE) when most are, or when the times look like
-    milliseconds (all of them fit the recording once divided by 1000); else those few are left out with a
+    """Events past the recording's end: an error (FILE:LINE) when most are (saying so when the times look like
+    milliseconds: divided by 1000, they spread over the recording); else those few are left out with a
     warning (:class:`vis.errors.ShortMedia`, so that ``--strict`` refuses them and the cache repeats it)."""
     past = [(e, n) for e, n in events if e.time > duration + END_SLACK_S]
     if not past:
         return events
     e, n = past[0]
     where = f"{path}:{n}: time {e.time:g} s is past the end of the recording ({duration:.2f} s)"
-    times = [x.time for x, _ in events]
-    if all(t / 1000 <= duration + END_SLACK_S for t in times) and max(times) > 10 * duration:
+    ms = [x.time / 1000 for x, _ in events]
+    if 2 * len(past) > len(events) and max(ms) <= duration + END_SLACK_S and max(ms) > duration / 4:
         raise VisError(f"{where}; the times look like milliseconds (they must be seconds)")
     if 2 * len(past) > len(events):
         raise VisError(f"{where}, as are {len(past)} of its {len(events)} events (times must be seconds on the "
