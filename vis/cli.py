@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=_path, help="run folder loaded once for the demo page and for new studies")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--allowed-host", action="append", type=_name, metavar="NAME",
+                   help="another Host name to answer to, e.g. behind a proxy (repeatable; on 0.0.0.0 without it: any)")
     p.add_argument("--data", type=_path, help="dataset whose test split studies made on the admin page use")
     p.add_argument("--studies", type=_path, default=Path("studies"), help="folder of study folders (default studies)")
     _device_option(p)

@@ -289,7 +289,8 @@ def cmd_demo(args) -> int:
 def cmd_serve(args) -> int:
     from vis.web.serve import serve
 
-    serve(model=args.model, host=args.host, port=args.port, data=args.data, studies=args.studies, device=args.device)
+    serve(model=args.model, host=args.host, port=args.port, data=args.data, studies=args.studies, device=args.device,
+          allowed=args.allowed_host)
     return 0
 
 
