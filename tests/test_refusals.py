@@ -53,7 +53,7 @@ def snapshot(folder):
 BAD_OPTIONS = [
     (["synth", "{d}", "--videos", "0"], "--videos 0"),
     (["synth", "{d}", "--videos", "-1", "--real-schedules"], "--videos -1"),
-    (["synth", "{d}", "--videos", "10000000"], "--videos 10000000"),
+    (["synth", "{d}", "--videos", "10000000000000"], "--videos 10000000000000"),
     (["synth", "{d}", "--materials", ""], "--materials ''"),
     (["synth", "{d}", "--materials", "wood,,metal"], "--materials"),
     (["synth", "{d}", "--materials", "wood,wood"], "given twice"),
@@ -77,6 +77,8 @@ BAD_OPTIONS = [
     (["serve", "--port", "99999"], "--port 99999"),
     (["serve", "--port", "-1"], "--port -1"),
     (["serve", "--port", "0"], "--port 0"),
+    (["serve", "--join-limit", "0"], "--join-limit 0"),
+    (["serve", "--upload-limit", "-3"], "--upload-limit -3"),
     (["study", "create", "{d}", "--model", "{o}", "--out", "{o}x", "--trials", "0"], "--trials 0"),
     (["study", "create", "{d}", "--model", "{o}", "--out", "{o}x", "--clip", "-1"], "--clip -1"),
     (["study", "create", "{d}", "--model", "{o}", "--out", "{o}x", "--per-video", "0"], "--per-video 0"),

@@ -36,6 +36,7 @@ from vis.commands import (
 )
 from vis.data.paths import user_path
 from vis.errors import Interrupted, ShortMedia, VisError
+from vis.web.guard import LIMITS
 
 BACKBONE_CHOICES = ["none", "small", "alexnet", "efficientnet-lite0"]  # vis.config.BACKBONES (kept out: fast --help)
 
@@ -220,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--allowed-host", action="append", type=_name, metavar="NAME",
                    help="another Host name to answer to, e.g. behind a proxy (repeatable; on 0.0.0.0 without it: any)")
+    p.add_argument("--join-limit", type=int, default=LIMITS["join"][0], help="study joins a minute per client "
+                   f"address (default {LIMITS['join'][0]}; more are refused with 429)")
+    p.add_argument("--upload-limit", type=int, default=LIMITS["upload"][0], help="demo uploads a minute per "
+                   f"client address (default {LIMITS['upload'][0]})")
     p.add_argument("--data", type=_path, help="dataset whose test split studies made on the admin page use")
     p.add_argument("--studies", type=_path, default=Path("studies"), help="folder of study folders (default studies)")
     _device_option(p)

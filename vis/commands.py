@@ -15,9 +15,10 @@ from vis.errors import VisError
 # Every numeric and list option, checked the same way on every command before any work: a whole number in
 # [least, most]; a real number in (least, most]; a size WxH with each side in SIZE; a comma-separated list
 # with no empty item and none twice. Library functions check their own finer limits (e.g. vis synth's).
-WHOLE = {"videos": (1, 100_000), "workers": (1, 256), "epochs": (1, 1_000_000), "batch_size": (1, 65_536),
+WHOLE = {"videos": (1, 10**12), "workers": (1, 256), "epochs": (1, 1_000_000), "batch_size": (1, 65_536),
          "threads": (1, 1024), "loader_workers": (0, 256), "trials": (1, 100_000), "practice": (0, 100_000),
-         "per_video": (1, 100_000), "port": (1, 65_535), "seed": (0, 2**32 - 1)}
+         "per_video": (1, 100_000), "port": (1, 65_535), "seed": (0, 2**32 - 1),
+         "join_limit": (1, 10**9), "upload_limit": (1, 10**9)}
 REAL = {"seconds": (0.0, 86_400.0), "clip": (0.0, 60.0)}
 SIZE = (2, 2048)
 LISTS = ("materials", "methods")
@@ -290,7 +291,7 @@ def cmd_serve(args) -> int:
     from vis.web.serve import serve
 
     serve(model=args.model, host=args.host, port=args.port, data=args.data, studies=args.studies, device=args.device,
-          allowed=args.allowed_host)
+          allowed=args.allowed_host, limits={"join": (args.join_limit, 60.0), "upload": (args.upload_limit, 60.0)})
     return 0
 
 

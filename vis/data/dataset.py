@@ -147,8 +147,8 @@ def discover(root: str | os.PathLike) -> dict[str, dict[str, Path]]:
     return ids
 
 
-def _read_id_list(path: Path, known: set[str]) -> dict[str, int]:
-    """The ids of a split file, each with its line; an id listed twice is counted once, with a warning."""
+def _read_id_list(path: Path, known: set[str], repeats: list[str]) -> dict[str, int]:
+    """The ids of a split file, each with its line; an id listed twice is counted once (said in ``repeats``)."""
     ids: dict[str, int] = {}
     for n, line in enumerate(read_text(path, what="split file").splitlines(), start=1):
         words = line.split()
@@ -159,18 +159,21 @@ def _read_id_list(path: Path, known: set[str]) -> dict[str, int]:
         if known and words[0] not in known:
             raise VisError(f"{path}:{n}: unknown video id {words[0]!r} (not in the data folder)")
         if words[0] in ids:
-            warnings.warn(f"{path}:{n}: video id {words[0]!r} is listed twice (first on line {ids[words[0]]}); "
-                          "counted once", stacklevel=2)
+            repeats.append(f"{path}:{n}: video id {words[0]!r} is listed twice (first on line {ids[words[0]]}); "
+                           "counted once")
             continue
         ids[words[0]] = n
     return ids
 
 
 def _check_disjoint(lists: dict[str, tuple[Path, dict[str, int]]]) -> None:
-    """Refuse a video id in two splits (in train and test, test scores would be inflated): FILE:LINE."""
+    """Refuse a video id in train and in test or val (test scores would be inflated): FILE:LINE. A val split
+    may be the test split (model selection on it is the user's choice)."""
     names = list(lists)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
+            if "train" not in (a, b):
+                continue
             (pa, ia), (pb, ib) = lists[a], lists[b]
             both = [v for v in ib if v in ia]
             if both:
@@ -278,12 +281,14 @@ class Dataset:
         if split is None:
             splits, source = random_split(list(files), seed=seed), f"random 75/25 (seed {seed})"
         else:
-            splits, source, lists = {}, str(split), {}
+            splits, source, lists, repeats = {}, str(split), {}, []
             for name, path in _split_files(split, root).items():
-                lists[name] = path, _read_id_list(path, set() if str(split) in NAMED_SPLITS else known)
+                lists[name] = path, _read_id_list(path, set() if str(split) in NAMED_SPLITS else known, repeats)
                 listed = [i for i in lists[name][1] if i in known]
                 splits[name] = [i for i in listed if i in files]
             _check_disjoint(lists)
+            for message in repeats:  # only once the split files are found usable: an error stays one line
+                warnings.warn(message, stacklevel=2)
         return cls(root, files, splits, video, audio, source, skipped, skip_broken)
 
     @property

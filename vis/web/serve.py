@@ -334,7 +334,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
 
 
 def serve(*, model: Path | None, host: str, port: int, data: Path | None, studies: Path, device: str = "cpu",
-          allowed: list[str] | None = None) -> None:
+          allowed: list[str] | None = None, limits: dict | None = None) -> None:
     """``vis serve``: load the model once, print the admin token and the addresses, serve until Ctrl-C.
     ``allowed``: more Host names to answer to (behind a proxy, or on 0.0.0.0)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
@@ -348,7 +348,7 @@ def serve(*, model: Path | None, host: str, port: int, data: Path | None, studie
         open_dataset(data)  # a dataset that cannot be read is refused now, not when a study is made from it
     token = secrets.token_urlsafe(TOKEN_BYTES)
     app = build_app(studies=studies, admin_token=token, predictor=predictor, data=data, model_name=str(model or ""),
-                    hosts=allowed_hosts(host, allowed), limits=LIMITS)
+                    hosts=allowed_hosts(host, allowed), limits=limits or LIMITS)
     base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     print(f"vis serve: admin token {token}")
     print(f"  demo:  {base}/" + ("" if predictor else "  (no model: start with --model RUN to predict)"))
