@@ -95,6 +95,16 @@ def test_every_numeric_and_list_option_is_checked_before_any_work(tmp_path, caps
     assert list(tmp_path.iterdir()) == []  # nothing made: no dataset, no run folder, no cache
 
 
+def test_a_folder_option_given_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "f").write_text("kept")
+    for argv, flag in ((["prepare", tmp_path, "--cache", tmp_path / "f"], "--cache"),
+                       (["synth", tmp_path / "f"], "OUT"),
+                       (["serve", "--studies", tmp_path / "f"], "--studies"),
+                       (["evaluate", tmp_path, "--model", tmp_path, "--out", tmp_path / "f"], "--out")):
+        refused(capsys, *argv, needles=[f"{tmp_path / 'f'}: {flag} is a file; give a folder"])
+    assert (tmp_path / "f").read_text() == "kept"
+
+
 # ---------------------------------------------------------------------------------------------- 2. collisions
 
 

@@ -73,6 +73,11 @@ def check_args(args: argparse.Namespace) -> None:
     """Before any work: every numeric and list option (:func:`check_options`), and no output that is an input
     or another output (:func:`vis.data.paths.check_outputs`)."""
     check_options(args)
+    for key in ("out", "cache", "studies"):  # folders: a file of that name is not one
+        where = getattr(args, key, None)
+        if where is not None and os.path.exists(where) and not os.path.isdir(where):
+            flag = "OUT" if args.command == "synth" else f"--{key}"
+            raise VisError(f"{where}: {flag} is a file; give a folder")
     check_outputs(_inputs(args), [(flag, getattr(args, k, None)) for k, flag in OUTPUTS.items()])
 
 
