@@ -15,7 +15,7 @@ import vis.train
 from tests.conftest import TINY_IDS, clicks
 from tests.test_refusals import refused, run
 from vis.data.io import atomic_output, write_wav
-from vis.data.paths import user_path
+from vis.data.paths import user_path, user_text
 from vis.errors import VisError
 from vis.plots import save_cochleagram_png
 from vis.web.jobs import check_name
@@ -126,6 +126,9 @@ def test_messages_name_the_users_path_never_a_temporary(tmp_path):
     assert user_path("/d/.st.building-4321/clips/a.mp4") == "/d/st/clips/a.mp4"
     assert user_path("/d/.m.npy.77.a1b2c3d4.npy") == "/d/m.npy"
     assert user_path("/d/.hidden/ok.txt") == "/d/.hidden/ok.txt"
+    assert user_text("/d/.st.building-4321/clips/.a.mp4.12.k2j4h5g6.mp4: cannot write (No space left on device)") == \
+        "/d/st/clips/a.mp4: cannot write (No space left on device)"
+    assert user_text("'/d/.x.png.5.tmp' and .hidden/.x.y and v1.2.3") == "'/d/x.png' and .hidden/.x.y and v1.2.3"
     with pytest.raises(VisError, match=rf"^{tmp_path / 'x.npy'}: cannot write \(No space left on device\)$"):
         with atomic_output(tmp_path / "x.npy"):
             raise OSError(errno.ENOSPC, "No space left on device")

@@ -34,7 +34,7 @@ from vis.commands import (
     cmd_synth,
     cmd_train,
 )
-from vis.data.paths import user_path
+from vis.data.paths import user_path, user_text
 from vis.errors import Interrupted, ShortMedia, VisError
 from vis.web.guard import LIMITS
 
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"vis: interrupted: {e}", end_bars=True)
         return 130
     except (VisError, ShortMedia) as e:
-        _say(f"vis: error: {e}", end_bars=True)
+        _say(f"vis: error: {user_text(str(e))}", end_bars=True)
         return 2
     except KeyboardInterrupt:
         code = 130

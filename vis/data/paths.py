@@ -83,8 +83,17 @@ def read_text(path: str | os.PathLike, *, what: str) -> str:
 _TEMPORARY = re.compile(r"^\.(?P<name>.+?)\.(?:\d+\.(?:tmp|[a-z0-9_]{8}.*)|building-\d+)$")
 
 
+_IN_TEXT = re.compile(r"(?<![^\s/'\"(])\.(?P<name>[^/\s'\"]+?)\.(?:\d+\.(?:tmp|[a-z0-9_]{8}[^/\s'\":]*)|building-\d+)"
+                      r"(?=[/\s'\":)]|$)")
+
+
 def user_path(filename: str | os.PathLike) -> str:
     """``filename`` with each temporary name in it replaced by the user's name it stands for (for messages)."""
     path = Path(filename)
     parts = [m["name"] if (m := _TEMPORARY.match(part)) else part for part in path.parts]
     return str(Path(*parts)) if parts else str(filename)
+
+
+def user_text(message: str) -> str:
+    """A message with the temporary names of the paths in it replaced by the user's names."""
+    return _IN_TEXT.sub(lambda m: m["name"], message)
