@@ -32,7 +32,8 @@ def check_options(args: argparse.Namespace) -> None:
     for key, (least, most) in WHOLE.items():
         value = getattr(args, key, None)
         if value is not None and not least <= value <= most:
-            raise VisError(f"{flag(key)} {value}: must be a whole number from {least} to {most:,}")
+            limit = f"from {least} to {most:,}" if most < 10**9 else f"of at least {least}"  # else: no real top
+            raise VisError(f"{flag(key)} {value}: must be a whole number {limit}")
     for key, (least, most) in REAL.items():
         value = getattr(args, key, None)
         if value is not None and not (math.isfinite(value) and least < value <= most):

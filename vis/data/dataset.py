@@ -118,8 +118,8 @@ def _check_end(path: Path, events: list[tuple[Event, int]], duration: float) -> 
     if 2 * len(past) > len(events):
         raise VisError(f"{where}, as are {len(past)} of its {len(events)} events (times must be seconds on the "
                        "clock of the video)")
-    warnings.warn(ShortMedia(f"{where}: {len(past)} of its {len(events)} events are past the end and left out"),
-                  stacklevel=3)
+    warnings.warn(ShortMedia(f"{where}: {len(past)} of its {len(events)} events past the end "
+                             f"{'is' if len(past) == 1 else 'are'} left out"), stacklevel=3)
     return [(e, n) for e, n in events if e.time <= duration + END_SLACK_S]
 
 

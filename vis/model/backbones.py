@@ -66,7 +66,7 @@ def load_alexnet_weights(net: AlexNet, path: str) -> None:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:
-        why = (str(e).strip().splitlines() or [type(e).__name__])[0]  # torch's message runs to many lines
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]  # torch's runs to many lines
         raise VisError(f"{p}: cannot load AlexNet weights ({why})") from None
     # torchvision: features.* are the convolutions, classifier.{1,4} fc6/fc7 (after dropout layers);
     # ours: trunk.0.* and head.{0,2}. fc8 (classifier.6) is not used.
