@@ -65,7 +65,8 @@ def free_port() -> int:
 
 def start_server(studies: Path, port: int, *, wait_s: float = 60.0, stdout=subprocess.DEVNULL) -> subprocess.Popen:
     """`vis serve --studies STUDIES --port PORT` in a new process, returned once it answers."""
-    proc = subprocess.Popen([sys.executable, "-m", "vis", "serve", "--studies", str(studies), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "vis", "serve", "--studies", str(studies), "--port", str(port),
+                             "--join-limit", "1000000"],
                             stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT)
     deadline = time.time() + wait_s
     while time.time() < deadline:

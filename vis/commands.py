@@ -2,12 +2,84 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
+from vis.data.paths import PNG_FORMATS, check_outputs
 from vis.errors import VisError
+
+# Every numeric and list option, checked the same way on every command before any work: a whole number in
+# [least, most]; a real number in (least, most]; a size WxH with each side in SIZE; a comma-separated list
+# with no empty item and none twice. Library functions check their own finer limits (e.g. vis synth's).
+WHOLE = {"videos": (1, 10**12), "workers": (1, 256), "epochs": (1, 1_000_000), "batch_size": (1, 65_536),
+         "threads": (1, 1024), "loader_workers": (0, 256), "trials": (1, 100_000), "practice": (0, 100_000),
+         "per_video": (1, 100_000), "port": (1, 65_535), "seed": (0, 2**32 - 1),
+         "join_limit": (1, 10**9), "upload_limit": (1, 10**9)}
+REAL = {"seconds": (0.0, 86_400.0), "clip": (0.0, 60.0)}
+SIZE = (2, 2048)
+LISTS = ("materials", "methods")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse (VisError, one line naming the option) a count, length, size or list that makes no sense."""
+    def flag(key: str) -> str:
+        return "--" + key.replace("_", "-")
+
+    for key, (least, most) in WHOLE.items():
+        value = getattr(args, key, None)
+        if value is not None and not least <= value <= most:
+            limit = f"from {least} to {most:,}" if most < 10**9 else f"of at least {least}"  # else: no real top
+            raise VisError(f"{flag(key)} {value}: must be a whole number {limit}")
+    for key, (least, most) in REAL.items():
+        value = getattr(args, key, None)
+        if value is not None and not (math.isfinite(value) and least < value <= most):
+            raise VisError(f"{flag(key)} {value:g}: must be more than {least:g} and at most {most:g}")
+    size = getattr(args, "size", None)
+    if size is not None and not all(SIZE[0] <= side <= SIZE[1] for side in size):
+        raise VisError(f"--size {size[0]}x{size[1]}: width and height must be from {SIZE[0]} to {SIZE[1]} pixels")
+    for key in LISTS:
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        items = [x.strip() for x in value.split(",")]
+        if not all(items):
+            raise VisError(f"{flag(key)} {value!r}: an empty name (give comma-separated names, or leave the "
+                           "option out for the default)")
+        if len(set(items)) != len(items):
+            raise VisError(f"{flag(key)} {value!r}: a name given twice")
+
+
+# The options naming what a command writes, and those naming what it reads (an output may be neither an input
+# nor another output: vis.data.paths.check_outputs).
+OUTPUTS = {"output": "-o", "wav": "--wav", "png": "--png", "csv": "--csv", "out": "--out"}
+INPUTS = {"input": "INPUT", "video": "VIDEO", "data": "DATA", "model": "--model", "config": "--config",
+          "weights": "--weights", "init": "--init", "split": "--split"}
+
+
+def _inputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    ins = [(flag, getattr(args, k, None)) for k, flag in INPUTS.items()]
+    if args.command != "predict":  # dataset commands: --video is a choice of files, not a file
+        ins = [(f, p) for f, p in ins if f != "VIDEO"]
+    ins.append(("--study" if args.command == "evaluate" else "STUDY", getattr(args, "study", None)))
+    for flag in ("compare", "detection"):
+        ins += [(f"--{flag}", item.partition("=")[2]) for item in getattr(args, flag, None) or []]
+    return ins
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Before any work: every numeric and list option (:func:`check_options`), and no output that is an input
+    or another output (:func:`vis.data.paths.check_outputs`)."""
+    check_options(args)
+    for key in ("out", "cache", "studies"):  # folders: a file of that name is not one
+        where = getattr(args, key, None)
+        if where is not None and os.path.exists(where) and not os.path.isdir(where):
+            flag = "OUT" if args.command == "synth" else f"--{key}"
+            raise VisError(f"{where}: {flag} is a file; give a folder")
+    check_outputs(_inputs(args), [(flag, getattr(args, k, None)) for k, flag in OUTPUTS.items()])
 
 
 def _open_dataset(args):
@@ -51,7 +123,7 @@ def cmd_synth(args) -> int:
     from vis.synth import generate
     from vis.synth.schedule import load_schedules
 
-    materials = [m.strip() for m in args.materials.split(",")] if args.materials else None
+    materials = [m.strip() for m in args.materials.split(",")] if args.materials is not None else None
     knobs = {}
     for item in args.knob or []:
         name, sep, value = item.partition("=")
@@ -61,7 +133,10 @@ def cmd_synth(args) -> int:
             raise VisError(f"--knob {item!r}: expected NAME=NUMBER (see vis/synth/knobs.py)") from None
         if not sep:
             raise VisError(f"--knob {item!r}: expected NAME=NUMBER (see vis/synth/knobs.py)")
-    videos = args.videos or (len(load_schedules()) if args.real_schedules else 24)
+    if args.videos is not None:
+        videos = args.videos  # 0 and negative counts are refused before (check_options), never a default
+    else:
+        videos = len(load_schedules()) if args.real_schedules else 24
     summary = generate(args.out, videos=videos, seconds=args.seconds, seed=args.seed, size=args.size,
                        materials=materials, workers=args.workers, real_schedules=args.real_schedules, **knobs)
     print(f"wrote {len(summary['ids'])} videos ({summary['seconds']:.0f} s, {summary['events']} events) "
@@ -74,8 +149,10 @@ def cmd_cochleagram(args) -> int:
 
     from vis.audio.bands import SR
     from vis.audio.cochleagram import cochleagram
-    from vis.data.io import atomic_output, read_audio
+    from vis.data.io import atomic_output, output_format, read_audio
 
+    if args.png is not None:
+        output_format(args.png, PNG_FORMATS, "a figure")  # before any work
     audio, sr = read_audio(args.input, min_rate=SR)
     env, times = cochleagram(audio, sr)
     with atomic_output(args.output) as tmp, open(tmp, "wb") as f:
@@ -152,7 +229,11 @@ def cmd_train(args) -> int:
                       init=args.init)
     s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers,
             device=args.device)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0 and math.isnan(s["train_loss"]):  # --resume of a finished run
+        print(f"nothing to train: {Path(s['run']).resolve()} had finished its {s['steps']} steps "
+              f"({s['epochs']} epochs); its model.pt has validation sq err {s['val_sq_err']:.3f} (epoch "
+              f"{s['best_epoch']})")
+    elif int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {s['steps']} steps on {s['train_windows']} windows in {s['seconds']:.0f} s: "
               f"train loss {s['train_loss']:.2f}, validation loss {s['val_loss']:.2f} on {s['val_windows']} windows "
               f"(mean-sound baseline {s['baseline_mean_loss']:.2f}); validation sq err {s['val_sq_err']:.3f} at epoch "
@@ -164,9 +245,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from vis.data.io import output_format
+    from vis.data.media import not_a_video, probe
     from vis.model.checkpoint import default_run
     from vis.sound.predict import predict_video
 
+    if args.png is not None:
+        output_format(args.png, PNG_FORMATS, "a figure")  # before any work
+    if probe(args.video).still:
+        raise VisError(not_a_video(str(args.video)))
     model = args.model if args.model is not None else default_run()
     print(f"model: {model}" + (" (shipped with vis)" if args.model is None else ""), file=sys.stderr)
     s = predict_video(args.video, model, args.output, method=args.method, wav=args.wav, png=args.png,
@@ -192,7 +279,7 @@ def _named_runs(items: list[str] | None, flag: str) -> dict[str, str]:
 def cmd_evaluate(args) -> int:
     from vis.eval.evaluate import evaluate
 
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
     m = evaluate(_open_dataset(args), args.model, args.out, cache=args.cache, methods=methods,
                  compare=_named_runs(args.compare, "--compare"), detection=_named_runs(args.detection, "--detection"),
                  seed=args.seed, progress=True, device=args.device, study=args.study)
@@ -227,7 +314,8 @@ def cmd_serve(args) -> int:
             model = default_run()
         except VisError as e:
             print(f"vis: note: {e}", file=sys.stderr)
-    serve(model=model, host=args.host, port=args.port, data=args.data, studies=args.studies, device=args.device)
+    serve(model=model, host=args.host, port=args.port, data=args.data, studies=args.studies, device=args.device,
+          allowed=args.allowed_host, limits={"join": (args.join_limit, 60.0), "upload": (args.upload_limit, 60.0)})
     return 0
 
 
@@ -235,7 +323,8 @@ def cmd_study_create(args) -> int:
     from vis.web.study import create_study, trials_per_participant
 
     given = {"trials": args.trials, "practice": args.practice, "clip_s": args.clip, "per_video": args.per_video}
-    m = create_study(args.data, args.model, args.out, methods=args.methods.split(",") if args.methods else None,
+    methods = args.methods.split(",") if args.methods is not None else None
+    m = create_study(args.data, args.model, args.out, methods=methods,
                      seed=args.seed, match_level=args.match_level, device=args.device,
                      **{k: v for k, v in given.items() if v is not None})  # the rest: vis.web.study's defaults
     n = trials_per_participant(m)

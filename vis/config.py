@@ -16,6 +16,7 @@ from pathlib import Path
 import tomli_w
 
 from vis.data.cache import CENTRED_FRAMES
+from vis.data.paths import read_text
 from vis.errors import VisError
 
 SOUND_METHODS = ("example", "parametric")  # how predicted features become sound (vis predict --method)
@@ -186,9 +187,7 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
     sources = ([PRESETS_DIR / f"{preset}.toml"] if preset else []) + ([Path(path)] if path is not None else [])
     for p in sources:
         try:
-            loaded = tomllib.loads(p.read_text())
-        except FileNotFoundError:
-            raise VisError(f"{p}: no such config file") from None
+            loaded = tomllib.loads(read_text(p, what="config file"))
         except tomllib.TOMLDecodeError as e:
             raise VisError(f"{p}: not valid TOML ({e})") from None
         for table, values in loaded.items():

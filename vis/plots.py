@@ -94,10 +94,14 @@ def _save(fig, path: str | os.PathLike) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise VisError(f"cannot write {path}: folder {path.parent} does not exist")
+    if path.suffix.lower() != ".png":
+        raise VisError(f"{path}: a figure is written as PNG: give a name ending in .png")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fig.savefig(tmp, format="png")
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a folder without write permission: the user's path, not the temporary
+        raise VisError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -275,6 +275,9 @@ def train(train_windows: Windows, val_windows: Windows, cfg: RunConfig, out: str
         if stop.requested == 1:  # the state saved is that of the step boundary
             raise Interrupted(f"stopped after step {step} of {total_steps}, state saved; resume with: "
                               f"vis train ... --out {out} --resume") from None
+        if not state_path.is_file():  # nothing saved yet: --resume would have nothing to go on from
+            raise Interrupted(f"stopped during step {step + 1}, before the first save; start again with the same "
+                              "command (without --resume)") from None
         raise Interrupted(f"stopped during step {step + 1}; resume with: vis train ... --out {out} --resume "
                           f"(from the last saved state)") from None
     finally:

@@ -144,8 +144,11 @@ def prepare_sound(audio_path: Path, times_path: Path | None, video_duration: flo
     (audio, sr), short = _recording_short(read_audio, audio_path, min_rate=SR)
     env, times = cochleagram(audio, sr)
     onset_t, onset_a = detect_onsets(env, times)
-    events = read_times(times_path) if times_path else []
     duration = min(video_duration, len(audio) / sr) if video_duration > 0 else len(audio) / sr
+    with warnings.catch_warnings(record=True) as caught:  # events past the end: kept with the file's notes
+        warnings.simplefilter("always", ShortMedia)
+        events = read_times(times_path, duration=duration) if times_path else []
+    short += [str(w.message) for w in caught if issubclass(w.category, ShortMedia)]
     with atomic_output(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, env=env, times=times, onsets=onset_t, onset_amps=onset_a, duration=duration,
                  event_times=np.array([e.time for e in events], dtype=np.float64))
@@ -224,10 +227,12 @@ def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: 
     ``computed`` (how many needed work), ``failed`` ({id: error}), ``bytes``.
     """
     cache = Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
     ids = ids if ids is not None else ds.ids
     if store not in STORES:
         raise VisError(f"unknown frame store {store!r} (one of {', '.join(STORES)})")
+    if size is not None and not (len(size) == 2 and all(2 <= int(x) <= 4096 for x in size)):  # before any work
+        raise VisError(f"frame size {'x'.join(map(str, size))}: width and height must be from 2 to 4096 pixels")
+    cache.mkdir(parents=True, exist_ok=True)
     jobs = [(v, ds.video_path(v), ds.audio_path(v), ds.times_path(v), size, cache, store, motion) for v in ids]
     computed, failed = 0, {}
     bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)

@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from vis.data.io import atomic_output
 from vis.data.media import probe
-from vis.errors import VisError
+from vis.data.paths import read_text
+from vis.errors import ShortMedia, VisError
 
 MATERIALS = ("wood", "metal", "dirt", "rock", "leaf", "plastic", "cloth", "paper", "grass", "water",
              "drywall", "gravel", "plastic-bag", "ceramic", "tile", "carpet", "glass")
@@ -70,19 +71,15 @@ def _label(word: str) -> str | None:
     return None if word == "None" else word
 
 
-def read_times(path: str | os.PathLike) -> list[Event]:
+def read_times(path: str | os.PathLike, *, duration: float | None = None) -> list[Event]:
     """Parse an ``ID_times.txt`` file, sorted by time.
 
     Tolerates extra whitespace, blank lines and unsorted lines. A line has a time followed by up to
     three labels (missing trailing labels read as None). Anything else raises VisError naming file:line.
+    With the recording's ``duration`` (s), times past its end are checked: see :func:`_check_end`.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise VisError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise VisError(f"{path}: cannot read annotations ({e})") from None
+    text = read_text(path, what="annotation file")
     events = []
     for n, line in enumerate(text.splitlines(), start=1):
         words = line.split()
@@ -97,9 +94,34 @@ def read_times(path: str | os.PathLike) -> list[Event]:
         if not math.isfinite(t) or t < 0:
             raise VisError(f"{path}:{n}: time {words[0]} must be a finite number >= 0")
         labels = [_label(w) for w in words[1:]] + [None] * (4 - len(words))
-        events.append(Event(t, *labels))
-    events.sort(key=lambda e: e.time)
-    return events
+        events.append((Event(t, *labels), n))
+    events.sort(key=lambda e: e[0].time)
+    if duration is not None and duration > 0:
+        events = _check_end(path, events, duration)
+    return [e for e, _ in events]
+
+
+END_SLACK_S = 0.5  # annotations may run this far past the end of the recording (its streams differ a little)
+
+
+def _check_end(path: Path, events: list[tuple[Event, int]], duration: float) -> list[tuple[Event, int]]:
+    """Events past the recording's end: an error (FILE:LINE) when most are (saying so when the times look like
+    milliseconds: divided by 1000, they spread over the recording); else those few are left out with a
+    warning (:class:`vis.errors.ShortMedia`, so that ``--strict`` refuses them and the cache repeats it)."""
+    past = [(e, n) for e, n in events if e.time > duration + END_SLACK_S]
+    if not past:
+        return events
+    e, n = past[0]
+    where = f"{path}:{n}: time {e.time:g} s is past the end of the recording ({duration:.2f} s)"
+    ms = [x.time / 1000 for x, _ in events]
+    if 2 * len(past) > len(events) and max(ms) <= duration + END_SLACK_S and max(ms) > duration / 4:
+        raise VisError(f"{where}; the times look like milliseconds (they must be seconds)")
+    if 2 * len(past) > len(events):
+        raise VisError(f"{where}, as are {len(past)} of its {len(events)} events (times must be seconds on the "
+                       "clock of the video)")
+    warnings.warn(ShortMedia(f"{where}: {len(past)} of its {len(events)} events past the end "
+                             f"{'is' if len(past) == 1 else 'are'} left out"), stacklevel=3)
+    return [(e, n) for e, n in events if e.time <= duration + END_SLACK_S]
 
 
 def write_times(path: str | os.PathLike, events: list[Event]) -> None:
@@ -126,9 +148,10 @@ def discover(root: str | os.PathLike) -> dict[str, dict[str, Path]]:
     return ids
 
 
-def _read_id_list(path: Path, known: set[str]) -> list[str]:
-    ids = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+def _read_id_list(path: Path, known: set[str], repeats: list[str]) -> dict[str, int]:
+    """The ids of a split file, each with its line; an id listed twice is counted once (said in ``repeats``)."""
+    ids: dict[str, int] = {}
+    for n, line in enumerate(read_text(path, what="split file").splitlines(), start=1):
         words = line.split()
         if not words:
             continue
@@ -136,8 +159,29 @@ def _read_id_list(path: Path, known: set[str]) -> list[str]:
             raise VisError(f"{path}:{n}: expected one bare video id, got {line.strip()!r}")
         if known and words[0] not in known:
             raise VisError(f"{path}:{n}: unknown video id {words[0]!r} (not in the data folder)")
-        ids.append(words[0])
+        if words[0] in ids:
+            repeats.append(f"{path}:{n}: video id {words[0]!r} is listed twice (first on line {ids[words[0]]}); "
+                           "counted once")
+            continue
+        ids[words[0]] = n
     return ids
+
+
+def _check_disjoint(lists: dict[str, tuple[Path, dict[str, int]]]) -> None:
+    """Refuse a video id in train and in test or val (test scores would be inflated): FILE:LINE. A val split
+    may be the test split (model selection on it is the user's choice)."""
+    names = list(lists)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if "train" not in (a, b):
+                continue
+            (pa, ia), (pb, ib) = lists[a], lists[b]
+            both = [v for v in ib if v in ia]
+            if both:
+                v = min(both, key=ib.get)
+                raise VisError(f"{pb}:{ib[v]}: video id {v!r} is also in the {a} split ({pa}:{ia[v]}); a video "
+                               f"belongs to one split only" + (" (test scores would be inflated)" if "test" in (a, b)
+                                                                else ""))
 
 
 def _split_files(spec: str | os.PathLike, root: Path) -> dict[str, Path]:
@@ -153,6 +197,9 @@ def _split_files(spec: str | os.PathLike, root: Path) -> dict[str, Path]:
     spec = Path(spec)
     if not spec.exists():
         raise VisError(f"{spec}: split folder not found (or use one of {', '.join(NAMED_SPLITS)})")
+    if not spec.is_dir() and spec.name not in ("train.txt", "test.txt", "val.txt", "valid.txt"):
+        raise VisError(f"{spec}: not a split folder (give the folder holding train.txt and test.txt, or one of "
+                       f"{', '.join(NAMED_SPLITS)})")
     folder = spec if spec.is_dir() else spec.parent
     out = {}
     for split, names in (("train", ["train.txt"]), ("val", ["val.txt", "valid.txt"]), ("test", ["test.txt"])):
@@ -235,12 +282,14 @@ class Dataset:
         if split is None:
             splits, source = random_split(list(files), seed=seed), f"random 75/25 (seed {seed})"
         else:
-            splits, source = {}, str(split)
+            splits, source, lists, repeats = {}, str(split), {}, []
             for name, path in _split_files(split, root).items():
-                listed = _read_id_list(path, set() if str(split) in NAMED_SPLITS else known)
-                if str(split) in NAMED_SPLITS:
-                    listed = [i for i in listed if i in known]
+                lists[name] = path, _read_id_list(path, set() if str(split) in NAMED_SPLITS else known, repeats)
+                listed = [i for i in lists[name][1] if i in known]
                 splits[name] = [i for i in listed if i in files]
+            _check_disjoint(lists)
+            for message in repeats:  # only once the split files are found usable: an error stays one line
+                warnings.warn(message, stacklevel=2)
         return cls(root, files, splits, video, audio, source, skipped, skip_broken)
 
     @property
@@ -299,6 +348,7 @@ def summarize(ds: Dataset, *, check_media: bool = True, progress: bool = False) 
                 v, a = probe(ds.video_path(vid)), probe(ds.audio_path(vid))
                 if not v.has_video:
                     raise VisError(f"{ds.video_path(vid)}: no video stream")
+                events = read_times(ds.times_path(vid), duration=min(v.duration, a.duration))
                 out["duration_s"] += min(v.duration, a.duration)
         except VisError as e:
             out["broken"][vid] = str(e)

@@ -87,7 +87,7 @@ def atomic_output(path: str | os.PathLike, *, suffix: str | None = None) -> Iter
         yield tmp
         os.replace(tmp, path)
     except OSError as e:
-        if e.filename is not None and Path(e.filename) in (tmp, path):
+        if e.filename is None or Path(e.filename) in (tmp, path):  # e.g. a full disk while writing: no name
             raise VisError(f"{path}: cannot write ({e.strerror or e})") from None
         raise
     finally:

@@ -44,6 +44,17 @@ class MediaInfo:
     has_audio: bool
     sample_rate: int | None
     channels: int | None
+    still: bool = False  # a still image (PNG, JPEG, ...): PyAV opens it as a one-frame "video"
+
+
+# FFmpeg's demuxers of single images; a file one of them opens is a picture, not a video
+IMAGE_DEMUXERS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe", "jpegxl_pipe",
+                  "qoi_pipe", "pgm_pipe", "ppm_pipe", "svg_pipe")
+
+
+def not_a_video(name: str) -> str:
+    """The words for a still image given where a video is needed (``vis predict`` and the web demo alike)."""
+    return f"{name}: a still image, not a video (give a video file such as .mp4, .mov, .mkv)"
 
 
 def probe(path: str | os.PathLike) -> MediaInfo:
@@ -73,6 +84,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
             has_audio=a is not None,
             sample_rate=a.codec_context.sample_rate if a is not None else None,
             channels=a.codec_context.channels if a is not None else None,
+            still=v is not None and (c.format.name in IMAGE_DEMUXERS or c.format.name.endswith("_pipe")),
         )
 
 

@@ -21,6 +21,7 @@ against them (Spearman rank correlation over methods).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -35,6 +36,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from vis.data.paths import read_text
 from vis.errors import VisError
 from vis.eval.metrics import wilson
 
@@ -222,13 +224,12 @@ def load_study(path: str | os.PathLike) -> dict[str, float]:
     if not path.is_file():
         raise VisError(f"{path}: no such study results file")
     if path.suffix.lower() == ".csv":
-        with path.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = list(csv.DictReader(io.StringIO(read_text(path, what="study results file"), newline="")))
         if not rows or not {"method", "chosen_real"} <= set(rows[0]):
             raise VisError(f"{path}: expected a CSV with columns method,chosen_real")
         return {r["method"].strip(): _rate(r["chosen_real"], f"{path}:{i + 2}") for i, r in enumerate(rows)}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path, what="study results file"))
     except json.JSONDecodeError as e:
         raise VisError(f"{path}:{e.lineno}: not JSON ({e.msg})") from None
     if not isinstance(data, dict) or not data:

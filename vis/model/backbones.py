@@ -66,7 +66,8 @@ def load_alexnet_weights(net: AlexNet, path: str) -> None:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise VisError(f"{p}: cannot load AlexNet weights ({e})") from None
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]  # torch's runs to many lines
+        raise VisError(f"{p}: cannot load AlexNet weights ({why})") from None
     # torchvision: features.* are the convolutions, classifier.{1,4} fc6/fc7 (after dropout layers);
     # ours: trunk.0.* and head.{0,2}. fc8 (classifier.6) is not used.
     remap = {"features.": "trunk.0.", "classifier.1.": "head.0.", "classifier.4.": "head.2."}

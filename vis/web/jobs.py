@@ -23,11 +23,13 @@ from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from vis.data.media import not_a_video
 from vis.errors import VisError
 from vis.web.sounds import check_video
 
 MAX_UPLOAD = 200_000_000  # the demo takes videos up to 200 MB (bytes)
 VIDEO_TYPES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")  # what the demo page accepts, by extension
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".avif")  # refused as such
 MAX_JOBS = 20  # finished jobs whose outputs are kept
 MAX_PENDING = 4  # queued or running jobs; more are refused with 503 until one finishes
 BUSY = "the server is busy with other videos; try again in a minute"
@@ -64,6 +66,8 @@ def check_name(name: str) -> str:
     if any(c in name for c in BAD_NAME_CHARS) or name in (".", "..") or ".." in name.split("."):
         raise HTTPException(400, f"file name {name[:80]!r}: a name with a path in it is refused")
     suffix = Path(name).suffix.lower()
+    if suffix in IMAGE_TYPES:
+        raise HTTPException(415, not_a_video(name[:80]))
     if suffix not in VIDEO_TYPES:
         raise HTTPException(415, f"{name[:80]}: not a video type the demo takes ({', '.join(VIDEO_TYPES)})")
     return suffix

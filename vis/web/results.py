@@ -98,6 +98,8 @@ def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
     try:
         tmp.write_text(csv_text(rows), encoding="utf-8", newline="")
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a folder without write permission: the user's path, not the temporary
+        raise VisError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
         tmp.unlink(missing_ok=True)
 

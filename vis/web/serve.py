@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from vis.config import SOUND_METHODS
 from vis.errors import VisError
+from vis.web.guard import LIMITS, Guard, allowed_hosts
 from vis.web.jobs import MAX_UPLOAD, OUTPUTS, VIDEO_TYPES, Job, Jobs
 from vis.web.results import csv_rows, csv_text, summarize, table
 from vis.web.sounds import load_predictor, open_dataset, predict_upload
@@ -59,8 +60,7 @@ STATIC = {"style.css": "text/css", "common.js": "text/javascript", "demo.js": "t
 
 
 class AnonymousFile(FileResponse):
-    """A study clip without ETag or Last-Modified: those name a file the same way in every trial and for
-    every participant, so a practice answer would tell which side of a later trial is the real recording."""
+    """A study clip without ETag or Last-Modified (they would tell which side of a later trial is real)."""
 
     def set_stat_headers(self, stat_result) -> None:
         self.headers.setdefault("content-length", str(stat_result.st_size))
@@ -100,10 +100,11 @@ class Studies:
 
 def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | None = None,
               jobs_dir: Path | None = None, max_upload: int = MAX_UPLOAD, session_s: float = SESSION_S,
-              model_name: str = "") -> FastAPI:
+              model_name: str = "", hosts: set[str] | None = None, limits: dict | None = None) -> FastAPI:
     """The app. ``predictor``: a loaded model (:func:`vis.web.sounds.load_predictor`) for the demo and for
     creating studies from ``data``; without one the demo says so. ``jobs_dir``: where uploads and outputs
-    go (default: a new temporary folder, removed at shutdown)."""
+    go (default: a new temporary folder, removed at shutdown). ``hosts`` (the Host names taken; None: any) and
+    ``limits`` (joins and uploads per client): :class:`vis.web.guard.Guard`, which also checks Origins."""
     reg = Studies(studies)
     jobs = Jobs(Path(jobs_dir or tempfile.mkdtemp(prefix="vis-serve-")), max_upload=max_upload,
                 owns_root=jobs_dir is None)
@@ -115,6 +116,7 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
 
     app = FastAPI(title="vis", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.jobs, app.state.studies = jobs, reg
+    app.add_middleware(Guard, hosts=hosts, limits=limits)
 
     def page(name: str) -> HTMLResponse:
         return HTMLResponse((PAGES / name).read_text(encoding="utf-8"))
@@ -330,8 +332,10 @@ def build_app(*, studies: Path, admin_token: str, predictor=None, data: Path | N
     return app
 
 
-def serve(*, model: Path | None, host: str, port: int, data: Path | None, studies: Path, device: str = "cpu") -> None:
-    """``vis serve``: load the model once, print the admin token and the addresses, serve until Ctrl-C."""
+def serve(*, model: Path | None, host: str, port: int, data: Path | None, studies: Path, device: str = "cpu",
+          allowed: list[str] | None = None, limits: dict | None = None) -> None:
+    """``vis serve``: load the model once, print the admin token and the addresses, serve until Ctrl-C.
+    ``allowed``: more Host names to answer to (behind a proxy, or on 0.0.0.0)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -342,8 +346,8 @@ def serve(*, model: Path | None, host: str, port: int, data: Path | None, studie
     if data is not None:
         open_dataset(data)  # a dataset that cannot be read is refused now, not when a study is made from it
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    app = build_app(studies=studies, admin_token=token, predictor=predictor, data=data,
-                    model_name=str(model or ""))
+    app = build_app(studies=studies, admin_token=token, predictor=predictor, data=data, model_name=str(model or ""),
+                    hosts=allowed_hosts(host, allowed), limits=limits or LIMITS)
     base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     print(f"vis serve: admin token {token}")
     print(f"  demo:  {base}/" + (f"  (model: {model})" if predictor else

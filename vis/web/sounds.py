@@ -17,7 +17,7 @@ import numpy as np
 from vis.audio.resample import change_rate
 from vis.data.dataset import Dataset
 from vis.data.io import AAC_RATES, NTSC_FPS, read_audio
-from vis.data.media import iter_frames, mux_audio, probe, write_video
+from vis.data.media import iter_frames, mux_audio, not_a_video, probe, write_video
 from vis.errors import VisError
 from vis.sound.predict import Predictor, predict_sounds, predict_video
 
@@ -43,6 +43,8 @@ def check_video(path: str | os.PathLike, *, name: str) -> float:
         info = probe(path)
     except VisError:
         raise VisError(f"{name}: not a video file that can be read") from None
+    if info.still:
+        raise VisError(not_a_video(name))
     if not info.has_video:
         raise VisError(f"{name}: has no video stream" + (" (it is sound only)" if info.has_audio else ""))
     if not info.n_frames and not info.duration:
