@@ -142,7 +142,7 @@ def test_a_default_run_finds_impacts_with_its_detector_and_predict_uses_it(tiny_
     assert "onsets" in ck and ck["model_config"]["motion"] == "flow"  # the default recipe trained both
     src = next(tiny_data.glob("*_denoised.mp4"))
     assert main(["predict", str(src), "--model", str(tiny_run), "-o", str(tmp_path / "o.mp4")]) == 0
-    assert "model: " in capsys.readouterr().err  # it says which model it used
+    assert f"model: {tiny_run}" in capsys.readouterr().out  # it says which model it used
 
 
 def test_predict_without_model_uses_the_shipped_one_or_says_there_is_none(tiny_run, tiny_data, tmp_path, capsys,
@@ -153,7 +153,7 @@ def test_predict_without_model_uses_the_shipped_one_or_says_there_is_none(tiny_r
     src = next(tiny_data.glob("*_denoised.mp4"))
     monkeypatch.setattr(checkpoint, "default_run", lambda: tiny_run)
     assert main(["predict", str(src), "-o", str(tmp_path / "o.mp4")]) == 0
-    assert f"model: {tiny_run} (shipped with vis)" in capsys.readouterr().err
+    assert f"model: {tiny_run} (the model shipped with vis)" in capsys.readouterr().out
     monkeypatch.undo()
     monkeypatch.setattr(checkpoint.Path, "is_file", lambda self: False if self.name == "model.pt" else True)
     with pytest.raises(VisError, match="no model is shipped"):

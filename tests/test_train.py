@@ -13,6 +13,7 @@ from tests.conftest import TINY_CONFIG
 from vis.config import load_config
 from vis.data.cache import load, prepare
 from vis.data.dataset import Dataset
+from vis.data.motion import MOTION_FEATURES
 from vis.data.windows import centred_windows
 from vis.model.checkpoint import load_model
 from vis.model.inputs import fix_inputs, predict
@@ -37,7 +38,7 @@ def test_run_folder_is_complete_and_loadable(tiny_run):
     net, pca, ck = load_model(tiny_run)  # no flags: the checkpoint carries its config
     assert net.cfg.image_size == (32, 24) and net.cfg.hidden == 8
     x = torch.zeros(1, 17, 24, 32, 3, dtype=torch.uint8)
-    assert net(x).shape == (1, 45, 10)
+    assert net(x, motion=torch.zeros(1, 15, MOTION_FEATURES)).shape == (1, 45, 10)  # a flow network
     assert pca.decode(np.zeros(10, np.float32)).shape == (42,)
 
 

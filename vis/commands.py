@@ -255,7 +255,6 @@ def cmd_predict(args) -> int:
     if probe(args.video).still:
         raise VisError(not_a_video(str(args.video)))
     model = args.model if args.model is not None else default_run()
-    print(f"model: {model}" + (" (shipped with vis)" if args.model is None else ""), file=sys.stderr)
     s = predict_video(args.video, model, args.output, method=args.method, wav=args.wav, png=args.png,
                       device=args.device)
     if s["impacts"] == 0:
@@ -263,6 +262,7 @@ def cmd_predict(args) -> int:
               "(a detection model, `vis train --task detection`, finds impacts in whole videos)", file=sys.stderr)
     print(f"predicted {s['impacts']} impacts{' (silent)' if s['impacts'] == 0 else ''} over {s['duration']:.1f} s "
           f"({s['method']}) in {s['seconds']:.1f} s ({s['realtime_factor']:.1f}x real time) -> {', '.join(s['wrote'])}")
+    print(f"model: {model}" + (" (the model shipped with vis)" if args.model is None else ""))
     return 0
 
 

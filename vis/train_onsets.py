@@ -5,9 +5,9 @@ video's ``_times.txt``; its detected audio onsets where it has none), so the fra
 neighbours ~0.6. Loss: binary cross-entropy with positives weighted POS_WEIGHT (impacts are ~1 frame in 25).
 Examples: stretches of SEGMENT frames every SEGMENT_STRIDE frames, batches of BATCH, Adam (lr 1e-3, weight
 decay 1e-4). The threshold and the least gap between impacts maximise F1 (within TOL_S of the validation
-videos' events, one-to-one) over THRESHOLDS x GAPS_S. Then (``onset_refit``, the default) the detector is
-trained again on the training and validation videos together and keeps that threshold and gap: with 16 real
-videos, the 4 held out for the choice are a quarter of what it can learn from (docs/real-footage.md).
+videos' events, one-to-one) over THRESHOLDS x GAPS_S. With ``onset_refit`` the detector is then trained
+again on the training and validation videos together and keeps that threshold and gap (off by default: on
+held-out real videos it did not help, docs/real-footage.md).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def fit_detector(videos: list[VideoFeatures], *, epochs: int, ensemble: int, see
 
 
 def train_onsets(train_videos: list[VideoFeatures], val_videos: list[VideoFeatures], *, epochs: int = 10,
-                 ensemble: int = 3, seed: int = 0, refit: bool = True, progress: bool = True
+                 ensemble: int = 3, seed: int = 0, refit: bool = False, progress: bool = True
                  ) -> tuple[OnsetDetector, dict]:
     """Train ``ensemble`` detectors on ``train_videos`` and fit the peak picking on ``val_videos``; with
     ``refit``, then train them again on both sets of videos (the same epochs and seeds), keeping the peak

@@ -216,12 +216,12 @@ def _prepare_video(vid, video_path, audio_path, times_path, size, cache, store, 
 
 
 def prepare(ds, cache: str | os.PathLike, *, size: tuple[int, int] | None, ids: list[str] | None = None,
-            store: str = "raw", motion: bool = False, workers: int = 1, progress: bool = True) -> dict:
+            store: str = "raw", motion: bool = True, workers: int = 1, progress: bool = True) -> dict:
     """Fill ``cache`` for the ids of dataset ``ds`` (all by default); reuse what is up to date.
 
     ``size`` (width, height) of the stored frames; None stores sound features only. ``store``: the frame
     store's format, "raw" or "jpeg" (:mod:`vis.data.framestore`). ``motion``: also the optical-flow motion
-    features (:func:`prepare_motion`).
+    features (:func:`prepare_motion`; the default recipe reads them).
     A video whose files cannot be read stops with its error, or, if the dataset was opened with
     ``skip_broken``, is dropped from it with a warning. Returns a summary: ``cache``, ``videos``,
     ``computed`` (how many needed work), ``failed`` ({id: error}), ``bytes``.

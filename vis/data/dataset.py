@@ -45,8 +45,7 @@ SUFFIXES = {
     "times.txt": "_times.txt",
 }
 VIDEO_CHOICES = {"denoised": "denoised.mp4", "thumb": "thumb.mp4", "mic": "mic.mp4"}
-# "video": the sound of the video file the frames come from (its own audio track), for data without wavs
-AUDIO_CHOICES = {"denoised": "denoised.wav", "mic": "mic.wav", "video": None}
+AUDIO_CHOICES = {"denoised": "denoised.wav", "mic": "mic.wav", "video": None}  # video: the frames' file's own track
 TEST_FRACTION = 0.25  # the paper's 75/25 video-level split (Sec. 6.1), used when the data has none
 NAMED_SPLITS = ("condfoleygen", "syncfusion")  # later work's splits, shipped in vis/splits/
 
@@ -305,9 +304,7 @@ class Dataset:
         return self.files[vid][VIDEO_CHOICES[self.video]]
 
     def audio_path(self, vid: str) -> Path:
-        if AUDIO_CHOICES[self.audio] is None:  # the video's own audio track
-            return self.video_path(vid)
-        return self.files[vid][AUDIO_CHOICES[self.audio]]
+        return self.files[vid][AUDIO_CHOICES[self.audio]] if AUDIO_CHOICES[self.audio] else self.video_path(vid)
 
     def times_path(self, vid: str) -> Path:
         return self.files[vid]["times.txt"]
@@ -329,10 +326,8 @@ def summarize(ds: Dataset, *, check_media: bool = True, progress: bool = False) 
     Keys (documented in the README): ``root``, ``split_source``, ``ids`` (count), ``splits``
     ({name: count}), ``duration_s`` (sum over ids of the usable duration, see :mod:`vis.data.io`),
     ``events`` (count), ``unlabelled_events``, ``material`` / ``action`` / ``reaction``
-    ({label: count}, ``None`` counted under ``"None"``), ``missing`` ({id: [file names]}: files of the six
-    that are absent although not needed by this reading, e.g. the thumbnail and microphone files; an id that
-    lacks a needed file is refused when the dataset is opened), ``broken`` ({id: reason}: unreadable media or
-    annotations).
+    ({label: count}, ``None`` counted under ``"None"``), ``missing`` ({id: [file names]}: absent files this
+    reading does not need; one it needs is refused by ``open``), ``broken`` ({id: reason}: unreadable files).
     """
     out: dict = {"root": str(ds.root), "split_source": ds.split_source, "ids": len(ds.ids),
                  "splits": {k: len(v) for k, v in ds.splits.items()}, "duration_s": 0.0, "events": 0,

@@ -56,17 +56,27 @@ class Windows:
         """uint8 [len(rows), n_frames + 2, H, W, 3]: each window with one spare frame on each side."""
         return np.stack([np.asarray(self.videos[v].frames[s - 1 : s + self.n_frames + 1]) for v, s in self.index[rows]])
 
+    def motion(self, v: int, s: int) -> np.ndarray:
+        """Video ``v``'s optical-flow features [n_frames, D] of the window's frames from ``s`` (the last row
+        repeated past the end)."""
+        m = self.videos[v].motion
+        return np.asarray(m[np.clip(np.arange(s, s + self.n_frames), 0, len(m) - 1)], np.float32)
+
     def inputs(self, rows: np.ndarray, kind: str, *, spacetime: bool = True, with_frames: bool = False
                ) -> dict[str, np.ndarray]:
         """What the network takes for some windows, as arrays.
 
-        ``kind`` "frames": ``frames`` uint8 [B, N+2, H, W, 3]. "trunk": a frozen trunk's cached outputs,
+        ``kind`` "frames": ``frames`` uint8 [B, N+2, H, W, 3] (and ``motion`` [B, N, D] where the videos have
+        their optical-flow features). "trunk": a frozen trunk's cached outputs,
         ``seq`` [B, N, D] (of the spacetime images, or of the colour frames) and ``first`` [B, D], with
         ``frames`` too when ``with_frames``. "fixed": ``seq`` [B, N, D] from ``fixed["per_video"]`` and
         ``first`` [B, D] from ``fixed["first"]``.
         """
         if kind == "frames":
-            return {"frames": self.frames(rows)}
+            out = {"frames": self.frames(rows)}
+            if self.videos and all(v.motion is not None for v in self.videos):  # for a flow network
+                out["motion"] = np.stack([self.motion(v, s) for v, s in self.index[rows]])
+            return out
         if kind == "fixed":
             if self.fixed is None:
                 raise VisError("these windows have no fixed inputs (vis.model.inputs.fix_inputs)")

@@ -154,8 +154,9 @@ def forward(model, batch: dict, cfg: ModelConfig, *, flips=None, offsets=None) -
     frames = x["frames"]
     if flips is not None:
         frames = augment(frames, torch.as_tensor(flips, device=dev), torch.as_tensor(offsets, device=dev))
-    motion = flow_inputs(batch["motion"]).to(dev) if "motion" in batch else None  # [B, N, MOTION_FEATURES]
-    return model(frames, motion=motion)
+    if "motion" in batch and cfg.motion_stats and cfg.motion == "flow":  # [B, N, MOTION_FEATURES]
+        return model(frames, motion=torch.as_tensor(np.asarray(batch["motion"], np.float32)).to(dev))
+    return model(frames)
 
 
 def predict(model, windows: Windows, rows: np.ndarray, cfg: ModelConfig) -> torch.Tensor:

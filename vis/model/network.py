@@ -24,6 +24,7 @@ With ``frozen=True`` the convolutional trunk is fixed and its outputs can be cac
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -49,7 +50,8 @@ def flow_inputs(motion) -> torch.Tensor:
     """A flow network's motion input from optical-flow features [..., MOTION_FEATURES] (array or tensor)."""
     if motion is None:
         raise VisError("this model needs the video's optical-flow features (vis.data.motion)")
-    return torch.as_tensor(motion).float() * FLOW_SCALE
+    motion = motion if isinstance(motion, torch.Tensor) else torch.from_numpy(np.array(motion, np.float32))
+    return motion.float() * FLOW_SCALE
 
 
 
@@ -112,7 +114,8 @@ class VisNet(nn.Module):
                 motion: torch.Tensor | None = None, centred: bool = True) -> torch.Tensor:
         """Predict from uint8 ``frames``, or (frozen mode) from cached ``trunk_features = (f_seq, f_first, stats)``.
 
-        ``motion`` [B, N, MOTION_FEATURES]: the frames' optical-flow features (a ``motion="flow"`` network).
+        ``motion`` [B, N, MOTION_FEATURES]: the frames' optical-flow features as :mod:`vis.data.motion` gives
+        them (a ``motion="flow"`` network; scaled here by :func:`flow_inputs`).
         ``centred=False`` says the frames are a stretch of a whole video, not a window centred on an impact,
         even when it happens to be as long as one (no prior is added).
         """

@@ -40,7 +40,6 @@ from vis.errors import VisError
 from vis.model.backbones import colour_features
 from vis.model.checkpoint import load_model
 from vis.model.device import autocast, model_device
-from vis.model.network import flow_inputs
 from vis.model.onset import OnsetDetector
 from vis.plots import save_cochleagram_png
 from vis.sound.exemplars import ExemplarBank
@@ -128,7 +127,8 @@ def predict_stream(net, pca, stream, *, total: int | None = None, window_s: floa
             x = torch.from_numpy(np.ascontiguousarray(frames))[None].to(dev)
             m = None
             if motion is not None:  # the rows of the window's frames (the last one repeated past the end)
-                m = flow_inputs(motion[np.clip(np.arange(s, s + len(frames) - 2), 0, len(motion) - 1)])[None].to(dev)
+                idx = np.clip(np.arange(s, s + len(frames) - 2), 0, len(motion) - 1)
+                m = torch.from_numpy(np.asarray(motion[idx], np.float32))[None].to(dev)
             code = net(x, motion=m, centred=False)[0].float().cpu().numpy()
             rows = pca.decode(code[lag * K : lag * K + n * K])  # rows of frames s .. s+n-1
             env = rows if env is None else _join(env, rows, s * K)
