@@ -32,6 +32,7 @@ from vis.audio.onsets import onsets_from_audio
 from vis.config import SOUND_METHODS
 from vis.data.dataset import Dataset
 from vis.data.io import read_audio
+from vis.data.media import probe
 from vis.eval.foley_metrics import protocol_scores
 from vis.eval.metrics import precision_recall
 from vis.model.checkpoint import default_run
@@ -73,8 +74,7 @@ def main(data: str, *, model: str | None, clips: str | None, split: str, out: st
     predictor = Predictor.load(run)
     ds = Dataset.open(data, split=splits)
     train_ids = ds.split("train")
-    rate = sum(len(ds.events(v)) for v in train_ids) / sum(
-        len(read_audio(ds.audio_path(v))[0]) / read_audio(ds.audio_path(v))[1] for v in train_ids)
+    rate = sum(len(ds.events(v)) for v in train_ids) / sum(probe(ds.audio_path(v)).duration for v in train_ids)
     rows: dict[str, list[dict]] = {k: [] for k in (*SOUND_METHODS, "impacts", "random", "real sound")}
     protocol: dict[str, list[dict]] = {m: [] for m in SOUND_METHODS}
     with tempfile.TemporaryDirectory() as tmp:
