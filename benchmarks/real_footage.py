@@ -29,6 +29,7 @@ import soundfile as sf
 
 from vis.audio.bands import SR
 from vis.audio.onsets import onsets_from_audio
+from vis.audio.resample import change_rate
 from vis.config import SOUND_METHODS
 from vis.data.dataset import Dataset
 from vis.data.io import read_audio
@@ -88,7 +89,7 @@ def main(data: str, *, model: str | None, clips: str | None, split: str, out: st
             for m, (wave, wsr, _) in got.items():
                 found, _ = onsets_from_audio(wave, wsr)
                 rows[m].append(precision_recall(found, truth))
-                protocol[m].append(protocol_scores(audio[: len(wave) * sr // wsr], _at(wave, wsr, sr), sr))
+                protocol[m].append(protocol_scores(audio[: len(wave) * sr // wsr], change_rate(wave, wsr, sr), sr))
                 line.append(f"{m} {len(found)} onsets F1 {rows[m][-1]['f1']:.2f}")
             rows["impacts"].append(precision_recall(np.asarray(got["example"][2]), truth))
             rows["random"] += _random_rows(rate, duration, truth)
@@ -104,12 +105,6 @@ def main(data: str, *, model: str | None, clips: str | None, split: str, out: st
     if out:
         Path(out).write_text(json.dumps(result, indent=2))
     return result
-
-
-def _at(wave: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
-    from vis.audio.resample import change_rate
-
-    return change_rate(wave, sr_from, sr_to)
 
 
 def clip_scores(predictor: Predictor, folder: Path, rate: float) -> dict:

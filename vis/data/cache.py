@@ -282,6 +282,13 @@ class VideoFeatures:
         n = int(np.floor(self.duration * float(FPS))) + 1
         return min(n, len(self.frames)) if self.frames is not None else n
 
+    def motion_rows(self, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of the optical-flow features, float32 [len(idx), D] (the last row repeated past the end,
+        where the video and the motion grid differ by a frame)."""
+        if self.motion is None or len(self.motion) == 0:
+            raise VisError(f"{self.vid}: motion features not prepared (`vis prepare` computes them for this model)")
+        return np.asarray(self.motion[np.clip(np.asarray(idx), 0, len(self.motion) - 1)], np.float32)
+
     def targets(self, start_frame: int, n_frames: int) -> np.ndarray:
         """Envelope rows for frames ``start_frame .. start_frame + n_frames - 1``: [n_frames * K, 42]."""
         grid = row_times(n_frames) + start_frame / float(FPS)

@@ -101,7 +101,7 @@ def video_motion(video: str | os.PathLike, *, fps: float | Fraction, n_frames: i
     if prev is None:
         raise VisError(f"{video}: video stream has no frames")
     # as many grid times as iter_frames gives at ``fps``: those before half a stored frame past the last one
-    step = float(np.median(np.diff(times))) * 1.0 if len(times) > 1 else 1.0 / float(fps)
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / float(fps)
     n = n_frames if n_frames is not None else int(np.ceil((last_t + 0.5 * step) * float(fps) - 1e-9))
     return on_grid(np.asarray(times), np.asarray(rows, np.float32).reshape(-1, MOTION_FEATURES), n, fps=fps)
 

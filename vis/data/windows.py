@@ -59,8 +59,7 @@ class Windows:
     def motion(self, v: int, s: int) -> np.ndarray:
         """Video ``v``'s optical-flow features [n_frames, D] of the window's frames from ``s`` (the last row
         repeated past the end)."""
-        m = self.videos[v].motion
-        return np.asarray(m[np.clip(np.arange(s, s + self.n_frames), 0, len(m) - 1)], np.float32)
+        return self.videos[v].motion_rows(np.arange(s, s + self.n_frames))
 
     def inputs(self, rows: np.ndarray, kind: str, *, spacetime: bool = True, with_frames: bool = False
                ) -> dict[str, np.ndarray]:

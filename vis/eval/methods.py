@@ -57,18 +57,11 @@ def predict_windows(net, pca, windows, *, batch: int = 32) -> np.ndarray:
                 idx = np.clip(np.arange(s - 1, s + windows.n_frames + 1 + lag), 0, len(f) - 1)
                 frames.append(np.asarray(f[idx]))
                 if uses_flow(net):  # the optical-flow features of the same frames (vis prepare made them)
-                    motion.append(video_flow_rows(windows.videos[v], idx[1:-1]))
+                    motion.append(windows.videos[v].motion_rows(idx[1:-1]))
             batch_ = {"frames": np.stack(frames), **({"motion": np.stack(motion)} if motion else {})}
             code = forward(net, batch_, net.cfg).float().cpu().numpy()
             out.append(pca.decode(code[:, lag * K : lag * K + windows.n_frames * K]))
     return np.concatenate(out)
-
-
-def video_flow_rows(vf: VideoFeatures, idx: np.ndarray) -> np.ndarray:
-    """Rows ``idx`` of a video's cached optical-flow features (clipped to those it has)."""
-    if vf.motion is None:
-        raise VisError(f"{vf.vid}: motion features not prepared (`vis prepare` computes them for this model)")
-    return np.asarray(vf.motion[np.clip(idx, 0, len(vf.motion) - 1)], np.float32)
 
 
 def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:

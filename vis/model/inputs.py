@@ -70,7 +70,7 @@ def fix_inputs(windows: Windows, net, *, batch: int = 64, progress: bool = False
             f = vf.frames
             n = len(f)
             if spacetime and net.cfg.motion == "flow":  # measured once by `vis prepare` at the video's own rate
-                x = video_flow(vf, n)
+                x = flow_inputs(vf.motion_rows(np.arange(n))).numpy()
             elif spacetime:  # frames 0 and n-1 have no neighbour: no window uses them
                 x = np.zeros((n, MOTION_STATS), np.float32)
                 for a in range(1, n - 1, 256):
@@ -90,17 +90,6 @@ def fix_inputs(windows: Windows, net, *, batch: int = 64, progress: bool = False
             first = [np.stack([per_video[v][s] for v, s in windows.index]).astype(np.float32)] if len(windows) else []
     windows.fixed = {"spacetime": spacetime, "per_video": per_video,
                      "first": np.concatenate(first) if first else np.zeros((0, IMAGENET_FEATURES), np.float32)}
-
-
-def video_flow(vf, n: int) -> np.ndarray:
-    """A video's flow network input for its ``n`` frames (:func:`vis.model.network.flow_inputs` of its
-    cached motion features, the last row repeated or rows dropped where the two counts differ by a frame)."""
-    if vf.motion is None:
-        raise VisError(f"{vf.vid}: motion features not prepared (`vis prepare` computes them for this model)")
-    m = np.asarray(vf.motion, np.float32)[:n]
-    if len(m) < n:
-        m = np.concatenate([m, np.repeat(m[-1:], n - len(m), axis=0)]) if len(m) else np.zeros((n, m.shape[1]))
-    return flow_inputs(m).numpy()
 
 
 def draw_augmentation(rng: np.random.Generator, n: int, shift: int) -> tuple[np.ndarray, np.ndarray]:
