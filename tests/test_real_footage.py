@@ -84,8 +84,11 @@ def test_probability_peaks_agree_with_a_slow_reference():
         assert np.all(np.diff(times) >= 0.2 - 1e-9)
 
 
-def test_the_detector_learns_when_impacts_happen_and_round_trips():
-    """Motion features with a burst of speed at each impact (and noise elsewhere): held-out F1 near 1."""
+@pytest.mark.parametrize("folds", [0, 4])
+def test_the_detector_learns_when_impacts_happen_and_round_trips(folds, monkeypatch):
+    """Motion features with a burst of speed at each impact (and noise elsewhere): held-out F1 near 1, with
+    the peak picking fitted on validation videos (folds=0) or cross-fitted on all of them (folds=4)."""
+    import vis.train_onsets as T
     from vis.data.cache import VideoFeatures
 
     rng = np.random.default_rng(0)
@@ -103,8 +106,23 @@ def test_the_detector_learns_when_impacts_happen_and_round_trips():
                              None, None, m)
 
     train, val = [video(s) for s in range(6)], [video(s) for s in (10, 11)]
-    det, summary = train_onsets(train, val, epochs=6, ensemble=2, progress=False)
-    assert summary["onset_val_f1"] > 0.9, summary
+    fitted_on: list[set[str]] = []
+    fit = T.fit_detector
+
+    def recording(videos, **kw):
+        fitted_on.append({v.vid for v in videos})
+        return fit(videos, **kw)
+
+    monkeypatch.setattr(T, "fit_detector", recording)
+    det, summary = train_onsets(train, val, epochs=6, ensemble=2, folds=folds, progress=False)
+    everything = {v.vid for v in train + val}
+    if folds:
+        assert summary["onset_cv_f1"] > 0.9 and summary["onset_train_videos"] == 8, summary
+        # one detector per fold, each blind to its own 2 videos, then the ensemble on all 8
+        assert [len(s) for s in fitted_on] == [6, 6, 6, 6, 8] and fitted_on[-1] == everything
+        assert set().union(*(everything - s for s in fitted_on[:4])) == everything
+    else:
+        assert summary["onset_val_f1"] > 0.9 and fitted_on == [{v.vid for v in train}], summary
     test = video(12)
     times, _ = probability_peaks(det.probabilities(test.motion), fps=float(FPS), threshold=det.threshold,
                                  min_gap_s=det.min_gap_s)

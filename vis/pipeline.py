@@ -53,7 +53,8 @@ def add_impact_detector(out: Path, cfg: RunConfig, train_videos: list[VideoFeatu
     (key ``onsets``), where ``vis predict`` finds it."""
     det, summary = train_onsets(train_videos, val_videos, epochs=cfg.train.onset_epochs,
                                 ensemble=cfg.train.onset_ensemble, seed=cfg.train.seed,
-                                refit=cfg.train.onset_refit, progress=progress)
+                                folds=cfg.train.onset_folds, refit=cfg.train.onset_refit,
+                                progress=progress)
     ck = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     ck["onsets"] = det.to_dict()
     save_atomic(ck, out / "model.pt")
