@@ -16,7 +16,7 @@ from vis.data.motion import MOTION_FEATURES, pair_features, video_motion
 from vis.errors import VisError
 from vis.eval.foley_metrics import clip_scores, librosa_onsets, protocol_scores
 from vis.model.onset import OnsetDetector, OnsetNet, onset_inputs, probability_peaks
-from vis.train_onsets import fit_peaks, targets, train_onsets
+from vis.train_onsets import fit_peaks, heard_impacts, impact_times, targets, train_onsets
 
 
 def _square_video(path, fps, seconds=2.0, *, speed=4, w=96, h=64, pan=0):
@@ -133,6 +133,21 @@ def test_the_detector_learns_when_impacts_happen_and_round_trips(folds, monkeypa
     assert y.argmax() == 30 and y.max() == pytest.approx(1.0, abs=0.01) and y[0] == 0.0
     assert onset_inputs(rng.random((5, MOTION_FEATURES))).shape == (5, 2 * MOTION_FEATURES)
     assert OnsetNet()(torch.zeros(2, 7, 2 * MOTION_FEATURES)).shape == (2, 7)
+
+
+def test_the_detector_learns_the_annotated_impacts_and_the_unannotated_ones_it_hears():
+    from vis.data.cache import VideoFeatures
+
+    def vf(events, onsets):
+        return VideoFeatures("v", np.zeros((1, 42)), np.zeros(1), np.asarray(onsets, float), np.zeros(0),
+                             np.asarray(events, float), 5.0, None, None, None)
+
+    annotated = vf([1.0, 2.0], [1.05, 2.08, 3.0, 0.5])
+    assert list(impact_times(annotated)) == [1.0, 2.0]  # scored against the annotations ...
+    assert list(heard_impacts(annotated)) == [0.5, 1.0, 2.0, 3.0]  # ... taught the onsets no event explains
+    unannotated = vf([], [0.5, 3.0])
+    assert list(impact_times(unannotated)) == list(heard_impacts(unannotated)) == [0.5, 3.0]
+    assert list(heard_impacts(vf([1.0], []))) == [1.0]
 
 
 def test_condfoleygen_protocol_on_clicks():
