@@ -129,6 +129,7 @@ def test_the_detector_learns_when_impacts_happen_and_round_trips(folds, monkeypa
     assert fit_peaks([det.probabilities(test.motion)], [test.event_times])["f1"] > 0.9
     again = OnsetDetector.from_dict(det.to_dict())
     assert np.allclose(again.probabilities(test.motion), det.probabilities(test.motion))
+    assert det.probabilities(test.motion[:3]).shape == (3,)  # shorter than the networks' reach: still 1 per frame
     y = targets(np.array([1.0]), 60)
     assert y.argmax() == 30 and y.max() == pytest.approx(1.0, abs=0.01) and y[0] == 0.0
     assert onset_inputs(rng.random((5, MOTION_FEATURES))).shape == (5, 2 * MOTION_FEATURES)
