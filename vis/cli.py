@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         if code not in (0, 1, 141):
-            _remove_created(created, keep_if=KEEP_IF.get(args.command))
+            _remove_created(created, keep_if=_keep_if(args.command))
 
 
 def _silence_stdout() -> None:
@@ -325,7 +325,13 @@ def _remove_created(paths: list[Path], *, keep_if: str | None = None) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-KEEP_IF = {"train": "state.pt"}  # a created run folder is kept only with a state that --resume goes on from
+def _keep_if(command: str) -> str | None:
+    """A run folder that ``vis train`` created is kept only with a state that --resume goes on from."""
+    if command != "train":
+        return None
+    from vis.model.run import RunDir  # here, on this error path: the CLI's --help stays free of torch
+
+    return RunDir.STATE
 
 
 # What Ctrl-C (or SIGTERM) keeps, by command; training says it itself (vis.errors.Interrupted).

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from vis.data.windows import centred_windows
 from vis.eval.methods import predict_windows
 from vis.eval.metrics import average_precision, onset_metrics, precision_recall
 from vis.model.checkpoint import load_model
+from vis.model.run import RunDir
 from vis.pipeline import run
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
 from vis.sound.longform import paste
@@ -64,14 +64,13 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
              (det_dir, load_config(None, task="detection", epochs=det_epochs, seed=seed, batch_size=batch_size,
                                    init=str(run_dir)), "the detection model (when impacts happen), from its weights")]
     for folder, cfg, what in steps:
-        if not (folder / "summary.json").is_file():  # written last by training
+        if not RunDir(folder).finished:
             print(f"[2/4] training {what}: backbone {cfg.model.backbone} + {cfg.model.layers}-layer LSTM, "
                   f"{cfg.train.epochs} epochs, into {folder}")
-            resume = (folder / "state.pt").is_file()
+            resume = RunDir(folder).state.is_file()
             run(ds, folder, cfg, cache=out / "cache", resume=resume, workers=workers, progress=progress,
                 device=device)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    det_summary = json.loads((det_dir / "summary.json").read_text())
+    summary, det_summary = RunDir(run_dir).read_summary(), RunDir(det_dir).read_summary()
     timings["train"] = time.time() - t
 
     t = time.time()
@@ -136,9 +135,10 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path, *, device: st
     annotations, each onset detected in the video's own sound) the network predicts the 15-frame window's
     sound from the frames, and example-based synthesis pastes the nearest training impact there. Timing
     comes from the recording; what is heard comes from the video. Returns the number of impacts pasted."""
-    net, pca, _ = load_model(run, device=device)
-    bank = ExemplarBank.load(run / "bank.npz")
-    vf = load(cache, vid, tuple(net.cfg.image_size))
+    model = load_model(run, device=device)
+    net, pca = model.net, model.pca
+    bank = ExemplarBank.load(model.run.bank)
+    vf = load(cache, vid, model.image_size)
     windows = centred_windows([vf], centres="events" if len(vf.event_times) else "onsets")
     wave = np.zeros(int(round(vf.duration * bank.sr)), np.float32)
     if len(windows):

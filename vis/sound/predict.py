@@ -38,8 +38,9 @@ from vis.data.media import iter_frames, mux_audio, probe
 from vis.data.motion import video_motion
 from vis.errors import VisError
 from vis.model.backbones import colour_features
-from vis.model.checkpoint import load_model
+from vis.model.checkpoint import SoundPCA, load_model
 from vis.model.device import autocast, model_device
+from vis.model.network import VisNet
 from vis.model.onset import OnsetDetector
 from vis.plots import save_cochleagram_png
 from vis.sound.exemplars import ExemplarBank
@@ -226,8 +227,8 @@ class Predictor:
     """A trained run ready to make sound: its network, PCA and checkpoint (:func:`vis.model.checkpoint.load_model`),
     its exemplar bank (None when the run has none) and the detection model's colouring (None otherwise)."""
 
-    net: object
-    pca: object
+    net: VisNet
+    pca: SoundPCA
     ck: dict
     bank: ExemplarBank | None
     colour: Colouring | None
@@ -236,8 +237,9 @@ class Predictor:
     @classmethod
     def load(cls, run: str | os.PathLike, *, device: str = "cpu") -> Predictor:
         """The run's model on ``device`` (:func:`vis.model.device.resolve_device`)."""
-        net, pca, ck = load_model(run, device=device)
-        bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
+        loaded = load_model(run, device=device)
+        net, pca, ck = loaded.net, loaded.pca, loaded.checkpoint
+        bank_path = loaded.run.bank
         bank = ExemplarBank.load(bank_path) if bank_path.is_file() else None
         colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
         onsets = OnsetDetector.from_dict(ck["onsets"]) if "onsets" in ck else None
