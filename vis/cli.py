@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from vis.audio import SOUND_METHODS
 from vis.commands import (
     OUTPUTS,
     check_args,
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder written by `vis train` (default: the model shipped with vis)")
     p.add_argument("-o", "--output", type=_path, required=True,
                    help="output .mp4, .m4v, .mov or .mkv (video copied, sound replaced)")
-    p.add_argument("--method", choices=["example", "parametric"], default="example",
+    p.add_argument("--method", choices=SOUND_METHODS, default=SOUND_METHODS[0],
                    help="example-based (default) or parametric synthesis (paper Sec. 5.2)")
     p.add_argument("--wav", type=_path, help="also write the predicted sound (.wav or .flac)")
     p.add_argument("--png", type=_path, help="also write the predicted cochleagram (above the original's)")

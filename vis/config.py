@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import tomli_w
 
+from vis.audio import SOUND_METHODS as SOUND_METHODS  # how predicted features become sound
 from vis.data.cache import CENTRED_FRAMES
 from vis.data.paths import read_text
 from vis.errors import VisError
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from vis.data.cache import VideoFeatures
     from vis.data.windows import Windows
 
-SOUND_METHODS = ("example", "parametric")  # how predicted features become sound (vis predict --method)
 BACKBONES = ("small", "alexnet", "efficientnet-lite0", "none")
 
 DEFAULT_SIZE = {"small": (128, 72), "alexnet": (288, 160), "efficientnet-lite0": (256, 144),  # 16:9 frames
