@@ -8,6 +8,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from vis.data.paths import PNG_FORMATS, check_outputs
 from vis.errors import VisError
@@ -34,10 +35,10 @@ def check_options(args: argparse.Namespace) -> None:
         if value is not None and not least <= value <= most:
             limit = f"from {least} to {most:,}" if most < 10**9 else f"of at least {least}"  # else: no real top
             raise VisError(f"{flag(key)} {value}: must be a whole number {limit}")
-    for key, (least, most) in REAL.items():
+    for key, (low, high) in REAL.items():
         value = getattr(args, key, None)
-        if value is not None and not (math.isfinite(value) and least < value <= most):
-            raise VisError(f"{flag(key)} {value:g}: must be more than {least:g} and at most {most:g}")
+        if value is not None and not (math.isfinite(value) and low < value <= high):
+            raise VisError(f"{flag(key)} {value:g}: must be more than {low:g} and at most {high:g}")
     size = getattr(args, "size", None)
     if size is not None and not all(SIZE[0] <= side <= SIZE[1] for side in size):
         raise VisError(f"--size {size[0]}x{size[1]}: width and height must be from {SIZE[0]} to {SIZE[1]} pixels")
@@ -124,7 +125,7 @@ def cmd_synth(args) -> int:
     from vis.synth.schedule import load_schedules
 
     materials = [m.strip() for m in args.materials.split(",")] if args.materials is not None else None
-    knobs = {}
+    knobs: dict[str, Any] = {}
     for item in args.knob or []:
         name, sep, value = item.partition("=")
         try:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -78,7 +79,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     t = time.time()
     print(f"[3/4] predicting sound for {len(ds.split('test'))} held-out videos from their frames")
     # the held-out videos' real onsets and (for ID_centred.mp4) frames; training prepared only its own videos
-    prepare(ds, out / "cache", size=tuple(centred_cfg.model.image_size), ids=ds.split("test"), workers=workers,
+    prepare(ds, out / "cache", size=centred_cfg.model.image_size, ids=ds.split("test"), workers=workers,
             motion=True, progress=False)
     vids = out / "videos"
     figs = out / "figures"
@@ -90,11 +91,12 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
         real = load(out / "cache", vid).onsets  # onsets of the real sound (the same detector)
         row = {"id": vid, "true_events": len(ds.events(vid)), "real_onsets": len(real)}
         names = {m: "predicted" if m == "example" else m for m in SOUND_METHODS}  # the file of each method's sound
-        outputs = {m: (vids / f"{vid}_{n}.mp4", vids / f"{vid}_{n}.wav") for m, n in names.items()}
+        outputs: dict[str, tuple[str | os.PathLike, str | os.PathLike | None]] = {
+            m: (vids / f"{vid}_{n}.mp4", vids / f"{vid}_{n}.wav") for m, n in names.items()}
         made = predict_sounds(ds.video_path(vid), model, outputs, png=figs / f"{vid}_cochleagram.png",
                               progress=False)
         for method, r in made.items():
-            wave, sr = read_audio(outputs[method][1], mono=True)
+            wave, sr = read_audio(vids / f"{vid}_{names[method]}.wav", mono=True)
             onsets, _ = onsets_from_audio(wave, sr)
             pr = precision_recall(onsets, real)
             row[method] = {"onsets": len(onsets), "tp": pr["tp"], "precision": pr["precision"],

@@ -174,7 +174,7 @@ class _Trainer:
 
     def train(self, max_steps: int | None) -> None:
         """Steps until the last epoch ends (or ``max_steps`` more, or a signal), validating after each epoch."""
-        model = self.net
+        model: torch.nn.Module = self.net
         if self.world > 1:
             ids = [self.dev.index] if self.dev.type == "cuda" else None
             model = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)

@@ -223,7 +223,7 @@ def write_video(
             raise VisError(f"{path}: no frames to write")
         for packet in vs.encode():
             out.mux(packet)
-        if astream is not None:
+        if astream is not None and audio is not None and sr is not None:
             _encode_audio(out, astream, audio, sr)
 
 

@@ -42,6 +42,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -128,9 +129,9 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     if runs["full"].task.whole_videos:
         det_runs.setdefault("full", runs["full"])
     wanted = list(methods or ALL_METHODS)
-    for m in wanted:
-        if m not in ALL_METHODS:
-            raise VisError(f"unknown method {m!r} (one of {', '.join(ALL_METHODS)})")
+    for name in wanted:
+        if name not in ALL_METHODS:
+            raise VisError(f"unknown method {name!r} (one of {', '.join(ALL_METHODS)})")
     train_ids, test_ids = ds.split("train"), ds.split("test")
     if not test_ids:
         raise VisError(f"{ds.root}: the test split is empty")
@@ -234,7 +235,7 @@ def _metrics(impacts: Impacts, classifiers: dict, *, seed: int = 0) -> dict:
     no-video baselines and the automated stand-in for the listening study."""
     true, feats, te_lab, pca = impacts.test.targets, impacts.feats, impacts.test_labels, impacts.pca
     labelled = te_lab["material"] != ""
-    metrics = {"test_impacts": int(len(impacts.test)), "labelled_impacts": int(labelled.sum()),
+    metrics: dict[str, Any] = {"test_impacts": int(len(impacts.test)), "labelled_impacts": int(labelled.sum()),
                "train_impacts": int(len(impacts.train)), "real_contrast": float(contrast(true).mean()),
                "methods": {}, "oracle": {}, "detection": {}}
     metrics.update(baseline_verdict(sq_err(feats["full"], true),

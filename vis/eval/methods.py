@@ -39,7 +39,7 @@ ONSET_CLIP_S = 2.0  # onset accuracy / AP per 2 s clip, the clip length of later
 
 def _labels(videos: list[VideoFeatures], events: dict[str, list], index: np.ndarray) -> dict[str, np.ndarray]:
     """Labels of each window (nearest annotated event within LABEL_TOL of its centre frame), '' if none."""
-    out = {k: [] for k in LABEL_KINDS}
+    out: dict[str, list] = {k: [] for k in LABEL_KINDS}
     for v, s in index:
         t = (s + 7) / float(FPS)
         near = [e for e in events[videos[v].vid] if abs(e.time - t) <= LABEL_TOL]
@@ -75,15 +75,15 @@ def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
     colour image (:func:`vis.sound.exemplars.centre_frame_features`), of the spacetime image, and of both."""
     net = imagenet_net()
     col = centre_frame_features(windows, batch=batch, net=net)
-    st = []
+    parts = []
     with torch.no_grad():
         for i in range(0, len(windows), batch):
             frames = []
             for v, s in windows.index[i : i + batch]:
                 c = s + windows.n_frames // 2
                 frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
-            st.append(net.imagenet_features(spacetime_images(torch.from_numpy(np.stack(frames)))[:, 0]).numpy())
-    st = _unit(np.concatenate(st))
+            parts.append(net.imagenet_features(spacetime_images(torch.from_numpy(np.stack(frames)))[:, 0]).numpy())
+    st = _unit(np.concatenate(parts))
     return {"image": col, "spacetime": st, "image+spacetime": _unit(np.concatenate([col, st], axis=1))}
 
 

@@ -21,16 +21,20 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vis.data.io import die_with_parent
 from vis.errors import VisError
 from vis.synth.knobs import DEFAULTS, Difficulty, difficulty
+
+if TYPE_CHECKING:
+    from vis.synth.scene import Scene
 
 __all__ = ["generate", "synthesize", "video_id", "thumb_size", "Difficulty", "DEFAULTS", "Video"]
 
@@ -51,7 +55,7 @@ class Video:
     """One synthetic video before it is written (also the debug hook of the tests)."""
 
     id: str
-    scene: object  # vis.synth.scene.Scene
+    scene: Scene
     contacts: list  # [vis.synth.schedule.Contact], sorted by time
     sounds: list  # [(start_sample, dry samples)] per contact
     denoised: np.ndarray  # [n] float32, 96 kHz
@@ -281,7 +285,7 @@ def _start_folder(root: Path, ids: list[str], *, seed: int) -> dict[str, list[st
     return split
 
 
-def _made(jobs: Iterator[tuple], *, workers: int) -> Iterator[dict]:
+def _made(jobs: Iterator[tuple], *, workers: int) -> Generator[dict, None, None]:
     """Each job's video made (:func:`_job`), in this process or in ``workers`` processes, as they finish."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
     from multiprocessing import get_context

@@ -42,7 +42,7 @@ def admin_page(request: Request, srv: ServerDep):
 
 @api.get("/admin/api/studies")
 def list_studies(srv: ServerDep):
-    out = []
+    out: list[dict] = []
     for sid in srv.studies.ids():
         try:
             manifest, store = srv.studies.get(sid)
