@@ -243,7 +243,7 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
     prepare(ds, tmp_path / "cache", size=(32, 24), progress=False)
     procs = {}
     for spacetime in (True, False):  # the two runs side by side, one core each
-        cfg = load_config(None, task="detection", loss="squared", epochs=20, batch_size=4, image_size=[32, 24],
+        cfg = load_config(None, task="detection", loss="squared", epochs=10, batch_size=4, image_size=[32, 24],
                           det_frames=60, det_stride=15, backbone="small",
                           feat_dim=32, hidden=32, spacetime=spacetime, threads=1)
         (tmp_path / f"c-{spacetime}.toml").write_text(to_toml(cfg))
@@ -258,7 +258,9 @@ def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
         vids = [load(tmp_path / "cache", v, (32, 24)) for v in ds.split("test")]
         ap[spacetime] = detection_metrics(model.net, model.pca, vids, {v.vid: ds.events(v.vid) for v in vids},
                                           **peak_params(model.checkpoint))
-    # measured over runs of this test: full AP 0.66-0.87, colour only 0.08-0.49 (runs vary: few steps)
+    # measured over runs of this test: full AP 0.66-0.87, colour only 0.08-0.49 (runs vary: few steps). With 10
+    # epochs rather than 20 (the validation loss levels off by epoch ~9 of 20; half the time): full 0.95, colour
+    # 0.56 (20 epochs: 0.93, 0.49); with --seed 1, 0.94 and 0.73
     assert ap[True]["ap"] >= 0.5 and ap[True]["onset_acc"] >= 0.5, ap[True]
     assert ap[False]["ap"] <= ap[True]["ap"] - 0.15, ap
 
