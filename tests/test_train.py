@@ -421,3 +421,24 @@ def test_a_bank_of_the_same_impacts_is_taken_from_the_init_run_not_built_again(t
     for windows, visual in ((fewer, False), (every, True)):  # other impacts, or another memory setting: built
         with pytest.raises(AssertionError, match="built again"):
             write_bank(ds, windows, tmp_path / "b" / "bank.npz", visual=visual, reuse=tmp_path / "a")
+
+
+def test_the_task_is_one_object_that_answers_what_differs(tmp_path):
+    from vis.config import CENTRED, DETECTION, DETECTION_EPOCHS
+    from vis.model.run import RunDir, TrainSummary
+
+    centred, detection = load_config(None), load_config(None, task="detection")
+    assert centred.task is CENTRED and detection.task is DETECTION
+    assert detection.model.layers == 3 and detection.model.lag == 2 and detection.train.epochs == DETECTION_EPOCHS
+    assert centred.model.prior_rows == 45 and detection.model.prior_rows == 0
+    assert CENTRED.score(val_loss=1.0, val_sq_err=2.0) == 2.0 and DETECTION.score(val_loss=1.0, val_sq_err=2.0) == 1.0
+    assert load_config(None, task="detection", epochs=7).train.epochs == 7  # a default, not a rule
+    # a run folder's files are named in one place, and summary.json is the summary's fields in order
+    run = RunDir(tmp_path)
+    assert RunDir.of(run.model).path == tmp_path and run.bank.name == "bank.npz"
+    s = TrainSummary(str(tmp_path), 3, 1, 8, 2, 1.0, 0.5, 2.0, 1, 2.0, 0.5, 3.0, 0.6, 0.7, 1.5, 0.1, 1.0, 8.0,
+                     cache="c", after={"peak_val_f1": 0.5}, wall_seconds=2.0)
+    run.write_summary(s)
+    d = run.read_summary()
+    assert list(d)[:3] == ["run", "steps", "epochs"] and list(d)[-3:] == ["cache", "peak_val_f1", "wall_seconds"]
+    assert d["cache"] == "c" and "validation_split" not in d and "after" not in d
