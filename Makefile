@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check vis tests benchmarks scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest tests -n auto
 
 # the model shipped with the package (vis/models/default), trained on the real footage of ../shared/realgh
@@ -29,6 +30,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check vis tests benchmarks scripts
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache .mypy_cache

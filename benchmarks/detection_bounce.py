@@ -41,14 +41,15 @@ def main(out: str, *, loss: str = "robust", epochs: int = 12, videos: int = 12, 
         run_dir = base / f"run-{loss}-{name}"
         shutil.rmtree(run_dir, ignore_errors=True)
         summary = run(ds, run_dir, cfg, cache=base / "cache", progress=False)
-        net, pca, ck = load_model(run_dir)
+        loaded = load_model(run_dir)
+        net, pca, ck = loaded.net, loaded.pca, loaded.checkpoint
         prepare(ds, base / "cache", size=size, ids=ds.split("test"), motion=True, progress=False)
         vids = [load(base / "cache", v, size) for v in ds.split("test")]
         m = detection_metrics(net, pca, vids, {v.vid: ds.events(v.vid) for v in vids},
                               **peak_params(ck))
-        result[name] = {**m, "steps": summary["steps"], "train_seconds": round(summary["seconds"], 1)}
+        result[name] = {**m, "steps": summary.steps, "train_seconds": round(summary.seconds, 1)}
         print(f"{name:13s} AP {m['ap']:.3f}  onset acc {m['onset_acc']:.3f}  onset AP {m['onset_ap']:.3f}  "
-              f"({m['predicted_onsets']} predicted / {m['true_onsets']} true onsets, {summary['steps']} steps)",
+              f"({m['predicted_onsets']} predicted / {m['true_onsets']} true onsets, {summary.steps} steps)",
               flush=True)
     (base / f"result-{loss}.json").write_text(json.dumps(result, indent=2))
     print(f"wrote {base / f'result-{loss}.json'}")

@@ -82,13 +82,13 @@ def check(device: str = "cuda", *, steps: int = 300, tiny: bool = False, workers
                   if "train_loss" in e]
         fifth = max(1, len(losses) // 5)
         first, last = float(np.mean(losses[:fifth])), float(np.mean(losses[-fifth:]))
-        frames = s["steps"] * cfg.train.batch_size * tr.n_frames
+        frames = s.steps * cfg.train.batch_size * tr.n_frames
         result.update(train_loss_first=first, train_loss_last=last, loss_falls=last < first,
-                      train_seconds=train_s, train_frames_per_s=frames / train_s, train_steps=s["steps"])
+                      train_seconds=train_s, train_frames_per_s=frames / train_s, train_steps=s.steps)
 
         # 2. one batch: the device against the CPU, the same checkpoint
-        net_dev, pca, _ = load_model(tmp / "run", device=str(dev))
-        net_cpu, _, _ = load_model(tmp / "run", device="cpu")
+        net_dev = load_model(tmp / "run", device=str(dev)).net
+        net_cpu = load_model(tmp / "run", device="cpu").net
         rows = np.arange(min(8, len(va) or len(tr)))
         windows = va if len(va) else tr
         for w in (windows,):
@@ -119,11 +119,11 @@ def check(device: str = "cuda", *, steps: int = 300, tiny: bool = False, workers
         pva = make_windows([pvideos[v] for v in val_ids], pcfg)
         result["paper_prepare_seconds"] = time.time() - t
         ps = train(ptr, pva, pcfg, tmp / "paper", device=str(dev), progress=False, max_steps=paper_steps)
-        busy = ps["loader_wait_seconds"] + ps["step_seconds"]
-        result.update(paper_backbone=pcfg.model.backbone, paper_size=list(psize), paper_steps=ps["steps"],
+        busy = ps.loader_wait_seconds + ps.step_seconds
+        result.update(paper_backbone=pcfg.model.backbone, paper_size=list(psize), paper_steps=ps.steps,
                       paper_loader_workers=loader_workers,
-                      paper_frames_per_s=ps["steps"] * pcfg.train.batch_size * (ptr.n_frames + 2) / busy,
-                      paper_loader_wait_share=ps["loader_wait_seconds"] / busy)
+                      paper_frames_per_s=ps.steps * pcfg.train.batch_size * (ptr.n_frames + 2) / busy,
+                      paper_loader_wait_share=ps.loader_wait_seconds / busy)
     result["seconds"] = time.time() - t_all
     result["ok"] = bool(result["loss_falls"] and result["matches_cpu"])
     if out is not None:

@@ -29,7 +29,8 @@ from vis.sound.predict import OUT_SR, cached_frames_at, frame_looks, predict_cac
 def main(data: str, model: str, *, cache: str | None = None, videos: int | None = None) -> dict:
     ds = Dataset.open(data)
     cache_dir = Path(cache) if cache else default_cache_dir(ds.root)
-    net, pca, ck = load_model(model)
+    loaded = load_model(model)
+    net, pca, ck = loaded.net, loaded.pca, loaded.checkpoint
     bank = ExemplarBank.load(Path(model) / "bank.npz")
     colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
     picking = peak_params(ck)

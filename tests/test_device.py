@@ -76,8 +76,8 @@ def test_a_checkpoint_saved_on_a_gpu_loads_on_the_cpu(tiny_run, tmp_path):
     if not torch.cuda.is_available():  # the rewrite took: a plain load wants the GPU
         with pytest.raises(RuntimeError, match="CUDA"):
             torch.load(ck, weights_only=False)
-    net, _, _ = load_model(ck, device="cpu")
-    ref, _, _ = load_model(tiny_run, device="cpu")
+    net = load_model(ck, device="cpu").net
+    ref = load_model(tiny_run, device="cpu").net
     assert model_device(net) == torch.device("cpu")
     for a, b in zip(net.state_dict().values(), ref.state_dict().values()):
         assert torch.equal(a, b)
@@ -103,7 +103,7 @@ def test_training_with_amp_asked_for_on_the_cpu_is_the_fp32_run(tiny_data, tmp_p
     for amp in (None, True):
         s = train(tr, va, cfg, tmp_path / f"run-{amp}", progress=False, device="cpu", amp=amp)
         runs[amp] = (s, torch.load(tmp_path / f"run-{amp}" / "model.pt", weights_only=False)["state_dict"])
-    assert np.isfinite(runs[None][0]["train_loss"])
+    assert np.isfinite(runs[None][0].train_loss)
     for a, b in zip(runs[None][1].values(), runs[True][1].values()):
         assert torch.equal(a, b)
 

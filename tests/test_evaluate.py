@@ -102,3 +102,11 @@ def test_bad_compare_argument(tiny_data, tiny_run, tmp_path, capsys):
     assert main(["evaluate", str(tiny_data), "--model", str(tiny_run), "--out", str(tmp_path / "r"),
                  "--compare", "noequals"]) == 2
     assert "NAME=RUN" in capsys.readouterr().err
+
+
+def test_every_evaluated_method_is_a_network_or_in_the_registry():
+    from vis.eval.evaluate import ALL_METHODS
+    from vis.eval.methods import LOOKS, METHODS
+
+    assert set(METHODS) | {"full", "network-only"} == set(ALL_METHODS)
+    assert set(LOOKS) <= set(METHODS)

@@ -73,15 +73,16 @@ def test_robust_loss_formula():
 
 
 def test_squared_loss_option():
+    from vis.config import CENTRED, DETECTION
     from vis.objective import window_loss
 
     p, t = torch.zeros(2, 6, 10), torch.zeros(2, 6, 10)
     t[0, 0, 0] = 0.5
     env = torch.full((2, 6, 42), 0.01)
-    assert window_loss(p, t, env, "centred", "squared").item() == pytest.approx(0.25 / 2)
-    assert window_loss(p, t, env, "centred").item() == pytest.approx(robust_loss(p, t).item())
+    assert window_loss(p, t, env, CENTRED, "squared").item() == pytest.approx(0.25 / 2)
+    assert window_loss(p, t, env, CENTRED).item() == pytest.approx(robust_loss(p, t).item())
     # detection: the aligned loss; a prediction equal to the target costs nothing with squared residuals
-    assert window_loss(t, t, env, "detection", "squared").item() == 0.0
+    assert window_loss(t, t, env, DETECTION, "squared").item() == 0.0
 
 
 def test_frozen_trunk_gets_no_gradient():

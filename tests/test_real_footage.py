@@ -172,7 +172,7 @@ def test_a_default_run_finds_impacts_with_its_detector_and_predict_uses_it(tiny_
     from vis.cli import main
     from vis.model.checkpoint import load_model
 
-    _, _, ck = load_model(tiny_run)
+    ck = load_model(tiny_run).checkpoint
     assert "onsets" in ck and ck["model_config"]["motion"] == "flow"  # the default recipe trained both
     src = next(tiny_data.glob("*_denoised.mp4"))
     assert main(["predict", str(src), "--model", str(tiny_run), "-o", str(tmp_path / "o.mp4")]) == 0

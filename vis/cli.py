@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from vis.audio import SOUND_METHODS
 from vis.commands import (
     OUTPUTS,
     check_args,
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder written by `vis train` (default: the model shipped with vis)")
     p.add_argument("-o", "--output", type=_path, required=True,
                    help="output .mp4, .m4v, .mov or .mkv (video copied, sound replaced)")
-    p.add_argument("--method", choices=["example", "parametric"], default="example",
+    p.add_argument("--method", choices=SOUND_METHODS, default=SOUND_METHODS[0],
                    help="example-based (default) or parametric synthesis (paper Sec. 5.2)")
     p.add_argument("--wav", type=_path, help="also write the predicted sound (.wav or .flac)")
     p.add_argument("--png", type=_path, help="also write the predicted cochleagram (above the original's)")
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         if code not in (0, 1, 141):
-            _remove_created(created, keep_if=KEEP_IF.get(args.command))
+            _remove_created(created, keep_if=_keep_if(args.command))
 
 
 def _silence_stdout() -> None:
@@ -325,7 +326,13 @@ def _remove_created(paths: list[Path], *, keep_if: str | None = None) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-KEEP_IF = {"train": "state.pt"}  # a created run folder is kept only with a state that --resume goes on from
+def _keep_if(command: str) -> str | None:
+    """A run folder that ``vis train`` created is kept only with a state that --resume goes on from."""
+    if command != "train":
+        return None
+    from vis.model.run import RunDir  # here, on this error path: the CLI's --help stays free of torch
+
+    return RunDir.STATE
 
 
 # What Ctrl-C (or SIGTERM) keeps, by command; training says it itself (vis.errors.Interrupted).

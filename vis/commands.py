@@ -8,6 +8,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from vis.data.paths import PNG_FORMATS, check_outputs
 from vis.errors import VisError
@@ -34,10 +35,10 @@ def check_options(args: argparse.Namespace) -> None:
         if value is not None and not least <= value <= most:
             limit = f"from {least} to {most:,}" if most < 10**9 else f"of at least {least}"  # else: no real top
             raise VisError(f"{flag(key)} {value}: must be a whole number {limit}")
-    for key, (least, most) in REAL.items():
+    for key, (low, high) in REAL.items():
         value = getattr(args, key, None)
-        if value is not None and not (math.isfinite(value) and least < value <= most):
-            raise VisError(f"{flag(key)} {value:g}: must be more than {least:g} and at most {most:g}")
+        if value is not None and not (math.isfinite(value) and low < value <= high):
+            raise VisError(f"{flag(key)} {value:g}: must be more than {low:g} and at most {high:g}")
     size = getattr(args, "size", None)
     if size is not None and not all(SIZE[0] <= side <= SIZE[1] for side in size):
         raise VisError(f"--size {size[0]}x{size[1]}: width and height must be from {SIZE[0]} to {SIZE[1]} pixels")
@@ -124,7 +125,7 @@ def cmd_synth(args) -> int:
     from vis.synth.schedule import load_schedules
 
     materials = [m.strip() for m in args.materials.split(",")] if args.materials is not None else None
-    knobs = {}
+    knobs: dict[str, Any] = {}
     for item in args.knob or []:
         name, sep, value = item.partition("=")
         try:
@@ -218,6 +219,7 @@ def cmd_prepare(args) -> int:
 
 def cmd_train(args) -> int:
     from vis.config import load_config
+    from vis.model.run import RunDir
     from vis.pipeline import run
 
     cfg = load_config(args.config, preset=args.preset, backbone=args.backbone, epochs=args.epochs,
@@ -229,18 +231,19 @@ def cmd_train(args) -> int:
                       init=args.init)
     s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers,
             device=args.device)
-    if int(os.environ.get("RANK", "0")) == 0 and math.isnan(s["train_loss"]):  # --resume of a finished run
-        print(f"nothing to train: {Path(s['run']).resolve()} had finished its {s['steps']} steps "
-              f"({s['epochs']} epochs); its model.pt has validation sq err {s['val_sq_err']:.3f} (epoch "
-              f"{s['best_epoch']})")
-    elif int(os.environ.get("RANK", "0")) == 0:
-        print(f"trained {s['steps']} steps on {s['train_windows']} windows in {s['seconds']:.0f} s: "
-              f"train loss {s['train_loss']:.2f}, validation loss {s['val_loss']:.2f} on {s['val_windows']} windows "
-              f"(mean-sound baseline {s['baseline_mean_loss']:.2f}); validation sq err {s['val_sq_err']:.3f} at epoch "
-              f"{s['best_epoch']} (no-video baselines: mean sound {s['baseline_mean_sq_err']:.3f}, average impact "
-              f"shape {s['baseline_shape_sq_err']:.3f})")
-        print(f"wrote {Path(s['run']).resolve()}/model.pt, bank.npz, log.jsonl, curves.png, config.toml, summary.json "
-              f"({s.get('wall_seconds', s['seconds']):.0f} s in all, with the inputs and the exemplar bank)")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    run_dir = Path(s.run).resolve()
+    if s.trained_nothing:  # --resume of a finished run
+        print(f"nothing to train: {run_dir} had finished its {s.steps} steps ({s.epochs} epochs); its model.pt "
+              f"has validation sq err {s.val_sq_err:.3f} (epoch {s.best_epoch})")
+        return 0
+    print(f"trained {s.steps} steps on {s.train_windows} windows in {s.seconds:.0f} s: train loss "
+          f"{s.train_loss:.2f}, validation loss {s.val_loss:.2f} on {s.val_windows} windows (mean-sound baseline "
+          f"{s.baseline_mean_loss:.2f}); validation sq err {s.val_sq_err:.3f} at epoch {s.best_epoch} (no-video "
+          f"baselines: mean sound {s.baseline_mean_sq_err:.3f}, average impact shape {s.baseline_shape_sq_err:.3f})")
+    print(f"wrote {run_dir}/{', '.join(RunDir.WRITTEN)} ({s.wall_seconds or s.seconds:.0f} s in all, with the "
+          "inputs and the exemplar bank)")
     return 0
 
 

@@ -12,14 +12,19 @@ import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tomli_w
 
+from vis.audio import SOUND_METHODS as SOUND_METHODS  # how predicted features become sound
 from vis.data.cache import CENTRED_FRAMES
 from vis.data.paths import read_text
 from vis.errors import VisError
 
-SOUND_METHODS = ("example", "parametric")  # how predicted features become sound (vis predict --method)
+if TYPE_CHECKING:
+    from vis.data.cache import VideoFeatures
+    from vis.data.windows import Windows
+
 BACKBONES = ("small", "alexnet", "efficientnet-lite0", "none")
 
 DEFAULT_SIZE = {"small": (128, 72), "alexnet": (288, 160), "efficientnet-lite0": (256, 144),  # 16:9 frames
@@ -168,8 +173,60 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    @property
+    def task(self) -> Task:
+        """What the run's task (``train.task``) changes: :class:`Task`."""
+        return task_named(self.train.task)
+
 
 DETECTION_EPOCHS = 3  # the detection task's default epochs (TrainConfig.epochs is the centred task's)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What differs between the centred and the detection task (paper Sec. 6.1): the one place that answers.
+
+    ``aligned_loss``: the training loss aligns the prediction in time first (Eq. 5); ``selects_on``: the
+    validation number whose lowest epoch ``model.pt`` keeps (:meth:`score`; see :mod:`vis.train`);
+    ``whole_videos``: the model predicts whole videos, so training fits its peak picking on the validation
+    videos and ``vis evaluate`` scores its detection; ``model_defaults`` / ``train_defaults``: the options
+    :func:`load_config` sets for the task unless given.
+    """
+
+    name: str
+    aligned_loss: bool
+    selects_on: str  # "val_sq_err" or "val_loss"
+    whole_videos: bool
+    model_defaults: dict = field(default_factory=dict)
+    train_defaults: dict = field(default_factory=dict)
+
+    def score(self, val_loss: float, val_sq_err: float) -> float:
+        """The number model.pt's epoch is chosen on (lowest wins)."""
+        return val_sq_err if self.selects_on == "val_sq_err" else val_loss
+
+    def windows(self, videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
+        """The task's training windows (:mod:`vis.data.windows`; imported here: it brings torch)."""
+        from vis.data.windows import centred_windows, detection_windows
+
+        if self.whole_videos:
+            return detection_windows(videos, lag=cfg.model.lag, n_frames=cfg.train.det_frames,
+                                     stride=cfg.train.det_stride)
+        return centred_windows(videos, centres=cfg.train.centres)
+
+
+# the centred network starts from the average training window (its rows: ModelConfig.prior_rows)
+CENTRED = Task("centred", aligned_loss=False, selects_on="val_sq_err", whole_videos=False,
+               model_defaults={"prior_rows": CENTRED_FRAMES * ModelConfig.k})
+DETECTION = Task("detection", aligned_loss=True, selects_on="val_loss", whole_videos=True,
+                 model_defaults={"layers": 3, "lag": 2}, train_defaults={"epochs": DETECTION_EPOCHS})
+TASKS = {t.name: t for t in (CENTRED, DETECTION)}
+
+
+def task_named(name: str) -> Task:
+    """The :class:`Task` called ``name`` (``centred`` or ``detection``)."""
+    if name not in TASKS:
+        raise VisError(f"task must be {' or '.join(repr(t) for t in TASKS)}, got {name!r}")
+    return TASKS[name]
 PRESETS_DIR = Path(__file__).parent / "presets"  # shipped configurations, e.g. presets/paper.toml
 
 
@@ -214,18 +271,16 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
             _check_type(table, key, value, defaults[key])
     if "image_size" not in data["model"]:
         data["model"]["image_size"] = DEFAULT_SIZE[data["model"].get("backbone", ModelConfig.backbone)]
-    if data["train"].get("task", "centred") == "detection":
-        data["train"].setdefault("epochs", DETECTION_EPOCHS)
-        data["model"].setdefault("layers", 3)
-        data["model"].setdefault("lag", 2)
-    else:  # the centred window's rows: the network starts from the average training window
-        data["model"].setdefault("prior_rows", CENTRED_FRAMES * ModelConfig.k)
+    task = TASKS.get(data["train"].get("task", TrainConfig.task))  # an unknown one is refused below
+    for table, defaults in ((t, getattr(task, f"{t}_defaults", {})) for t in ("model", "train")):
+        for key, value in defaults.items():
+            data[table].setdefault(key, value)
     try:
         model = ModelConfig(**data["model"])
     except TypeError as e:
         raise VisError(f"bad [model] option ({e})") from None
     train_cfg = TrainConfig(**data["train"])
-    checks = [(train_cfg.task in ("centred", "detection"), "task must be 'centred' or 'detection'"),
+    checks = [(train_cfg.task in TASKS, "task must be 'centred' or 'detection'"),
               (train_cfg.centres in ("onsets", "events"), "centres must be 'onsets' or 'events'"),
               (train_cfg.loss in ("robust", "squared"), "loss must be 'robust' or 'squared'"),
               (train_cfg.epochs >= 1 and train_cfg.batch_size >= 1, "epochs and batch_size must be >= 1"),

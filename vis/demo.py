@@ -12,13 +12,14 @@
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
+from vis.audio import SOUND_METHODS
 from vis.audio.onsets import onsets_from_audio
 from vis.config import load_config
 from vis.data.cache import CENTRED_FRAMES, FPS, load, prepare
@@ -29,6 +30,7 @@ from vis.data.windows import centred_windows
 from vis.eval.methods import predict_windows
 from vis.eval.metrics import average_precision, onset_metrics, precision_recall
 from vis.model.checkpoint import load_model
+from vis.model.run import RunDir
 from vis.pipeline import run
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
 from vis.sound.longform import paste
@@ -39,6 +41,7 @@ DEMO_VIDEOS = 56  # synthetic videos (75 % train, 25 % held out)
 DEMO_SECONDS = 12.0  # length of each
 DEMO_EPOCHS = 30  # training epochs of the centred model (the default; ~1 s each here) ...
 DEMO_DETECTION_EPOCHS = 3  # ... and of the detection model started from its weights (the default; ~15 s each)
+LABELS = {"example": "example-based"}  # a sound method's name in the report, where it is not its own
 
 
 def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEMO_SECONDS, epochs: int = DEMO_EPOCHS,
@@ -64,20 +67,19 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
              (det_dir, load_config(None, task="detection", epochs=det_epochs, seed=seed, batch_size=batch_size,
                                    init=str(run_dir)), "the detection model (when impacts happen), from its weights")]
     for folder, cfg, what in steps:
-        if not (folder / "summary.json").is_file():  # written last by training
+        if not RunDir(folder).finished:
             print(f"[2/4] training {what}: backbone {cfg.model.backbone} + {cfg.model.layers}-layer LSTM, "
                   f"{cfg.train.epochs} epochs, into {folder}")
-            resume = (folder / "state.pt").is_file()
+            resume = RunDir(folder).state.is_file()
             run(ds, folder, cfg, cache=out / "cache", resume=resume, workers=workers, progress=progress,
                 device=device)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    det_summary = json.loads((det_dir / "summary.json").read_text())
+    summary, det_summary = RunDir(run_dir).read_summary(), RunDir(det_dir).read_summary()
     timings["train"] = time.time() - t
 
     t = time.time()
     print(f"[3/4] predicting sound for {len(ds.split('test'))} held-out videos from their frames")
     # the held-out videos' real onsets and (for ID_centred.mp4) frames; training prepared only its own videos
-    prepare(ds, out / "cache", size=tuple(centred_cfg.model.image_size), ids=ds.split("test"), workers=workers,
+    prepare(ds, out / "cache", size=centred_cfg.model.image_size, ids=ds.split("test"), workers=workers,
             motion=True, progress=False)
     vids = out / "videos"
     figs = out / "figures"
@@ -88,12 +90,13 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
     for vid in ds.split("test"):
         real = load(out / "cache", vid).onsets  # onsets of the real sound (the same detector)
         row = {"id": vid, "true_events": len(ds.events(vid)), "real_onsets": len(real)}
-        names = {"example": "predicted", "parametric": "parametric"}
-        outputs = {m: (vids / f"{vid}_{n}.mp4", vids / f"{vid}_{n}.wav") for m, n in names.items()}
+        names = {m: "predicted" if m == "example" else m for m in SOUND_METHODS}  # the file of each method's sound
+        outputs: dict[str, tuple[str | os.PathLike, str | os.PathLike | None]] = {
+            m: (vids / f"{vid}_{n}.mp4", vids / f"{vid}_{n}.wav") for m, n in names.items()}
         made = predict_sounds(ds.video_path(vid), model, outputs, png=figs / f"{vid}_cochleagram.png",
                               progress=False)
         for method, r in made.items():
-            wave, sr = read_audio(outputs[method][1], mono=True)
+            wave, sr = read_audio(vids / f"{vid}_{names[method]}.wav", mono=True)
             onsets, _ = onsets_from_audio(wave, sr)
             pr = precision_recall(onsets, real)
             row[method] = {"onsets": len(onsets), "tp": pr["tp"], "precision": pr["precision"],
@@ -121,7 +124,7 @@ def run_demo(out: str | Path, *, videos: int = DEMO_VIDEOS, seconds: float = DEM
 def _pooled(rows: list[dict]) -> dict:
     """Onset precision / recall of each method's sound over all held-out videos together."""
     out = {}
-    for method in ("example", "parametric"):
+    for method in SOUND_METHODS:
         pred = sum(r[method]["onsets"] for r in rows)
         real = sum(r["real_onsets"] for r in rows)
         tp = sum(r[method]["tp"] for r in rows)
@@ -136,9 +139,10 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path, *, device: st
     annotations, each onset detected in the video's own sound) the network predicts the 15-frame window's
     sound from the frames, and example-based synthesis pastes the nearest training impact there. Timing
     comes from the recording; what is heard comes from the video. Returns the number of impacts pasted."""
-    net, pca, _ = load_model(run, device=device)
-    bank = ExemplarBank.load(run / "bank.npz")
-    vf = load(cache, vid, tuple(net.cfg.image_size))
+    model = load_model(run, device=device)
+    net, pca = model.net, model.pca
+    bank = ExemplarBank.load(model.run.bank)
+    vf = load(cache, vid, model.image_size)
     windows = centred_windows([vf], centres="events" if len(vf.event_times) else "onsets")
     wave = np.zeros(int(round(vf.duration * bank.sr)), np.float32)
     if len(windows):
@@ -175,20 +179,20 @@ def _report(out: Path, summary: dict, det_summary: dict, rows: list[dict], poole
         "## Held-out videos: sound predicted from the frames alone", "",
         "Onsets detected in the predicted sound against the onsets detected in the real sound, matched one to "
         "one within 0.1 s (precision P, recall R).", "",
-        "| video | s | real onsets | example-based: onsets | P | R | parametric: onsets | P | R | AP |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| video | s | real onsets | " + " | ".join(f"{LABELS.get(m, m)}: onsets | P | R" for m in SOUND_METHODS)
+        + " | AP |",
+        "| --- | --- | --- | " + "--- | --- | --- | " * len(SOUND_METHODS) + "--- |",
     ]
+
+    def cells(r: dict) -> str:
+        return " | ".join(f"{r[m]['onsets']} | {pct(r[m]['precision'])} | {pct(r[m]['recall'])}" for m in SOUND_METHODS)
+
     for r in rows:
-        e, p = r["example"], r["parametric"]
-        lines.append(f"| {r['id']} | {r['duration']:.1f} | {r['real_onsets']} | {e['onsets']} | {pct(e['precision'])} "
-                     f"| {pct(e['recall'])} | {p['onsets']} | {pct(p['precision'])} | {pct(p['recall'])} | "
-                     f"{r['ap']:.2f} |")
-    e, p = pooled["example"], pooled["parametric"]
-    lines += [f"| all | | {e['real_onsets']} | {e['onsets']} | {pct(e['precision'])} | {pct(e['recall'])} | "
-              f"{p['onsets']} | {pct(p['precision'])} | {pct(p['recall'])} | {mean('ap'):.2f} |", "",
+        lines.append(f"| {r['id']} | {r['duration']:.1f} | {r['real_onsets']} | {cells(r)} | {r['ap']:.2f} |")
+    lines += [f"| all | | {pooled[SOUND_METHODS[0]]['real_onsets']} | {cells(pooled)} | {mean('ap'):.2f} |", "",
               "AP: detection AP of the predicted impacts (ranked by prominence) against the annotated events "
               "(paper Sec. 6.2).", ""]
-    for m in ("example", "parametric"):
+    for m in SOUND_METHODS:
         if pooled[m]["silent_videos"]:
             lines += [f"Warning: {pooled[m]['silent_videos']} {m} tracks have no onset where the real track has "
                       "some.", ""]

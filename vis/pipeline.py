@@ -4,7 +4,6 @@ calibration."""
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import shutil
@@ -19,24 +18,25 @@ from vis.config import RunConfig
 from vis.data.cache import VideoFeatures, default_cache_dir, env_on_grid, frames_sidecar, load, prepare
 from vis.data.framestore import frames_path
 from vis.data.io import atomic_output, read_audio
-from vis.data.windows import Windows, centred_windows, detection_windows
+from vis.data.windows import Windows, centred_windows
 from vis.errors import VisError
 from vis.eval.metrics import best_threshold
-from vis.model.checkpoint import load_model, save_atomic
+from vis.model.checkpoint import load_model
+from vis.model.device import distributed, reduce_device, training_device
 from vis.model.inputs import prepare_trunk, trunk_key
+from vis.model.network import VisNet
+from vis.model.run import RunDir, TrainSummary
 from vis.sound.exemplars import ExemplarBank, build_bank
 from vis.sound.longform import Colouring
 from vis.sound.peaks import detect_peaks
 from vis.sound.predict import predict_cached
-from vis.train import distributed, initial_network, reduce_device, train, training_device
+from vis.train import initial_network, train
 from vis.train_onsets import train_onsets
 
 
 def make_windows(videos: list[VideoFeatures], cfg: RunConfig) -> Windows:
-    """The task's training windows (:mod:`vis.data.windows`)."""
-    if cfg.train.task == "detection":
-        return detection_windows(videos, lag=cfg.model.lag, n_frames=cfg.train.det_frames, stride=cfg.train.det_stride)
-    return centred_windows(videos, centres=cfg.train.centres)
+    """The task's training windows (:meth:`vis.config.Task.windows`)."""
+    return cfg.task.windows(videos, cfg)
 
 VAL_FRACTION = 0.15  # of the train split held out for validation when a dataset has no val split
 
@@ -44,20 +44,23 @@ VAL_FRACTION = 0.15  # of the train split held out for validation when a dataset
 def needs_motion(cfg: RunConfig) -> bool:
     """Whether a run of ``cfg`` reads the optical-flow motion features (its network's or its impact detector)."""
     flow_net = cfg.model.motion_stats and cfg.model.motion == "flow"
-    return flow_net or (cfg.train.task == "centred" and cfg.train.onsets)
+    return flow_net or impact_detector(cfg)
 
 
-def add_impact_detector(out: Path, cfg: RunConfig, train_videos: list[VideoFeatures],
+def impact_detector(cfg: RunConfig) -> bool:
+    """Whether the run also trains the impact detector (the default recipe's centred task)."""
+    return not cfg.task.whole_videos and cfg.train.onsets
+
+
+def add_impact_detector(run: RunDir, cfg: RunConfig, train_videos: list[VideoFeatures],
                         val_videos: list[VideoFeatures], *, progress: bool = True) -> dict:
-    """Train the impact detector (:func:`vis.train_onsets.train_onsets`) and store it in ``out/model.pt``
+    """Train the impact detector (:func:`vis.train_onsets.train_onsets`) and store it in the run's ``model.pt``
     (key ``onsets``), where ``vis predict`` finds it."""
     det, summary = train_onsets(train_videos, val_videos, epochs=cfg.train.onset_epochs,
                                 ensemble=cfg.train.onset_ensemble, seed=cfg.train.seed,
                                 folds=cfg.train.onset_folds, refit=cfg.train.onset_refit,
                                 progress=progress)
-    ck = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
-    ck["onsets"] = det.to_dict()
-    save_atomic(ck, out / "model.pt")
+    run.update_checkpoint(onsets=det.to_dict())
     return summary
 
 
@@ -82,68 +85,82 @@ def train_and_validation(ds) -> tuple[list[str], list[str]]:
 
 
 def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike | None = None,
-        resume: bool = False, workers: int = 1, progress: bool = True, device: str = "auto") -> dict:
-    """Everything ``vis train`` does: prepare the cache, build the windows, train (on ``device``), and
-    summarize.
+        resume: bool = False, workers: int = 1, progress: bool = True, device: str = "auto") -> TrainSummary:
+    """Everything ``vis train`` does: prepare the cache, build the windows, train (on ``device``), write the
+    exemplar bank, fit what the task fits after the network, and write ``summary.json``.
 
     Trains and validates on the videos of :func:`train_and_validation`.
     """
     started = time.time()
-    rank, world = distributed(training_device(device))
+    rank, _ = distributed(training_device(device))
     cache = Path(cache) if cache else default_cache_dir(ds.root)
-    size = tuple(cfg.model.image_size)
     train_ids, val_ids = train_and_validation(ds)
-    key = net = None
+    net = None
     if cfg.model.frozen:  # the network training starts from: its fixed trunk names and fills the trunk cache
         net = initial_network(cfg).to(training_device(device))  # the trunk's features computed on the device
-        key = trunk_key(net)
-    failed = torch.zeros(1, device=reduce_device())
-    if rank == 0:
-        try:
-            prepare(ds, cache, size=size, ids=train_ids + val_ids, store=cfg.train.frame_store, workers=workers,
-                    motion=needs_motion(cfg), progress=progress)
-            if cfg.model.frozen:  # the paper's precomputed features: the fixed trunk runs once per frame
-
-                for v in tqdm([v for v in train_ids + val_ids if v in ds.files], desc="trunk features",
-                              unit="video", disable=not progress):
-                    prepare_trunk(net, cache, v, store=cfg.train.frame_store)
-        except VisError:
-            if world == 1:
-                raise
-            failed += 1
-            raise
-        finally:
-            if world > 1:
-                torch.distributed.all_reduce(failed)  # tell the other processes whether to go on
-    elif world > 1:
-        torch.distributed.all_reduce(failed)
-        if failed.item():
-            raise VisError("feature preparation failed on the first process (see its error)")
-    # --skip-broken may have dropped videos that could not be read: keep those whose files are all there
-    ready = [v for v in train_ids + val_ids if (cache / f"{v}.sound.json").is_file()
-             and frames_sidecar(frames_path(cache, v, size, cfg.train.frame_store)).is_file()]
-    train_ids = [v for v in train_ids if v in ready and v not in ds.skipped]
-    val_ids = [v for v in val_ids if v in ready and v not in ds.skipped]
-    store = cfg.train.frame_store
-    train_videos = [load(cache, v, size, trunk=key, store=store) for v in train_ids]
-    val_videos = [load(cache, v, size, trunk=key, store=store) for v in val_ids]
+    prepare_inputs(ds, cache, cfg, train_ids + val_ids, trunk=net, workers=workers, progress=progress)
+    train_videos, val_videos = (_ready_videos(ds, cache, cfg, ids, trunk=net) for ids in (train_ids, val_ids))
     tr = make_windows(train_videos, cfg)
-    va = make_windows(val_videos, cfg)
-    summary = train(tr, va, cfg, out, resume=resume, progress=progress, device=device, net=net)
-    summary["cache"] = str(cache)
-    summary["validation_split"] = "val" if ds.splits.get("val") else f"{len(val_ids)} of the train split"
+    summary = train(tr, make_windows(val_videos, cfg), cfg, out, resume=resume, progress=progress, device=device,
+                    net=net)
+    summary.cache = str(cache)
+    summary.validation_split = "val" if ds.splits.get("val") else f"{len(val_videos)} of the train split"
     if rank == 0:
+        folder = RunDir(out)
         # the exemplar bank always holds the centred training impacts (paper Sec. 6.1)
-        write_bank(ds, tr if cfg.train.task == "centred" else centred_windows(train_videos), Path(out) / "bank.npz",
+        write_bank(ds, centred_windows(train_videos) if cfg.task.whole_videos else tr, folder.bank,
                    visual=cfg.train.visual_memory, reuse=cfg.train.init or None)
-        if cfg.train.task == "detection":
-            summary.update(calibrate_detection(Path(out), val_videos, train_videos))
-        elif cfg.train.onsets:
-            summary.update(add_impact_detector(Path(out), cfg, train_videos, val_videos, progress=progress))
-        summary["wall_seconds"] = time.time() - started  # this invocation: inputs, training, bank, calibration
-        with atomic_output(Path(out) / "summary.json") as tmp:
-            tmp.write_text(json.dumps(summary, indent=2))
+        if cfg.task.whole_videos:
+            summary.after = calibrate_detection(folder, val_videos, train_videos)
+        elif impact_detector(cfg):
+            summary.after = add_impact_detector(folder, cfg, train_videos, val_videos, progress=progress)
+        summary.wall_seconds = time.time() - started  # this invocation: inputs, training, bank, calibration
+        folder.write_summary(summary)
     return summary
+
+
+def prepare_inputs(ds, cache: Path, cfg: RunConfig, ids: list[str], *, trunk: VisNet | None = None, workers: int = 1,
+                   progress: bool = True) -> None:
+    """The feature cache of ``ids`` (:func:`vis.data.cache.prepare`), and with a frozen ``trunk`` its features,
+    made by the first process; under DDP the others wait for it and stop if it failed."""
+    rank, world = distributed()
+    failed = torch.zeros(1, device=reduce_device())
+    if rank != 0:
+        if world > 1:
+            torch.distributed.all_reduce(failed)
+            if failed.item():
+                raise VisError("feature preparation failed on the first process (see its error)")
+        return
+    try:
+        prepare(ds, cache, size=_size(cfg), ids=ids, store=cfg.train.frame_store, workers=workers,
+                motion=needs_motion(cfg), progress=progress)
+        if trunk is not None:  # the paper's precomputed features: the fixed trunk runs once per frame
+            for v in tqdm([v for v in ids if v in ds.files], desc="trunk features", unit="video",
+                          disable=not progress):
+                prepare_trunk(trunk, cache, v, store=cfg.train.frame_store)
+    except VisError:
+        failed += 1
+        raise
+    finally:
+        if world > 1:
+            torch.distributed.all_reduce(failed)  # tell the other processes whether to go on
+
+
+def _size(cfg: RunConfig) -> tuple[int, int]:
+    w, h = cfg.model.image_size
+    return int(w), int(h)
+
+
+def _ready_videos(ds, cache: Path, cfg: RunConfig, ids: list[str], *, trunk: VisNet | None = None
+                  ) -> list[VideoFeatures]:
+    """The prepared features of ``ids``; --skip-broken may have dropped videos that could not be read: those
+    whose files are not all there are left out."""
+    size, store = _size(cfg), cfg.train.frame_store
+    key = trunk_key(trunk) if trunk is not None else None
+    ready = [v for v in ids if (cache / f"{v}.sound.json").is_file()
+             and frames_sidecar(frames_path(cache, v, size, store)).is_file() and v not in ds.skipped]
+    return [load(cache, v, size, trunk=key, store=store) for v in ready]
+
 
 # The detection threshold maximises validation F1 smoothed over +-3 dB of prominence: F1 is often flat over a
 # broad range, and the plain argmax sits at the edge where it falls (docs/design.md).
@@ -153,9 +170,10 @@ THRESHOLD_SMOOTH_DB = 3.0
 PEAK_GAPS_S = (0.25, 0.3, 0.35, 0.4)
 
 
-def calibrate_detection(out: Path, silent_videos: list[VideoFeatures], train_videos: list[VideoFeatures]) -> dict:
-    """Fit the detection model's peak threshold and colouring transform (paper A1.1); store them in
-    ``out/model.pt``.
+def calibrate_detection(run: RunDir, silent_videos: list[VideoFeatures], train_videos: list[VideoFeatures]
+                        ) -> dict:
+    """Fit the detection model's peak threshold and colouring transform (paper A1.1); store them in the run's
+    ``model.pt``.
 
     The network runs on ``silent_videos`` (their frames only; the paper uses the test videos, we use the
     validation videos). The threshold (``peak_prominence_db``) and the least gap between peaks
@@ -165,8 +183,8 @@ def calibrate_detection(out: Path, silent_videos: list[VideoFeatures], train_vid
     onsets. Returns ``colouring_peaks`` (the predicted peaks used), ``peak_prominence_db``,
     ``peak_min_gap_s`` and ``peak_val_f1``.
     """
-    net, pca, ck = load_model(out)
-    preds = [predict_cached(net, pca, vf) for vf in silent_videos]
+    model = load_model(run.path)
+    preds = [predict_cached(model.net, model.pca, vf) for vf in silent_videos]
     threshold, f1, gap = float("inf"), 0.0, PEAK_GAPS_S[0]
     by_gap = {g: [detect_peaks(pred, prominence_db=0.0, min_gap=g) for pred in preds] for g in PEAK_GAPS_S}
     for g, peaks in by_gap.items():  # the first (shortest) of equally good gaps
@@ -174,19 +192,20 @@ def calibrate_detection(out: Path, silent_videos: list[VideoFeatures], train_vid
                                smooth=THRESHOLD_SMOOTH_DB)
         if f > f1:
             threshold, f1, gap = th, f, g
+    fitted: dict = {}
     if math.isfinite(threshold):
-        ck["peak_prominence_db"], ck["peak_min_gap_s"], ck["peak_val_f1"] = threshold, gap, f1
+        fitted.update(peak_prominence_db=threshold, peak_min_gap_s=gap, peak_val_f1=f1)
     found = by_gap[gap]
     pred_rows = [env_on_grid(pred.env, pred.times, t[s >= threshold]) for pred, (t, s) in zip(preds, found)]
     real_rows = [env_on_grid(vf.env, vf.times, vf.onsets) for vf in train_videos]
     pred_rows_all = np.concatenate(pred_rows) if pred_rows else np.zeros((0, 42))
     try:
-        ck["colouring"] = Colouring.fit(pred_rows_all, np.concatenate(real_rows)).to_dict()
+        fitted["colouring"] = Colouring.fit(pred_rows_all, np.concatenate(real_rows)).to_dict()
     except VisError:
         pred_rows_all = np.zeros((0, 42))  # too few peaks: example-based synthesis runs without colouring
-    save_atomic(ck, out / "model.pt")
-    return {"colouring_peaks": len(pred_rows_all), "peak_prominence_db": ck.get("peak_prominence_db"),
-            "peak_min_gap_s": ck.get("peak_min_gap_s"), "peak_val_f1": ck.get("peak_val_f1")}
+    run.update_checkpoint(**fitted)
+    return {"colouring_peaks": len(pred_rows_all), "peak_prominence_db": fitted.get("peak_prominence_db"),
+            "peak_min_gap_s": fitted.get("peak_min_gap_s"), "peak_val_f1": fitted.get("peak_val_f1")}
 
 
 def write_bank(ds, windows: Windows, path: Path, *, visual: bool = True,
@@ -197,11 +216,12 @@ def write_bank(ds, windows: Windows, path: Path, *, visual: bool = True,
     key = [str(Path(ds.root).resolve()), f"visual={visual}"]
     key += [f"{windows.videos[v].vid}:{start}" for v, start in windows.index]
     source = hashlib.sha1("\n".join(key).encode()).hexdigest()
-    if reuse and (Path(reuse) / "bank.npz").is_file():
+    other = RunDir.of(reuse).bank if reuse else None
+    if other is not None and other.is_file():
         try:
-            if ExemplarBank.source_of(Path(reuse) / "bank.npz") == source:
+            if ExemplarBank.source_of(other) == source:
                 with atomic_output(path) as tmp:
-                    shutil.copyfile(Path(reuse) / "bank.npz", tmp)
+                    shutil.copyfile(other, tmp)
                 return
         except VisError:
             pass  # not a bank: build one

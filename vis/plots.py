@@ -197,7 +197,7 @@ def save_training_curves_png(path: str | os.PathLike, log: list[dict], *, kept: 
 
     ends = [e for e in log if "val_loss" in e]
     epochs = [e["epoch"] for e in ends]
-    steps = {}
+    steps: dict = {}
     for e in log:
         if "train_loss" in e:
             steps.setdefault(e["epoch"] + 1, []).append(e["train_loss"])  # step lines count epochs from 0

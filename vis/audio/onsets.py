@@ -16,6 +16,8 @@ hard hit but 0.1-0.2 s later for granular and scratching sounds, outside the 0.1
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.signal import find_peaks
 
@@ -212,7 +214,7 @@ def prediction_peaks(env: np.ndarray, times: np.ndarray, *, prominence_db: float
     return times[rows], props["prominences"].astype(np.float64)
 
 
-def onsets_from_audio(audio: np.ndarray, sr: int, **params: float) -> tuple[np.ndarray, np.ndarray]:
+def onsets_from_audio(audio: np.ndarray, sr: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
     """:func:`detect_onsets` on the cochleagram of ``audio [n] or [n, channels]`` at ``sr`` Hz."""
     env, times = cochleagram(audio, sr)
     return detect_onsets(env, times, **params)

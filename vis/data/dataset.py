@@ -177,7 +177,7 @@ def _check_disjoint(lists: dict[str, tuple[Path, dict[str, int]]]) -> None:
             (pa, ia), (pb, ib) = lists[a], lists[b]
             both = [v for v in ib if v in ia]
             if both:
-                v = min(both, key=ib.get)
+                v = min(both, key=lambda x: ib[x])
                 raise VisError(f"{pb}:{ib[v]}: video id {v!r} is also in the {a} split ({pa}:{ia[v]}); a video "
                                f"belongs to one split only" + (" (test scores would be inflated)" if "test" in (a, b)
                                                                 else ""))
@@ -281,7 +281,7 @@ class Dataset:
         if split is None:
             splits, source = random_split(list(files), seed=seed), f"random 75/25 (seed {seed})"
         else:
-            splits, source, lists, repeats = {}, str(split), {}, []
+            splits, source, lists, repeats = {}, str(split), {}, list[str]()
             for name, path in _split_files(split, root).items():
                 lists[name] = path, _read_id_list(path, set() if str(split) in NAMED_SPLITS else known, repeats)
                 listed = [i for i in lists[name][1] if i in known]
@@ -304,7 +304,7 @@ class Dataset:
         return self.files[vid][VIDEO_CHOICES[self.video]]
 
     def audio_path(self, vid: str) -> Path:
-        return self.files[vid][AUDIO_CHOICES[self.audio]] if AUDIO_CHOICES[self.audio] else self.video_path(vid)
+        return self.files[vid][name] if (name := AUDIO_CHOICES[self.audio]) else self.video_path(vid)
 
     def times_path(self, vid: str) -> Path:
         return self.files[vid]["times.txt"]
@@ -314,7 +314,7 @@ class Dataset:
 
     def vocabulary(self, kind: str, ids: list[str] | None = None) -> list[str]:
         """Labels of ``kind`` seen in the data (paper order first, then any others sorted)."""
-        seen = {e.label(kind) for vid in (ids or self.ids) for e in self.events(vid)} - {None}
+        seen = {label for vid in (ids or self.ids) for e in self.events(vid) if (label := e.label(kind)) is not None}
         order = {"material": MATERIALS, "action": ACTIONS, "reaction": REACTIONS,
                  "hardness": ("hard", "soft")}.get(kind, ())
         return [x for x in order if x in seen] + sorted(seen - set(order))
@@ -349,10 +349,10 @@ def summarize(ds: Dataset, *, check_media: bool = True, progress: bool = False) 
             out["broken"][vid] = str(e)
             continue
         out["events"] += len(events)
-        for e in events:
-            out["unlabelled_events"] += e.material is None
+        for event in events:
+            out["unlabelled_events"] += event.material is None
             for kind in ("material", "action", "reaction"):
-                key = e.label(kind) or "None"
+                key = event.label(kind) or "None"
                 out[kind][key] = out[kind].get(key, 0) + 1
     for kind in ("material", "action", "reaction"):
         out[kind] = dict(sorted(out[kind].items(), key=lambda kv: -kv[1]))

@@ -74,12 +74,12 @@ def atomic_output(path: str | os.PathLike, *, suffix: str | None = None) -> Iter
         raise VisError(f"{path}: is a folder (give a file name)")
     remove_stale_temporaries(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix or path.suffix,
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix or path.suffix,
                                    dir=path.parent)
     except OSError as e:
         raise VisError(f"{path}: cannot write ({e.strerror or e})") from None
     os.close(fd)
-    tmp = Path(tmp)
+    tmp = Path(tmp_name)
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions a plain open() would
@@ -201,7 +201,7 @@ def read_audio(path: str | os.PathLike, *, mono: bool = False,
         raise VisError(f"{path}: {audio.shape[1]} audio channels (at most {MAX_CHANNELS} supported)")
     if min_rate is not None and sr < min_rate:
         raise VisError(f"{path}: sample rate {sr} Hz is below the {min_rate} Hz needed")
-    bad = np.flatnonzero(~np.isfinite(audio).all(axis=1)) if not np.isfinite(audio.sum()) else []
+    bad: np.ndarray | list = np.flatnonzero(~np.isfinite(audio).all(axis=1)) if not np.isfinite(audio.sum()) else []
     if len(bad):
         raise VisError(f"{path}: audio has a NaN or infinite sample (at {bad[0] / sr:.3f} s)")
     return (audio.mean(axis=1) if mono else audio), sr

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vis.data.framegrid import FrameGrid, timed, to_rgb
 from vis.data.io import (
     AAC_RATES,
     NTSC_FPS,
@@ -24,10 +25,6 @@ from vis.data.io import (
     output_format,
 )
 from vis.errors import VisError
-
-# A video slower than the output rate by more than this factor (15 or 25 fps read at 29.97) is resampled by
-# blending neighbouring frames; a faster one, or one of about the same rate (30 fps), by nearest frame.
-BLEND_BELOW = 0.95
 
 
 @dataclass(frozen=True)
@@ -117,9 +114,9 @@ def iter_frames(
     size : (width, height) or None
         Resize every frame to exactly this size (no crop); None keeps the stored size.
     fps : frames per second or None
-        Output frame rate. Output frame ``k`` shows time ``k / fps``. From a video at least as fast
-        (within BLEND_BELOW) it is the decoded frame nearest that time; from a slower one (15 or 25 fps
-        to 29.97) it is the two decoded frames around that time mixed linearly by their distance, so
+        Output frame rate. Output frame ``k`` shows time ``k / fps``. From a video at least as fast (within
+        :data:`vis.data.framegrid.BLEND_BELOW`) it is the decoded frame nearest that time; from a slower one (15
+        or 25 fps to 29.97) it is the two decoded frames around that time mixed linearly by their distance, so
         that no two output frames repeat one stored frame (which would make a zero frame difference
         followed by a doubled one). None keeps every stored frame with its own time.
     start, end : seconds
@@ -142,46 +139,20 @@ def iter_frames(
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
         native = float(stream.average_rate or stream.guessed_rate or NTSC_FPS)
-        blend = fps is not None and native < float(fps) * BLEND_BELOW
-        first_pts: int | None = None
-        prev_t, prev_frame, prev_img = None, None, None  # last decoded frame, converted lazily
-        img = None  # this frame, converted (when a blend needed it)
-        k = int(np.ceil(start * float(fps) - 1e-9)) if fps else 0  # next output grid index
+        grid = None if fps is None else FrameGrid(float(fps), native, start=start, end=end, only=only, size=(w, h))
         n_read, last_t = 0, 0.0
         try:
-            for frame in c.decode(stream):
-                pts = frame.pts if frame.pts is not None else frame.dts
-                if pts is None:
-                    t = n_read / native
-                else:
-                    first_pts = pts if first_pts is None else first_pts
-                    t = float((pts - first_pts) * stream.time_base)
+            for t, frame in timed(c.decode(stream), stream.time_base, native):
                 n_read, last_t = n_read + 1, t
-                if fps is None:
+                if grid is None:
                     if end is not None and t >= end:
                         return
                     if t >= start:
-                        yield t, _to_rgb(frame, w, h)
+                        yield t, to_rgb(frame, w, h)
                     continue
-                # Emit every grid time that is at least as close to the previous frame as to this one
-                # (blending: every grid time up to this frame's).
-                while prev_t is not None:
-                    tk = k / float(fps)
-                    if end is not None and tk >= end - 1e-9:
-                        return
-                    if (tk > t + 1e-9) if blend else abs(tk - prev_t) > abs(tk - t):
-                        break
-                    if only is None or k in only:
-                        prev_img = _to_rgb(prev_frame, w, h) if prev_img is None else prev_img
-                        if blend and t > prev_t and tk > prev_t + 1e-9:
-                            img = img if img is not None else _to_rgb(frame, w, h)
-                            yield tk, _mix(prev_img, img, (tk - prev_t) / (t - prev_t))
-                        else:
-                            yield tk, prev_img
-                    k += 1
-                if only is not None and k > max(only, default=-1):
+                yield from grid.up_to(t, frame)
+                if grid.done:
                     return
-                prev_t, prev_frame, prev_img, img = t, frame, img, None
         except av.error.FFmpegError as e:
             if n_read == 0:
                 raise VisError(f"{path}: cannot decode video ({_reason(e)})") from None
@@ -189,28 +160,8 @@ def iter_frames(
         if n_read == 0:
             raise VisError(f"{path}: video stream has no frames")
         check_complete(path, last_t + 1 / native, _declared_s(c, stream))
-        # The last frame covers grid times up to half a frame past its own time.
-        while fps is not None and prev_t is not None:
-            tk = k / float(fps)
-            if tk >= prev_t + 0.5 / native - 1e-9 or (end is not None and tk >= end - 1e-9):
-                break
-            if only is None or k in only:
-                prev_img = _to_rgb(prev_frame, w, h) if prev_img is None else prev_img
-                yield tk, prev_img
-            k += 1
-
-
-def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
-    """``(1 - w) * a + w * b`` of two uint8 frames, rounded (``w`` in [0, 1])."""
-    if w >= 1.0 - 1e-6:
-        return b
-    return np.round(a.astype(np.float32) * (1.0 - w) + b.astype(np.float32) * w).astype(np.uint8)
-
-
-def _to_rgb(frame, w: int | None, h: int | None) -> np.ndarray:
-    if w is None:
-        return frame.to_ndarray(format="rgb24")
-    return frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+        if grid is not None:
+            yield from grid.last()
 
 
 def read_frames(
@@ -272,7 +223,7 @@ def write_video(
             raise VisError(f"{path}: no frames to write")
         for packet in vs.encode():
             out.mux(packet)
-        if astream is not None:
+        if astream is not None and audio is not None and sr is not None:
             _encode_audio(out, astream, audio, sr)
 
 

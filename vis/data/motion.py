@@ -92,7 +92,7 @@ def video_motion(video: str | os.PathLike, *, fps: float | Fraction, n_frames: i
     last_t = 0.0
     for i, (t, frame) in enumerate(iter_frames(video, size=FLOW_SIZE)):
         g = _grey(frame)
-        if prev is not None and t > prev_t:
+        if prev is not None and prev_t is not None and t > prev_t:
             rows.append(pair_features(prev, g, (t - prev_t) * float(fps)))
             times.append(0.5 * (t + prev_t))
         prev, prev_t, last_t = g, t, t

@@ -82,12 +82,12 @@ class Windows:
             seq = np.stack([self.fixed["per_video"][v][s : s + self.n_frames] for v, s in self.index[rows]])
             return {"seq": seq.astype(np.float32), "first": self.fixed["first"][rows]}
         if kind == "trunk":
-            seq, first = [], []
+            seqs, firsts = [], []
             for v, s in self.index[rows]:
                 tr = self.videos[v].trunk
-                seq.append(tr["spacetime" if spacetime else "colour"][s : s + self.n_frames])
-                first.append(tr["colour"][s])
-            out = {"seq": np.stack(seq).astype(np.float32), "first": np.stack(first).astype(np.float32)}
+                seqs.append(tr["spacetime" if spacetime else "colour"][s : s + self.n_frames])
+                firsts.append(tr["colour"][s])
+            out = {"seq": np.stack(seqs).astype(np.float32), "first": np.stack(firsts).astype(np.float32)}
             if with_frames:
                 out["frames"] = self.frames(rows)
             return out

@@ -40,21 +40,23 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from vis.data.cache import FPS, K, default_cache_dir, env_on_grid, load, prepare
+from vis.data.cache import FPS, K, VideoFeatures, default_cache_dir, env_on_grid, load, prepare
 from vis.data.io import atomic_output
-from vis.data.windows import centred_windows
+from vis.data.windows import Windows, centred_windows
 from vis.errors import VisError
 from vis.eval.methods import (
     LABEL_KINDS,
+    LOOKS,
+    METHODS,
+    Impacts,
     _labels,
-    _nearest,
-    _parametric_features,
-    _search,
     detection_metrics,
     image_features,
     impact_detector_metrics,
@@ -74,7 +76,7 @@ from vis.eval.metrics import (
 )
 from vis.eval.proxy import load_study, proxy_metrics, study_comparison
 from vis.eval.report import evaluation_report
-from vis.model.checkpoint import load_model, no_video_sounds
+from vis.model.checkpoint import LoadedModel, load_model, no_video_sounds
 from vis.model.losses import robust_loss
 from vis.model.onset import OnsetDetector
 from vis.plots import save_confusion_png, save_mean_cochleagrams_png, save_prediction_figure_png
@@ -86,6 +88,7 @@ BASE_METHODS = ("full", "network-only", "full-example", "parametric", "image-mat
                 "image+spacetime-match", "random", "real-match", "mean", "average-shape")
 ORACLE_METHODS = ("full-example+mat", "image+spacetime-match+mat", "random+mat", "full-example",
                   "image+spacetime-match", "random", "real-match")
+ALL_METHODS = tuple(dict.fromkeys(BASE_METHODS + ORACLE_METHODS))  # --methods: the networks' and METHODS
 FIG8_VIDEOS = 3  # test videos shown in the predicted-vs-true figure
 
 
@@ -117,44 +120,77 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache) if cache else default_cache_dir(ds.root)
-    net, pca, ck = load_model(run, device=device)
-    bank = ExemplarBank.load(Path(run) / "bank.npz")
-    runs = {"full": (net, pca, ck)}
-    banks = {"full": bank}  # each network's visual memory (its training impacts)
-    for name, path in (compare or {}).items():
-        runs[name] = load_model(path, device=device)
-        other = Path(path) / "bank.npz"
-        banks[name] = ExemplarBank.load(other) if other.is_file() else None
+    runs = {"full": load_model(run, device=device)}
+    runs.update({name: load_model(path, device=device) for name, path in (compare or {}).items()})
+    # each network's visual memory (its training impacts); the full system's bank is required
+    banks = {name: ExemplarBank.load(m.run.bank) if name == "full" or m.run.bank.is_file() else None
+             for name, m in runs.items()}
     det_runs = {name: load_model(path, device=device) for name, path in (detection or {}).items()}
-    if ck["train_config"]["task"] == "detection":
+    if runs["full"].task.whole_videos:
         det_runs.setdefault("full", runs["full"])
-    methods = list(methods or dict.fromkeys(BASE_METHODS + ORACLE_METHODS))
-    for m in methods:
-        if m not in BASE_METHODS + ORACLE_METHODS:
-            raise VisError(f"unknown method {m!r} (one of {', '.join(dict.fromkeys(BASE_METHODS + ORACLE_METHODS))})")
+    wanted = list(methods or ALL_METHODS)
+    for name in wanted:
+        if name not in ALL_METHODS:
+            raise VisError(f"unknown method {name!r} (one of {', '.join(ALL_METHODS)})")
     train_ids, test_ids = ds.split("train"), ds.split("test")
     if not test_ids:
         raise VisError(f"{ds.root}: the test split is empty")
-    # each frame size once, in the store its run was trained from (the paper's recipe: JPEG, ~15 GB, not ~143)
-    stores: dict[tuple[int, int], str] = {}
-    for n, _, c in [*runs.values(), *det_runs.values()]:
-        stores.setdefault(tuple(n.cfg.image_size), c["train_config"].get("frame_store", "raw"))
-    flow = any(uses_flow(n) or "onsets" in c for n, _, c in [*runs.values(), *det_runs.values()])
-    for size, store in sorted(stores.items()):
-        prepare(ds, cache, size=size, ids=train_ids + test_ids, store=store, motion=flow, progress=progress)
+    stores = _prepare(ds, cache, [*runs.values(), *det_runs.values()], train_ids + test_ids, progress=progress)
     train_ids = [v for v in train_ids if v in ds.files]  # --skip-broken may have dropped some
     test_ids = [v for v in test_ids if v in ds.files]
-    size = tuple(net.cfg.image_size)
+    size = runs["full"].image_size
+
+    def videos(ids: list[str], size: tuple[int, int] = size) -> list[VideoFeatures]:
+        return [load(cache, v, size, store=stores[size]) for v in ids]
+
     events = {v: ds.events(v) for v in train_ids + test_ids}
-    tr_videos = [load(cache, v, size, store=stores[size]) for v in train_ids]
-    te_videos = [load(cache, v, size, store=stores[size]) for v in test_ids]
+    tr_videos, te_videos = videos(train_ids), videos(test_ids)
     tr, te = centred_windows(tr_videos), centred_windows(te_videos)
     if len(te) == 0 or len(tr) == 0:
         raise VisError(f"{ds.root}: no centred impacts in the train or test split")
     tr_lab, te_lab = _labels(tr_videos, events, tr.index), _labels(te_videos, events, te.index)
-    true = te.targets
+    classifiers = _classifiers(ds, tr, tr_lab, train_ids, seed=seed)
+    impacts = _impacts(runs, banks, tr, te, tr_lab, te_lab, set(wanted), seed=seed,
+                       test_windows=lambda size: centred_windows(videos(test_ids, size)))
+    metrics = _metrics(impacts, classifiers, seed=seed)
+    if human is not None:
+        metrics["study"] = study_comparison(metrics["methods"], human)
 
-    # Classifiers trained on real training sounds (Sec. 4, 6.3).
+    # Detection on the full test videos.
+    for name, m in det_runs.items():
+        metrics["detection"][name] = detection_metrics(m.net, m.pca, videos(test_ids, m.image_size), events,
+                                                       **peak_params(m.checkpoint))
+    detector = runs["full"].impact_detector
+    if detector is not None:  # the default recipe's impact detector, on the same full test videos
+        metrics["detection"]["impact-detector"] = impact_detector_metrics(OnsetDetector.from_dict(detector),
+                                                                          te_videos, events)
+
+    figs = out / "figures"
+    figs.mkdir(exist_ok=True)
+    _figures(figs, tr, tr_lab, te, te_lab, impacts.feats, classifiers, runs["full"], te_videos, ds)
+    metrics["seconds"] = round(time.time() - t0, 1)
+    with atomic_output(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(_clean(metrics), indent=2))
+    with atomic_output(out / "report.md") as tmp:
+        tmp.write_text(evaluation_report(metrics, run=str(run), data=str(ds.root)))
+    return metrics
+
+
+def _prepare(ds, cache: Path, models: list[LoadedModel], ids: list[str], *, progress: bool = True
+             ) -> dict[tuple[int, int], str]:
+    """Prepare ``ids`` for every model: each frame size once, in the store its run was trained from (the paper's
+    recipe: JPEG, ~15 GB, not ~143), with the motion features when a model reads them. Returns the stores."""
+    stores: dict[tuple[int, int], str] = {}
+    for m in models:
+        stores.setdefault(m.image_size, m.frame_store)
+    flow = any(uses_flow(m.net) or m.impact_detector is not None for m in models)
+    for size, store in sorted(stores.items()):
+        prepare(ds, cache, size=size, ids=ids, store=store, motion=flow, progress=progress)
+    return stores
+
+
+def _classifiers(ds, tr: Windows, tr_lab: dict[str, np.ndarray], train_ids: list[str], *, seed: int = 0) -> dict:
+    """Per label kind, a linear classifier trained on the real training sounds (Sec. 4, 6.3) and its classes."""
     classifiers = {}
     for kind in LABEL_KINDS:
         y = tr_lab[kind]
@@ -163,95 +199,61 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
         if keep.sum() >= 2 and len(set(y[keep])) >= 2:
             classifiers[kind] = (fit_linear_classifier(tr.targets[keep].reshape(keep.sum(), -1), y[keep], seed=seed),
                                  vocab)
+    return classifiers
 
-    # Every method's features for every test impact. What the impacts look like (their centre frames'
-    # ImageNet features) feeds the networks' visual memories and the image-match methods.
-    wanted = set(methods)
+
+def _impacts(runs: dict[str, LoadedModel], banks: dict[str, ExemplarBank | None], tr: Windows, te: Windows,
+             tr_lab: dict, te_lab: dict, wanted: set[str], *, seed: int,
+             test_windows: Callable[[tuple[int, int]], Windows]) -> Impacts:
+    """Every wanted method's features for every test impact: the networks' (each with the visual memory of its
+    run's bank), then those of :data:`vis.eval.methods.METHODS` in turn. What the impacts look like (their
+    centre frames' ImageNet features) feeds the visual memories and the image-match methods."""
     memory = any(b is not None and b.has_memory for b in banks.values())
-    looks = wanted & {"image-match", "spacetime-match", "image+spacetime-match", "image+spacetime-match+mat"}
-    img_tr, img_te = (image_features(tr), image_features(te)) if memory or looks else (None, None)
-    feats: dict[str, np.ndarray] = {"real": true}
-    for name, (n, p, _) in runs.items():
-        if n.cfg.image_size != size:
-            n_size = tuple(n.cfg.image_size)
-            te_n = centred_windows([load(cache, v, n_size, store=stores[n_size]) for v in test_ids])
-            pred = predict_windows(n, p, te_n)
-        else:
-            pred = predict_windows(n, p, te)
+    looks = (image_features(tr), image_features(te)) if memory or wanted & set(LOOKS) else None
+    feats: dict[str, np.ndarray] = {"real": te.targets}
+    size = runs["full"].image_size
+    for name, m in runs.items():
+        pred = predict_windows(m.net, m.pca, te if m.image_size == size else test_windows(m.image_size))
         if name == "full" and "network-only" in wanted:
             feats["network-only"] = pred
         b = banks[name]
-        feats[name] = b.with_lookalikes(pred, img_te["image"]) if b is not None and b.has_memory else pred
-    rng = np.random.default_rng(seed)
-    mats = te_lab["material"]
-    same_mat = [np.flatnonzero(tr_lab["material"] == m) if m else np.arange(len(tr)) for m in mats]
-    seen = (img_tr["image"], img_te["image"]) if bank.has_memory else None  # example search by sound and looks
-    if "full-example" in wanted:
-        feats["full-example"] = tr.targets[_search(bank, tr, feats["full"], visual=seen)]
-    if "full-example+mat" in wanted:
-        feats["full-example+mat"] = tr.targets[_search(bank, tr, feats["full"], same_mat, visual=seen)]
-    if "parametric" in wanted:
-        feats["parametric"] = _parametric_features(feats["full"])
-    if looks:
-        for kind in ("image", "spacetime", "image+spacetime"):
-            if f"{kind}-match" in wanted:
-                feats[f"{kind}-match"] = tr.targets[_nearest(img_te[kind], img_tr[kind])]
-        if "image+spacetime-match+mat" in wanted:
-            feats["image+spacetime-match+mat"] = tr.targets[_nearest(img_te["image+spacetime"],
-                                                                     img_tr["image+spacetime"], same_mat)]
-    if "random" in wanted:
-        feats["random"] = tr.targets[rng.integers(0, len(tr), len(te))]
-    if "random+mat" in wanted:
-        feats["random+mat"] = tr.targets[[rng.choice(a) if len(a) else rng.integers(len(tr)) for a in same_mat]]
-    if "real-match" in wanted:
-        feats["real-match"] = tr.targets[_search(bank, tr, true)]
-    # the no-video baselines, always computed (cheap) for the verdict below
-    no_video = no_video_sounds(tr.targets, pca)
-    for name, row in no_video.items():
-        no_video[name] = np.broadcast_to(row, true.shape).copy()
+        feats[name] = b.with_lookalikes(pred, looks[1]["image"]) if b is not None and b.has_memory and looks else pred
+    no_video = {name: np.broadcast_to(row, te.targets.shape).copy()
+                for name, row in no_video_sounds(tr.targets, runs["full"].pca).items()}
+    full_bank = banks["full"]
+    assert full_bank is not None
+    impacts = Impacts(tr, te, tr_lab, te_lab, full_bank, runs["full"].pca, no_video, looks,
+                      np.random.default_rng(seed), feats)
+    for name, method in METHODS.items():  # in the registry's order
         if name in wanted:
-            feats[name] = no_video[name]
+            feats[name] = method(impacts)
+    return impacts
 
-    labelled = mats != ""
-    metrics = {"test_impacts": int(len(te)), "labelled_impacts": int(labelled.sum()), "train_impacts": int(len(tr)),
-               "real_contrast": float(contrast(true).mean()), "methods": {}, "oracle": {}, "detection": {}}
+
+def _metrics(impacts: Impacts, classifiers: dict, *, seed: int = 0) -> dict:
+    """Each method's metrics (module docstring), the oracles' on the labelled impacts, the verdict against the
+    no-video baselines and the automated stand-in for the listening study."""
+    true, feats, te_lab, pca = impacts.test.targets, impacts.feats, impacts.test_labels, impacts.pca
+    labelled = te_lab["material"] != ""
+    metrics: dict[str, Any] = {"test_impacts": int(len(impacts.test)), "labelled_impacts": int(labelled.sum()),
+               "train_impacts": int(len(impacts.train)), "real_contrast": float(contrast(true).mean()),
+               "methods": {}, "oracle": {}, "detection": {}}
     metrics.update(baseline_verdict(sq_err(feats["full"], true),
-                                    {name: sq_err(f, true) for name, f in no_video.items()}))
+                                    {name: sq_err(f, true) for name, f in impacts.no_video.items()}))
     true_code = torch.from_numpy(pca.encode(true))
     for name, f in feats.items():
         if not name.endswith("+mat"):
-            metrics["methods"][name] = sound_metrics(f, true, te_lab, classifiers)
+            row = metrics["methods"][name] = sound_metrics(f, true, te_lab, classifiers)
             # the centred task's loss (Eq. 4) in the full model's PCA space: lower is better
-            loss = robust_loss(torch.from_numpy(pca.encode(f)), true_code).item()
-            metrics["methods"][name]["loss"] = loss
-            metrics["methods"][name]["sq_err"] = sq_err(f, true)
-            metrics["methods"][name]["contrast"] = float(contrast(f).mean())
+            row["loss"] = robust_loss(torch.from_numpy(pca.encode(f)), true_code).item()
+            row["sq_err"] = sq_err(f, true)
+            row["contrast"] = float(contrast(f).mean())
         if name in ORACLE_METHODS or name.endswith("+mat") or name == "real":
             metrics["oracle"][name] = sound_metrics(f, true, te_lab, classifiers, mask=labelled)
-
     # The automated stand-in for the listening study: real-vs-fake fooling rate and Fréchet distance.
-    for name, row in proxy_metrics({n: feats[n] for n in metrics["methods"]}, te.index[:, 0], seed=seed).items():
+    for name, row in proxy_metrics({n: feats[n] for n in metrics["methods"]}, impacts.test.index[:, 0],
+                                   seed=seed).items():
         metrics["methods"][name].update(row)
-    if human is not None:
-        metrics["study"] = study_comparison(metrics["methods"], human)
-
-    # Detection on the full test videos.
-    for name, (dn, dp, dck) in det_runs.items():
-        vids = [load(cache, v, tuple(dn.cfg.image_size), store=stores[tuple(dn.cfg.image_size)]) for v in test_ids]
-        metrics["detection"][name] = detection_metrics(dn, dp, vids, events, **peak_params(dck))
-
-    if "onsets" in ck:  # the default recipe's impact detector, on the same full test videos
-        metrics["detection"]["impact-detector"] = impact_detector_metrics(OnsetDetector.from_dict(ck["onsets"]),
-                                                                          te_videos, events)
-
-    figs = out / "figures"
-    figs.mkdir(exist_ok=True)
-    _figures(figs, tr, tr_lab, te, te_lab, feats, classifiers, net, pca, te_videos, ds)
-    metrics["seconds"] = round(time.time() - t0, 1)
-    with atomic_output(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(_clean(metrics), indent=2))
-    with atomic_output(out / "report.md") as tmp:
-        tmp.write_text(evaluation_report(metrics, run=str(run), data=str(ds.root)))
     return metrics
 
 
@@ -267,7 +269,7 @@ def baseline_verdict(network: float, baselines: dict[str, float]) -> dict:
             "no_video_sq_err": dict(baselines)}
 
 
-def _figures(figs: Path, tr, tr_lab, te, te_lab, feats, classifiers, net, pca, te_videos, ds) -> None:
+def _figures(figs: Path, tr, tr_lab, te, te_lab, feats, classifiers, model: LoadedModel, te_videos, ds) -> None:
     real = np.concatenate([tr.targets, te.targets])
     for kind in ("material", "reaction"):
         lab = np.concatenate([tr_lab[kind], te_lab[kind]])
@@ -289,7 +291,7 @@ def _figures(figs: Path, tr, tr_lab, te, te_lab, feats, classifiers, net, pca, t
                 save_confusion_png(figs / f"confusion_material_{name}.png", m, vocab, title=title)
 
     for vf in te_videos[:FIG8_VIDEOS]:
-        pred = predict_cached(net, pca, vf)
+        pred = predict_cached(model.net, model.pca, vf)
         n = min(len(pred.env), int(8 * K * float(FPS)))  # the first 8 s
         idx = np.linspace(0, n // K - 1, 6).astype(int)
 

@@ -110,7 +110,8 @@ def clip_scores(real: np.ndarray, generated: np.ndarray, sr: int) -> dict:
     gen = change_rate(_mono(generated), sr, PROTOCOL_SR)
     truth, found = librosa_onsets(real), librosa_onsets(gen)
     conf = _confidence(gen, found, PROTOCOL_SR)
-    kept, kept_conf = [], []
+    kept: list = []
+    kept_conf: list = []
     for i in np.argsort(-conf, kind="stable"):  # non-maximum suppression within NMS_S
         if all(abs(found[i] - k) >= NMS_S * PROTOCOL_SR for k in kept):
             kept.append(found[i])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -10,6 +14,7 @@ from vis.audio.onsets import MIN_GAP, PEAK_PROMINENCE_DB
 from vis.audio.synthesis import parametric
 from vis.data.cache import FPS, K, VideoFeatures, env_on_grid, row_times
 from vis.data.frames import spacetime_images
+from vis.data.windows import Windows
 from vis.errors import VisError
 from vis.eval.metrics import (
     average_precision,
@@ -17,6 +22,7 @@ from vis.eval.metrics import (
     precision_recall,
 )
 from vis.model.backbones import imagenet_net
+from vis.model.checkpoint import SoundPCA
 from vis.model.device import autocast, model_device
 from vis.model.inputs import forward
 from vis.model.onset import OnsetDetector, probability_peaks
@@ -33,7 +39,7 @@ ONSET_CLIP_S = 2.0  # onset accuracy / AP per 2 s clip, the clip length of later
 
 def _labels(videos: list[VideoFeatures], events: dict[str, list], index: np.ndarray) -> dict[str, np.ndarray]:
     """Labels of each window (nearest annotated event within LABEL_TOL of its centre frame), '' if none."""
-    out = {k: [] for k in LABEL_KINDS}
+    out: dict[str, list] = {k: [] for k in LABEL_KINDS}
     for v, s in index:
         t = (s + 7) / float(FPS)
         near = [e for e in events[videos[v].vid] if abs(e.time - t) <= LABEL_TOL]
@@ -69,15 +75,15 @@ def image_features(windows, *, batch: int = 64) -> dict[str, np.ndarray]:
     colour image (:func:`vis.sound.exemplars.centre_frame_features`), of the spacetime image, and of both."""
     net = imagenet_net()
     col = centre_frame_features(windows, batch=batch, net=net)
-    st = []
+    parts = []
     with torch.no_grad():
         for i in range(0, len(windows), batch):
             frames = []
             for v, s in windows.index[i : i + batch]:
                 c = s + windows.n_frames // 2
                 frames.append(np.asarray(windows.videos[v].frames[c - 1 : c + 2]))
-            st.append(net.imagenet_features(spacetime_images(torch.from_numpy(np.stack(frames)))[:, 0]).numpy())
-    st = _unit(np.concatenate(st))
+            parts.append(net.imagenet_features(spacetime_images(torch.from_numpy(np.stack(frames)))[:, 0]).numpy())
+    st = _unit(np.concatenate(parts))
     return {"image": col, "spacetime": st, "image+spacetime": _unit(np.concatenate([col, st], axis=1))}
 
 
@@ -177,3 +183,117 @@ def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures]
     pr = precision_recall(np.concatenate(kept), np.concatenate(truths))
     return {**score_peaks(found, [events[vf.vid] for vf in videos]), "precision": pr["precision"],
             "recall": pr["recall"], "f1": pr["f1"], "kept_onsets": pr["pred"], "threshold": detector.threshold}
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+
+
+@dataclass
+class Impacts:
+    """What the evaluated methods draw on: the centred training and test impacts (windows) with their labels,
+    the full system's exemplar bank and sound PCA, the no-video baselines' sounds, the impacts' centre-frame
+    ImageNet features (``looks``: training, test; None when no method needs them), a seeded generator, and
+    the features of the methods computed so far (``feats``: the networks' first)."""
+
+    train: Windows
+    test: Windows
+    train_labels: dict[str, np.ndarray]
+    test_labels: dict[str, np.ndarray]
+    bank: ExemplarBank
+    pca: SoundPCA
+    no_video: dict[str, np.ndarray]
+    looks: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None
+    rng: np.random.Generator
+    feats: dict[str, np.ndarray]
+
+    @functools.cached_property
+    def same_material(self) -> list[np.ndarray]:
+        """For each test impact, the training impacts of its material (all of them when it has no label)."""
+        return [np.flatnonzero(self.train_labels["material"] == m) if m else np.arange(len(self.train))
+                for m in self.test_labels["material"]]
+
+    @property
+    def seen(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The colour-image features the example search also weighs, with a visual memory in the bank."""
+        return (self.looks[0]["image"], self.looks[1]["image"]) if self.looks and self.bank.has_memory else None
+
+    def nearest_looking(self, kind: str, allowed: list[np.ndarray] | None = None) -> np.ndarray:
+        assert self.looks is not None, "image features not computed"
+        return self.train.targets[_nearest(self.looks[1][kind], self.looks[0][kind], allowed)]
+
+
+Method = Callable[[Impacts], np.ndarray]
+# Every method but the networks' ("full", "network-only", --compare runs): name -> its features [M, 45, 42] for
+# the test impacts, computed in this order (the random ones draw from Impacts.rng in turn)
+METHODS: dict[str, Method] = {}
+LOOKS = ("image-match", "spacetime-match", "image+spacetime-match", "image+spacetime-match+mat")  # need image features
+
+
+def method(name: str) -> Callable[[Method], Method]:
+    """Register an evaluation method under ``name``."""
+    def register(fn: Method) -> Method:
+        METHODS[name] = fn
+        return fn
+
+    return register
+
+
+@method("full-example")
+def _full_example(m: Impacts) -> np.ndarray:
+    return m.train.targets[_search(m.bank, m.train, m.feats["full"], visual=m.seen)]
+
+
+@method("full-example+mat")
+def _full_example_mat(m: Impacts) -> np.ndarray:
+    return m.train.targets[_search(m.bank, m.train, m.feats["full"], m.same_material, visual=m.seen)]
+
+
+@method("parametric")
+def _parametric(m: Impacts) -> np.ndarray:
+    return _parametric_features(m.feats["full"])
+
+
+@method("image-match")
+def _image_match(m: Impacts) -> np.ndarray:
+    return m.nearest_looking("image")
+
+
+@method("spacetime-match")
+def _spacetime_match(m: Impacts) -> np.ndarray:
+    return m.nearest_looking("spacetime")
+
+
+@method("image+spacetime-match")
+def _image_spacetime_match(m: Impacts) -> np.ndarray:
+    return m.nearest_looking("image+spacetime")
+
+
+@method("image+spacetime-match+mat")
+def _image_spacetime_match_mat(m: Impacts) -> np.ndarray:
+    return m.nearest_looking("image+spacetime", m.same_material)
+
+
+@method("random")
+def _random(m: Impacts) -> np.ndarray:
+    return m.train.targets[m.rng.integers(0, len(m.train), len(m.test))]
+
+
+@method("random+mat")
+def _random_mat(m: Impacts) -> np.ndarray:
+    n = len(m.train)
+    return m.train.targets[[m.rng.choice(a) if len(a) else m.rng.integers(n) for a in m.same_material]]
+
+
+@method("real-match")
+def _real_match(m: Impacts) -> np.ndarray:
+    return m.train.targets[_search(m.bank, m.train, m.test.targets)]
+
+
+@method("mean")
+def _mean(m: Impacts) -> np.ndarray:
+    return m.no_video["mean"]
+
+
+@method("average-shape")
+def _average_shape(m: Impacts) -> np.ndarray:
+    return m.no_video["average-shape"]

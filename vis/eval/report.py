@@ -50,7 +50,7 @@ def baseline_line(metrics: dict) -> str:
     margin = metrics.get("sq_err_margin")
     head = (f"The network beats both no-video baselines on held-out sq_err ({_sq(full)} vs mean "
             f"{_sq(base.get('mean'))}, average shape {_sq(base.get('average-shape'))}): ")
-    if metrics["beats_no_video_baselines"]:
+    if metrics["beats_no_video_baselines"] and margin is not None:
         return head + f"yes, {100 * margin:.0f} % below the better baseline."
     if margin is None or margin != margin:
         return head + "no."

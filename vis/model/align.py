@@ -114,4 +114,5 @@ def brute_force_shifts(unary: np.ndarray, switch: np.ndarray) -> tuple[np.ndarra
         c += sum(switch[i] for i in range(t - 1) if labels[i] != labels[i + 1])
         if c < best_cost:
             best, best_cost = np.array(labels), c
+    assert best is not None
     return best, float(best_cost)

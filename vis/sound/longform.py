@@ -47,7 +47,7 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
     out = np.zeros(int(round(duration * bank.sr)), np.float32)
     rows = slice(CENTRE_ROW - 1 - LONG_QUERY_LEAD * K, CENTRE_ROW - 1 - LONG_QUERY_LEAD * K + LONG_QUERY_FRAMES * K)
     seen = visual is not None and bank.has_memory
-    priors = bank.visual_prior(visual) if seen and len(peaks) else None
+    priors = bank.visual_prior(visual) if visual is not None and seen and len(peaks) else None
     queries = []
     for n, t in enumerate(peaks):
         p = int(round(t * float(FPS)))
@@ -58,7 +58,7 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
         if priors is not None:
             q = visual_spectrum(q, priors[n, rows])
         queries.append(q)
-    records = []
+    records: list[dict] = []
     if not queries:
         return out, records
     # one search for all peaks: the bank's rows are sliced (and the subset taken) once, not once per peak

@@ -38,8 +38,9 @@ from vis.data.media import iter_frames, mux_audio, probe
 from vis.data.motion import video_motion
 from vis.errors import VisError
 from vis.model.backbones import colour_features
-from vis.model.checkpoint import load_model
+from vis.model.checkpoint import SoundPCA, load_model
 from vis.model.device import autocast, model_device
+from vis.model.network import VisNet
 from vis.model.onset import OnsetDetector
 from vis.plots import save_cochleagram_png
 from vis.sound.exemplars import ExemplarBank
@@ -95,8 +96,11 @@ def predict_cached(net, pca, vf) -> Prediction:
     """The same from a video's cached frames (:class:`vis.data.cache.VideoFeatures`), for evaluation."""
     n = vf.n_frames
     motion = np.asarray(vf.motion) if uses_flow(net) and vf.motion is not None else None
-    return predict_stream(net, pca, ((i / float(FPS), vf.frames[i]) for i in range(n)), total=n, progress=False,
+    pred = predict_stream(net, pca, ((i / float(FPS), vf.frames[i]) for i in range(n)), total=n, progress=False,
                           motion=motion)
+    if pred is None:
+        raise VisError(f"{vf.vid}: no cached frames")
+    return pred
 
 
 def uses_flow(net) -> bool:
@@ -226,8 +230,8 @@ class Predictor:
     """A trained run ready to make sound: its network, PCA and checkpoint (:func:`vis.model.checkpoint.load_model`),
     its exemplar bank (None when the run has none) and the detection model's colouring (None otherwise)."""
 
-    net: object
-    pca: object
+    net: VisNet
+    pca: SoundPCA
     ck: dict
     bank: ExemplarBank | None
     colour: Colouring | None
@@ -236,8 +240,9 @@ class Predictor:
     @classmethod
     def load(cls, run: str | os.PathLike, *, device: str = "cpu") -> Predictor:
         """The run's model on ``device`` (:func:`vis.model.device.resolve_device`)."""
-        net, pca, ck = load_model(run, device=device)
-        bank_path = (Path(run) if Path(run).is_dir() else Path(run).parent) / "bank.npz"
+        loaded = load_model(run, device=device)
+        net, pca, ck = loaded.net, loaded.pca, loaded.checkpoint
+        bank_path = loaded.run.bank
         bank = ExemplarBank.load(bank_path) if bank_path.is_file() else None
         colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
         onsets = OnsetDetector.from_dict(ck["onsets"]) if "onsets" in ck else None
@@ -283,7 +288,7 @@ def predict_sounds(video: str | os.PathLike, run: str | os.PathLike | Predictor,
         raise VisError(f"{run}: the model has no exemplar bank (bank.npz); use --method parametric")
     pred, sounds = predict_waves(model, video, list(outputs), progress=progress)
     predicted_s = time.time() - t0
-    summaries = {}
+    summaries: dict[str, dict] = {}
     for method, (out, wav) in outputs.items():
         t1 = time.time()
         wave, records = sounds[method]
@@ -318,13 +323,15 @@ def predict_waves(model: Predictor, video: str | os.PathLike, methods: list[str]
     and takes their peaks (:func:`predict_features`).
     """
     video = Path(video)
-    frames_at = video_frames_at(video, tuple(model.net.cfg.image_size))
-    impacts = None
+    frames_at = video_frames_at(video, (model.net.cfg.image_size[0], model.net.cfg.image_size[1]))
+    impacts: tuple[np.ndarray, np.ndarray] | None = None
     if model.onsets is not None:  # detect, then describe
         info = probe(video)
         motion = video_motion_with_bar(video, info.n_frames, progress=progress)
         duration = min(info.duration or len(motion) / float(FPS), len(motion) / float(FPS))
-        pred, *impacts = detected_prediction(model.net, model.pca, model.onsets, motion, frames_at, duration=duration)
+        pred, times, scores = detected_prediction(model.net, model.pca, model.onsets, motion, frames_at,
+                                                  duration=duration)
+        impacts = (times, scores)
     else:
         pred = predict_features(model.net, model.pca, video, progress=progress)
     looks = _memoised(frame_looks(frames_at))  # every method looks at the same peaks' frames: decoded once

@@ -16,20 +16,25 @@ whatever the number of worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vis.data.io import die_with_parent
 from vis.errors import VisError
 from vis.synth.knobs import DEFAULTS, Difficulty, difficulty
+
+if TYPE_CHECKING:
+    from vis.synth.scene import Scene
 
 __all__ = ["generate", "synthesize", "video_id", "thumb_size", "Difficulty", "DEFAULTS", "Video"]
 
@@ -50,7 +55,7 @@ class Video:
     """One synthetic video before it is written (also the debug hook of the tests)."""
 
     id: str
-    scene: object  # vis.synth.scene.Scene
+    scene: Scene
     contacts: list  # [vis.synth.schedule.Contact], sorted by time
     sounds: list  # [(start_sample, dry samples)] per contact
     denoised: np.ndarray  # [n] float32, 96 kHz
@@ -227,13 +232,8 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
         written), ``seconds`` (of video in all), ``events``, ``materials`` ({name: scene regions}),
         ``elapsed`` (s), ``knobs`` (the difficulty used)
     """
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
-    from multiprocessing import get_context
-
     from tqdm import tqdm
 
-    from vis.data.dataset import random_split
-    from vis.data.io import atomic_output
     from vis.synth.schedule import check_materials, load_schedules
 
     start = time.perf_counter()
@@ -245,55 +245,66 @@ def generate(out: str | os.PathLike, *, videos: int, seconds: float, seed: int =
     kn = difficulty(**knobs)
     root = Path(out)
     check_disk(root, videos=videos, seconds=seconds, size=size)
+    ids = [video_id(seed, i) for i in range(videos)]
+    split = _start_folder(root, ids, seed=seed)
+    jobs = ((str(root), i, seed, float(seconds), size, allowed, asdict(kn), real_schedules) for i in range(videos))
+    totals = {"files": 2, "events": 0}  # the split files, then each video's (summed: memory flat in `videos`)
+    mats: dict[str, int] = {}
+    # closing: an error or Ctrl-C here stops the workers' queue at once (not when the traceback goes)
+    with tqdm(total=videos, desc="synth", unit="video", disable=not progress) as bar, \
+            contextlib.closing(_made(jobs, workers=min(workers, videos))) as made:
+        for r in made:
+            totals["files"] += len(r["files"])
+            totals["events"] += r["events"]
+            for m in r["materials"]:
+                mats[m] = mats.get(m, 0) + 1
+            bar.update()
+    return {"root": str(root.resolve()), "ids": ids, "train": split["train"], "test": split["test"],
+            "files": totals["files"], "seconds": videos * float(seconds), "events": totals["events"],
+            "materials": dict(sorted(mats.items(), key=lambda kv: -kv[1])),
+            "elapsed": time.perf_counter() - start, "knobs": asdict(kn)}
+
+
+def _start_folder(root: Path, ids: list[str], *, seed: int) -> dict[str, list[str]]:
+    """Create ``root``, remove what an interrupted run left, and write the split files first, from the ids (a
+    function of seed and index): an interrupted run leaves the same train.txt / test.txt as a finished one,
+    never a folder that reads as a smaller dataset. Returns the split."""
+    from vis.data.dataset import random_split
+    from vis.data.io import atomic_output
+
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise VisError(f"{root}: cannot create output folder ({e.strerror})") from None
     for stale in root.glob(".*.partial"):  # left by an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
-    # The split files come first, from the ids (a function of seed and index): an interrupted run leaves
-    # the same train.txt / test.txt as a finished one, never a folder that reads as a smaller dataset.
-    ids = [video_id(seed, i) for i in range(videos)]
     split = random_split(ids, seed=seed)
     for name in ("train", "test"):
         with atomic_output(root / f"{name}.txt") as tmp:
             tmp.write_text("".join(f"{i}\n" for i in split[name]), encoding="utf-8")
-    jobs = ((str(root), i, seed, float(seconds), size, allowed, asdict(kn), real_schedules) for i in range(videos))
-    totals = {"files": 2, "events": 0}  # the split files, then each video's (summed: memory flat in `videos`)
-    mats: dict[str, int] = {}
+    return split
 
-    def add(r: dict) -> None:
-        totals["files"] += len(r["files"])
-        totals["events"] += r["events"]
-        for m in r["materials"]:
-            mats[m] = mats.get(m, 0) + 1
-        bar.update()
 
-    bar = tqdm(total=videos, desc="synth", unit="video", disable=not progress)
+def _made(jobs: Iterator[tuple], *, workers: int) -> Generator[dict, None, None]:
+    """Each job's video made (:func:`_job`), in this process or in ``workers`` processes, as they finish."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+    from multiprocessing import get_context
+
+    if workers == 1:
+        for job in jobs:
+            yield _job(job)
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
     try:
-        if workers == 1 or videos == 1:
-            for job in jobs:
-                add(_job(job))
-        else:
-            pool = ProcessPoolExecutor(max_workers=min(workers, videos), mp_context=get_context("spawn"),
-                                       initializer=die_with_parent, initargs=(os.getpid(),))
-            try:
-                pending: set = set()
-                for job in jobs:  # at most 2 jobs per worker queued: memory flat in `videos`
-                    if len(pending) >= 2 * workers:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            add(fut.result())
-                    pending.add(pool.submit(_job, job))
-                for fut in as_completed(pending):
-                    add(fut.result())
-            except BaseException:  # an error or Ctrl-C: do not start the videos still queued
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            pool.shutdown()
-    finally:
-        bar.close()
-    return {"root": str(root.resolve()), "ids": ids, "train": split["train"], "test": split["test"],
-            "files": totals["files"], "seconds": videos * float(seconds), "events": totals["events"],
-            "materials": dict(sorted(mats.items(), key=lambda kv: -kv[1])),
-            "elapsed": time.perf_counter() - start, "knobs": asdict(kn)}
+        pending: set = set()
+        for job in jobs:  # at most 2 jobs per worker queued: memory flat in the number of videos
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (fut.result() for fut in done)
+            pending.add(pool.submit(_job, job))
+        yield from (fut.result() for fut in as_completed(pending))
+    except BaseException:  # an error or Ctrl-C: do not start the videos still queued
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()

@@ -38,17 +38,17 @@ def _click(sr: int) -> np.ndarray:
 def bounce_video(rng: np.random.Generator, seconds: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """One video: frames (uint8 [48, 64, 3] at 29.97 fps), mono audio at ``SR`` and the contact times (s)."""
     fps = float(NTSC_FPS)
-    knots_t, knots_y, contacts = [0.0], [4.0], []
+    knots_t, knots_y, touches = [0.0], [4.0], []
     t = 0.0
     while t < seconds:
         t += rng.uniform(*FALL_S)
         knots_t.append(t)
         knots_y.append(rng.uniform(*CONTACT_Y))
-        contacts.append(t)
+        touches.append(t)
         t += rng.uniform(*FALL_S)
         knots_t.append(t)
         knots_y.append(rng.uniform(*TOP_Y))
-    contacts = np.array([c for c in contacts if 0.3 < c < seconds - 0.3])
+    contacts = np.array([c for c in touches if 0.3 < c < seconds - 0.3])
     w, h = SIZE
     base = rng.integers(40, 90, size=(h, w, 3), dtype=np.uint8)
     frames = []

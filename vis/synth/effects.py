@@ -73,7 +73,8 @@ def draw_segment(img: np.ndarray, a, b, w_a: float, w_b: float, colour, soft: fl
 
 
 def _rigid(scene: Scene, img, t, e: Effect, ox, oy):
-    wb: mo.Wobble = e.data
+    wb = e.data
+    assert isinstance(wb, mo.Wobble)
     tau = max(t - e.contact.time, 0.0)
     d = wb.amp * scene.px * np.exp(-tau / wb.tau) * np.sin(2 * np.pi * wb.freq * tau)
     dx, dy = int(round(d * wb.dir[0])), int(round(d * wb.dir[1]))
@@ -101,7 +102,8 @@ def _rigid(scene: Scene, img, t, e: Effect, ox, oy):
 
 
 def _dent(scene: Scene, img, t, e: Effect, ox, oy):
-    d: mo.Dent = e.data
+    d = e.data
+    assert isinstance(d, mo.Dent)
     c = e.contact
     if t <= c.end:
         u = float(mo.smoothstep((t - c.time) / max(c.end - c.time, 1e-6)))
@@ -125,7 +127,8 @@ def _dent(scene: Scene, img, t, e: Effect, ox, oy):
 
 
 def _pieces(scene: Scene, img, t, e: Effect, ox, oy):
-    p: mo.Particles = e.data
+    p = e.data
+    assert isinstance(p, mo.Particles)
     c = e.contact
     tau = t - c.time
     fly = np.minimum(tau, p.flight)

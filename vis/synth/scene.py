@@ -79,7 +79,7 @@ class Scene:
             tex = TEXTURES[look.kind](rng, self.shape, colour, p)
             mask = self.labels == r
             canvas[mask] = tex[mask]
-            self.regions.append(Region(name, size_f, tuple(float(c) for c in colour)))
+            self.regions.append(Region(name, size_f, (float(colour[0]), float(colour[1]), float(colour[2]))))
         canvas = self._light(rng, canvas, tv)
         self.canvas = (np.clip(canvas, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         # Camera: slow hand-held shake (sum of sinusoids, 0.2-1.5 Hz), integer crop offsets per frame.
@@ -218,6 +218,7 @@ class Scene:
 
     def tip(self, i: int) -> dict:
         """Debug: where the stick tip is drawn in frame ``i`` (frame px), its height and contact flag."""
+        assert self.state is not None, "the motion is set by the scene's schedule"
         x, y, z, contact = (a[i] for a in self.state)
         ox, oy = self.offsets[i]
         zp = float(z) * self.hover_px
@@ -234,6 +235,7 @@ class Scene:
         for e in self.effects:
             if e.start <= t < e.stop:
                 img = EFFECTS[e.kind](self, img, t, e, ox, oy)
+        assert self.state is not None
         x, y, z, _ = (float(a[i]) for a in self.state)
         zp = z * self.hover_px
         zh = HAND_HEIGHT_PX * self.px

@@ -70,7 +70,7 @@ class Guard:
             if origin == "null" or netloc != host.lower():
                 return await _refuse(send, 403, f"a request from another site ({origin[:80]}) is refused: "
                                      "use the pages this server serves")
-        if kind in (self.limits or {}):
+        if self.limits and kind in self.limits:
             n, window = self.limits[kind]
             client = (scope.get("client") or ("?", 0))[0]
             now = self.clock()

@@ -135,7 +135,7 @@ class Jobs:
 
     def _prune(self) -> None:
         with self._lock:
-            done = sorted((j for j in self._jobs.values() if j.finished), key=lambda j: j.finished)
+            done = sorted((j for j in self._jobs.values() if j.finished), key=lambda j: j.finished or 0.0)
             for j in done[: max(0, len(done) - self.max_jobs)]:
                 del self._jobs[j.id]
                 if j.folder is not None:

@@ -90,7 +90,7 @@ def clip_sounds(ds: Dataset, vid: str, predictor: Predictor, clips_dir: Path, *,
     events = [e for e in ds.events(vid) if e.time - half >= 0 and e.time + half <= usable]
     if len(events) > per_video:
         events = [events[i] for i in sorted(rng.choice(len(events), per_video, replace=False))]
-    out = []
+    out: list[dict] = []
     for e in events:
         cid = f"c{first + len(out):04d}"
         start = e.time - half
@@ -109,6 +109,7 @@ def clip_sounds(ds: Dataset, vid: str, predictor: Predictor, clips_dir: Path, *,
         if match_level:
             target = _rms(read_audio(clips_dir / f"{cid}_real.mp4", mono=True)[0])
             for m, wav in wavs.items():
+                assert wav is not None  # with match_level, each method's sound was also written alone
                 _match_level(silent, wav, clips_dir / f"{cid}_{m}.mp4", target)
                 wav.unlink()
         silent.unlink()

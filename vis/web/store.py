@@ -116,7 +116,8 @@ class Store:
         with self._connect() as db:
             cur = db.execute("INSERT INTO participants (token_hash, created, expires, trials) VALUES (?, ?, ?, ?)",
                              (hash_token(token), now, now + session_s, json.dumps(trials)))
-        return int(cur.lastrowid), token
+        assert cur.lastrowid is not None
+        return cur.lastrowid, token
 
     def participant(self, token: str) -> Participant | None:
         """The participant holding ``token``, or None for a token this study never gave out."""
