@@ -83,3 +83,16 @@ def test_synth_knob_errors(tmp_path, capsys):
     assert_one_line_error(code, err, "unknown difficulty knob 'bogus'")
     code, _, err = run(capsys, "synth", tmp_path / "s", "--videos", "1", "--seconds", "3", "--knob", "noise")
     assert_one_line_error(code, err, "NAME=NUMBER")
+
+
+def test_train_seed_keeps_the_configs_unless_given(tmp_path):
+    """`vis train` without --seed trains with the config's [train] seed; --seed N replaces it."""
+    from vis.cli import build_parser
+    from vis.config import load_config
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\nseed = 3\n")
+    for argv, seed in (([], 3), (["--seed", "5"], 5)):
+        args = build_parser().parse_args(["train", str(tmp_path), "--out", str(tmp_path / "r"), "--config", str(cfg),
+                                          *argv])
+        assert load_config(args.config, seed=args.seed).train.seed == seed

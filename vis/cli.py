@@ -77,7 +77,8 @@ def _dataset_options(p: argparse.ArgumentParser) -> None:
                    help="which wav gives the sound, or video: the frames' file's own track (default: denoised)")
     p.add_argument("--split", type=_name, help="folder with train.txt/test.txt, or condfoleygen / syncfusion "
                    "(default: DATA/train.txt and test.txt, else a seeded 75/25 split)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the 75/25 split when the data has none")
+    p.add_argument("--seed", type=int, help="seed of the 75/25 split when the data has none (default 0); "
+                   "for vis train also the training seed (default: the config's)")
     p.add_argument("--skip-broken", action="store_true", help="warn about and skip ids with missing files")
     _strict_option(p)
 

@@ -86,8 +86,8 @@ def check_args(args: argparse.Namespace) -> None:
 def _open_dataset(args):
     from vis.data.dataset import Dataset
 
-    return Dataset.open(args.data, video=args.video, audio=args.audio, split=args.split, seed=args.seed,
-                        skip_broken=args.skip_broken)
+    return Dataset.open(args.data, video=args.video, audio=args.audio, split=args.split,
+                        seed=0 if args.seed is None else args.seed, skip_broken=args.skip_broken)
 
 
 def cmd_info(args) -> int:
@@ -285,7 +285,7 @@ def cmd_evaluate(args) -> int:
     methods = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
     m = evaluate(_open_dataset(args), args.model, args.out, cache=args.cache, methods=methods,
                  compare=_named_runs(args.compare, "--compare"), detection=_named_runs(args.detection, "--detection"),
-                 seed=args.seed, progress=True, device=args.device, study=args.study)
+                 seed=0 if args.seed is None else args.seed, progress=True, device=args.device, study=args.study)
     full = m["methods"].get("full", {})
     print(f"evaluated {m['test_impacts']} test impacts in {m['seconds']:.0f} s: full system loudness r "
           f"{full.get('loudness_r', float('nan')):.2f}, centroid r {full.get('centroid_r', float('nan')):.2f}, "
