@@ -98,7 +98,7 @@ def main() -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
     summary = run(ds, run_dir, load_config(None), cache=work / "cache", workers=a.workers)
     sizes = ship(run_dir, Path(a.out))
-    print(json.dumps({"validation": {k: v for k, v in summary.items() if "val" in k}, "sizes_mb": sizes,
+    print(json.dumps({"validation": {k: v for k, v in summary.to_dict().items() if "val" in k}, "sizes_mb": sizes,
                       "minutes": round((time.time() - t0) / 60, 1)}, indent=2))
     print(f"make model: wrote {a.out} ({sum(sizes.values()):.1f} MB) in {(time.time() - t0) / 60:.1f} min")
 
