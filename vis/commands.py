@@ -83,11 +83,17 @@ def check_args(args: argparse.Namespace) -> None:
     check_outputs(_inputs(args), [(flag, getattr(args, k, None)) for k, flag in OUTPUTS.items()])
 
 
+def _data_seed(args) -> int:
+    """--seed of a dataset command (the split's, evaluate's sampling): 0 unless given. It has no parser default
+    because vis train passes it on only when given, so that a config's [train] seed holds."""
+    return 0 if args.seed is None else args.seed
+
+
 def _open_dataset(args):
     from vis.data.dataset import Dataset
 
     return Dataset.open(args.data, video=args.video, audio=args.audio, split=args.split,
-                        seed=0 if args.seed is None else args.seed, skip_broken=args.skip_broken)
+                        seed=_data_seed(args), skip_broken=args.skip_broken)
 
 
 def cmd_info(args) -> int:
@@ -285,7 +291,7 @@ def cmd_evaluate(args) -> int:
     methods = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
     m = evaluate(_open_dataset(args), args.model, args.out, cache=args.cache, methods=methods,
                  compare=_named_runs(args.compare, "--compare"), detection=_named_runs(args.detection, "--detection"),
-                 seed=0 if args.seed is None else args.seed, progress=True, device=args.device, study=args.study)
+                 seed=_data_seed(args), progress=True, device=args.device, study=args.study)
     full = m["methods"].get("full", {})
     print(f"evaluated {m['test_impacts']} test impacts in {m['seconds']:.0f} s: full system loudness r "
           f"{full.get('loudness_r', float('nan')):.2f}, centroid r {full.get('centroid_r', float('nan')):.2f}, "

@@ -45,7 +45,7 @@ from vis.data.dataset import read_times
 from vis.data.framestore import JPEG_QUALITY, STORES, JpegFrames, frames_path, is_stored, open_frames, write_frames
 from vis.data.io import NTSC_FPS, atomic_output, die_with_parent, read_audio
 from vis.data.media import probe, read_frames
-from vis.data.motion import FARNEBACK, FLOW_SIZE, GRID, TOP_SHARE, video_motion
+from vis.data.motion import FARNEBACK, FLOW_SIZE, GRID, TOP_SHARE, motion_rows, video_motion
 from vis.errors import ShortMedia, VisError
 
 FEATURES_VERSION = 1  # bump when the stored content changes meaning
@@ -287,7 +287,7 @@ class VideoFeatures:
         where the video and the motion grid differ by a frame)."""
         if self.motion is None or len(self.motion) == 0:
             raise VisError(f"{self.vid}: motion features not prepared (`vis prepare` computes them for this model)")
-        return np.asarray(self.motion[np.clip(np.asarray(idx), 0, len(self.motion) - 1)], np.float32)
+        return motion_rows(self.motion, idx)
 
     def targets(self, start_frame: int, n_frames: int) -> np.ndarray:
         """Envelope rows for frames ``start_frame .. start_frame + n_frames - 1``: [n_frames * K, 42]."""

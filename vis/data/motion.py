@@ -106,6 +106,12 @@ def video_motion(video: str | os.PathLike, *, fps: float | Fraction, n_frames: i
     return on_grid(np.asarray(times), np.asarray(rows, np.float32).reshape(-1, MOTION_FEATURES), n, fps=fps)
 
 
+def motion_rows(motion: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (any shape) of motion features [N, D] as float32 [*idx.shape, D]; indices outside the video
+    take its first or last row (where a window, or the video and the motion grid, differ by a frame or two)."""
+    return np.asarray(motion[np.clip(np.asarray(idx), 0, len(motion) - 1)], np.float32)
+
+
 def on_grid(times: np.ndarray, rows: np.ndarray, n: int, *, fps: float | Fraction) -> np.ndarray:
     """Rows [P, D] at ``times`` [P] (seconds, increasing) linearly interpolated at ``f / fps``, f < n: [n, D]."""
     if len(rows) == 0:  # a single frame: no motion at all

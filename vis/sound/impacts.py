@@ -15,6 +15,7 @@ import torch
 
 from vis.data.cache import CENTRED_FRAMES, FPS, K, row_times
 from vis.data.frames import colour_images
+from vis.data.motion import motion_rows
 from vis.model.device import model_device
 from vis.model.network import flow_inputs
 from vis.model.onset import OnsetDetector, probability_peaks
@@ -29,8 +30,7 @@ def centred_starts_at(peaks: np.ndarray, n_frames: int) -> np.ndarray:
 
 def motion_windows(motion: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """[P, CENTRED_FRAMES, D] rows of ``motion`` [N, D] from each start (the last row repeated past the end)."""
-    idx = np.clip(starts[:, None] + np.arange(CENTRED_FRAMES)[None], 0, len(motion) - 1)
-    return np.asarray(motion, np.float32)[idx]
+    return motion_rows(motion, starts[:, None] + np.arange(CENTRED_FRAMES)[None])
 
 
 def describe_impacts(net, pca, motion: np.ndarray, starts: np.ndarray, first_frames: np.ndarray,

@@ -35,7 +35,7 @@ from vis.config import SOUND_METHODS
 from vis.data.cache import FPS, K, row_times
 from vis.data.io import SOUND_FORMATS, VIDEO_FORMATS, output_format, read_audio, write_wav
 from vis.data.media import iter_frames, mux_audio, probe
-from vis.data.motion import video_motion
+from vis.data.motion import motion_rows, video_motion
 from vis.errors import VisError
 from vis.model.backbones import colour_features
 from vis.model.checkpoint import SoundPCA, load_model
@@ -131,8 +131,7 @@ def predict_stream(net, pca, stream, *, total: int | None = None, window_s: floa
             x = torch.from_numpy(np.ascontiguousarray(frames))[None].to(dev)
             m = None
             if motion is not None:  # the rows of the window's frames (the last one repeated past the end)
-                idx = np.clip(np.arange(s, s + len(frames) - 2), 0, len(motion) - 1)
-                m = torch.from_numpy(np.asarray(motion[idx], np.float32))[None].to(dev)
+                m = torch.from_numpy(motion_rows(motion, np.arange(s, s + len(frames) - 2)))[None].to(dev)
             code = net(x, motion=m, centred=False)[0].float().cpu().numpy()
             rows = pca.decode(code[lag * K : lag * K + n * K])  # rows of frames s .. s+n-1
             env = rows if env is None else _join(env, rows, s * K)
