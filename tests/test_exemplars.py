@@ -192,3 +192,30 @@ def test_cut_tail_fades_out_and_silences_the_rest():
     early = np.ones(100, np.float32)
     cut_tail(early, -5)  # before the start: all silent
     assert early.max() == 0
+
+
+def test_a_pasted_exemplar_is_heard_at_its_impact_not_at_what_rang_before_it():
+    """An exemplar's pre-roll can hold the ringing of an earlier impact in its recording; pasted, only LEAD_S of
+    it is kept, so the onset heard in the sound is the impact's own (within 20 ms), not the pre-roll's."""
+    from vis.audio.onsets import onsets_from_audio
+    from vis.sound.exemplars import LEAD_S
+
+    sr, pre = 48_000, 4800  # 0.1 s before the impact, as vis train's banks keep
+    rng = np.random.default_rng(0)
+    t = np.arange(pre + 24_000) / sr
+    ring = 0.3 * np.exp(-t / 0.05) * rng.standard_normal(len(t))  # an earlier impact, 0.1 s before
+    hit = np.where(t >= pre / sr, np.exp(-(t - pre / sr) / 0.03), 0) * rng.standard_normal(len(t))
+    audio = np.round(np.clip(ring + hit, -1, 1) * 32767).astype(np.int16)[None]
+    bank = ExemplarBank(np.zeros((1, 45, 42), np.float32), audio, sr, pre, np.array(["wood"]))
+    clip = bank.impact_clip(0)
+    assert clip[: pre - int(LEAD_S * sr)].max() == 0 and clip[pre:].max() > 0.5
+    np.testing.assert_array_equal(clip[pre:], bank.waveform(0)[pre:])  # the impact itself untouched
+    for c, heard_at in ((bank.waveform(0), "early"), (clip, "on time")):
+        out = np.zeros(sr * 2, np.float32)
+        paste(out, c, sr - pre, sr=sr)  # the impact at 1.0 s
+        found, _ = onsets_from_audio(out, sr)
+        early = 1.0 - found[0]
+        if heard_at == "on time":  # at most LEAD_S and one envelope row (1/90 s) before the impact
+            assert len(found) == 1 and -0.02 <= early <= LEAD_S + 1 / 90, found
+        else:  # the whole exemplar: heard at its pre-roll
+            assert early >= 0.05, found

@@ -150,7 +150,7 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path, *, device: st
         idx, _ = bank.search(bank.with_lookalikes(predict_windows(net, pca, windows), seen), visual=seen)
         for (_, start), i in zip(windows.index, idx):
             centre = (start + CENTRED_FRAMES // 2) / float(FPS)
-            paste(wave, bank.waveform(int(i)), int(round(centre * bank.sr)) - bank.pre)
+            paste(wave, bank.impact_clip(int(i)), int(round(centre * bank.sr)) - bank.pre)
     mux_audio(ds.video_path(vid), np.clip(wave, -1, 1), bank.sr, out)
     return len(windows)
 

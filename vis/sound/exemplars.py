@@ -48,6 +48,14 @@ LONG_QUERY_LEAD = 1  # ... starting one frame before the peak (paper Sec. 6.1)
 # 80 ms it is not (demo-6 detection model, 14 held-out videos: example-based onsets P 0.472 R 0.709 -> 0.477
 # 0.729).
 FADE_IN_S, FADE_OUT_S = 0.08, 0.05
+# Even faded in, what precedes an impact in its recording (the ringing or scraping before it) was often heard
+# as the onset, up to 0.08 s early: over the out-of-fold impacts of the 16 real train+val videos (bank and
+# centred model of the 12 train videos; docs/real-footage.md), one matched onset in ten of
+# the example-based sound lay 84 ms or more before the impact it was pasted at, and the sound's onsets matched
+# the annotations worse than the impact times did (F1 0.516 against 0.537). A pasted exemplar therefore starts
+# LEAD_S before its impact (half a frame, where the impact's own onset can lie, and a little more), fading in
+# over CUT_FADE_S: F1 0.533 (lead 0.05 s: 0.359 on the 4 validation videos, 0.03: 0.369, 0.02: 0.376, 0.01: 0.364).
+LEAD_S = 0.02
 # An exemplar ends before the next onset of its recording (fading out over CUT_FADE_S): pasted whole, the
 # next impact would be a second, unpredicted impact in the output (onset precision of a detection model's
 # example-based sound on 15 held-out videos: 0.35 with the whole 0.5 s).
@@ -204,6 +212,16 @@ class ExemplarBank:
 
     def waveform(self, i: int) -> np.ndarray:
         return self.audio[i].astype(np.float32) / 32767.0
+
+    def impact_clip(self, i: int) -> np.ndarray:
+        """Exemplar ``i``'s waveform as it is pasted: silent until LEAD_S before its impact (sample ``pre``),
+        fading in over CUT_FADE_S from there. [L] float32 at ``sr``; the impact stays at sample ``pre``."""
+        clip = self.waveform(i)
+        start = max(0, self.pre - int(round(LEAD_S * self.sr)))
+        fade = min(int(round(CUT_FADE_S * self.sr)), len(clip) - start)
+        clip[:start] = 0
+        clip[start : start + fade] *= np.linspace(0, 1, fade, endpoint=False, dtype=np.float32)
+        return clip
 
     def _projection(self, rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """PCA of the bank's feature windows (fitted on up to PROJ_SAMPLE exemplars) and the projected bank."""

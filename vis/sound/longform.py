@@ -65,7 +65,7 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
     found, dist = bank.search(np.stack(queries), rows=rows, visual=visual if seen else None, subset=bank.impacts())
     for n, (t, i, d) in enumerate(zip(peaks, found, dist)):
         at = int(round(t * bank.sr)) - bank.pre  # at the peak itself (the query used its frame grid)
-        clip = bank.waveform(int(i))
+        clip = bank.impact_clip(int(i))
         if n + 1 < len(peaks):  # it ends where the next impact begins, as exemplars end at their next onset
             cut_tail(clip, bank.pre + int(round((peaks[n + 1] - t - CUT_FADE_S) * bank.sr)), sr=bank.sr)
         paste(out, clip, at, sr=bank.sr)
