@@ -57,6 +57,17 @@ def write_tiny_id(root: Path, vid: str, *, seconds: float = 1.5, events: list[Ev
     write_times(root / f"{vid}_times.txt", events)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``slow(seconds)`` run first, longest first: pytest-xdist hands tests to its workers in
+    this order, so a long test collected late no longer runs alone at the end while the other worker idles."""
+
+    def seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return float(mark.args[0]) if mark else 0.0
+
+    items.sort(key=seconds, reverse=True)  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """Four ids with all six files, and train.txt / test.txt. Do not modify: copy it first."""

@@ -7,6 +7,7 @@ import pytest
 from vis.demo import run_demo
 
 
+@pytest.mark.slow(27)
 def test_demo_tiny(tmp_path):
     s = run_demo(tmp_path / "demo", videos=4, seconds=3.0, epochs=1, det_epochs=1, batch_size=2, workers=1,
                  progress=False)

@@ -108,6 +108,7 @@ def test_training_with_amp_asked_for_on_the_cpu_is_the_fp32_run(tiny_data, tmp_p
         assert torch.equal(a, b)
 
 
+@pytest.mark.slow(33)
 def test_gpu_check_runs_on_the_cpu_at_tiny_size(tmp_path):
     out = tmp_path / "gpu_check.json"
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--tiny",

@@ -158,6 +158,7 @@ def test_score_by_action_counts_each_action_on_its_own() -> None:
         detect_onsets(np.zeros((10, 42)), np.arange(10) / 90, floor_percentile=120)
 
 
+@pytest.mark.slow(18)
 def test_vis_synth_hits_are_found(tmp_path, capsys) -> None:
     """The detector on `vis synth` data through `vis onsets DATA --json` (docs/results.md: F1 0.94 on 60 x 20 s)."""
     import json

@@ -148,6 +148,7 @@ def test_cache_is_reused_and_rebuilt_when_inputs_change(tiny_data, tmp_path):
     assert not [p for p in (tmp_path / "c").iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
+@pytest.mark.slow(28)
 def test_ddp_two_processes_match_one(tiny_data, tmp_path):
     (tmp_path / "c.toml").write_text(TINY_CONFIG)
     common = [str(tiny_data), "--config", str(tmp_path / "c.toml"), "--cache", str(tmp_path / "cache")]
@@ -229,40 +230,33 @@ def test_corrupt_video_stops_prepare_or_is_skipped(tiny_data, tmp_path):
     assert list(s["failed"]) == [vid] and vid not in ds.ids and vid not in ds.split("train")
 
 
-def test_detection_needs_spacetime_when_only_motion_shows_contact(tmp_path):
-    """End to end (alignment, lag, 3 layers, detection AP): on bounce videos, where a rebound at a random
-    height is the only sign of contact, the model with spacetime images finds the impacts and the
-    colour-only one finds fewer (the paper's comparison, Sec. 6.1; benchmarks/detection_bounce.py)."""
+@pytest.mark.slow(56)
+def test_the_detection_model_finds_the_bounces_end_to_end(tmp_path):
+    """End to end through ``vis train`` (alignment, lag, 3 layers, detection AP): on bounce videos the detection
+    model with spacetime images finds the held-out impacts. Whether it beats the colour-only model (the paper's
+    comparison, Sec. 6.1) is left to benchmarks/detection_bounce.py: the colour-only LSTM can follow the square
+    from frame to frame, and its AP came 0.39 below the full model's on one data seed, 0.00-0.12 on five others."""
     from vis.config import to_toml
     from vis.eval.methods import detection_metrics
     from vis.sound.peaks import peak_params
     from vis.synth.bounce import write_bounce
 
-    write_bounce(tmp_path / "data", videos=12, seconds=8.0, seed=0)
+    write_bounce(tmp_path / "data", videos=8, seconds=6.0, seed=0)  # 6 train / 2 test videos
     ds = Dataset.open(tmp_path / "data")
-    prepare(ds, tmp_path / "cache", size=(32, 24), progress=False)
-    procs = {}
-    for spacetime in (True, False):  # the two runs side by side, one core each
-        cfg = load_config(None, task="detection", loss="squared", epochs=10, batch_size=4, image_size=[32, 24],
-                          det_frames=60, det_stride=15, backbone="small",
-                          feat_dim=32, hidden=32, spacetime=spacetime, threads=1)
-        (tmp_path / f"c-{spacetime}.toml").write_text(to_toml(cfg))
-        procs[spacetime] = subprocess.Popen(
-            [sys.executable, "-m", "vis", "train", str(tmp_path / "data"), "--out", str(tmp_path / f"run-{spacetime}"),
-             "--config", str(tmp_path / f"c-{spacetime}.toml"), "--cache", str(tmp_path / "cache"), "--device", "cpu"],
-            stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"err-{spacetime}.txt", "w"))  # a file: a pipe
-    ap = {}  # nobody reads while both run would fill up and block them
-    for spacetime, proc in procs.items():
-        assert proc.wait(timeout=600) == 0, (tmp_path / f"err-{spacetime}.txt").read_text()
-        model = load_model(tmp_path / f"run-{spacetime}")
-        vids = [load(tmp_path / "cache", v, (32, 24)) for v in ds.split("test")]
-        ap[spacetime] = detection_metrics(model.net, model.pca, vids, {v.vid: ds.events(v.vid) for v in vids},
-                                          **peak_params(model.checkpoint))
-    # measured over runs of this test: full AP 0.66-0.87, colour only 0.08-0.49 (runs vary: few steps). With 10
-    # epochs rather than 20 (the validation loss levels off by epoch ~9 of 20; half the time): full 0.95, colour
-    # 0.56 (20 epochs: 0.93, 0.49); with --seed 1, 0.94 and 0.73
-    assert ap[True]["ap"] >= 0.5 and ap[True]["onset_acc"] >= 0.5, ap[True]
-    assert ap[False]["ap"] <= ap[True]["ap"] - 0.15, ap
+    prepare(ds, tmp_path / "cache", size=(32, 24), progress=False)  # the test videos too
+    cfg = load_config(None, task="detection", loss="squared", epochs=10, batch_size=4, image_size=[32, 24],
+                      det_frames=60, det_stride=15, backbone="small", feat_dim=32, hidden=32, threads=1)
+    (tmp_path / "c.toml").write_text(to_toml(cfg))
+    done = subprocess.run([sys.executable, "-m", "vis", "train", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                           "--config", str(tmp_path / "c.toml"), "--cache", str(tmp_path / "cache"), "--device", "cpu"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = load_model(tmp_path / "run")
+    vids = [load(tmp_path / "cache", v, (32, 24)) for v in ds.split("test")]
+    ap = detection_metrics(model.net, model.pca, vids, {v.vid: ds.events(v.vid) for v in vids},
+                           **peak_params(model.checkpoint))
+    # measured (data seeds 0, 1, 2): AP 1.0 each, onset accuracy 0.94-1.0; the colour-only model 0.93-1.0
+    assert ap["ap"] >= 0.5 and ap["onset_acc"] >= 0.5, ap
 
 
 def test_a_run_saved_before_an_option_existed_still_resumes():
@@ -367,7 +361,8 @@ def uninterrupted(tiny_data, tmp_path_factory):
     return torch.load(base / "full" / "model.pt", weights_only=False)["state_dict"], base / "c.toml", base / "cache"
 
 
-@pytest.mark.parametrize("sig,seed", [("SIGINT", 0), ("SIGTERM", 1), ("SIGINT", 2)])
+@pytest.mark.slow(24)
+@pytest.mark.parametrize("sig,seed", [("SIGINT", 0), ("SIGTERM", 1)])  # steps 34 and 20 of 60
 def test_a_signal_stops_at_a_step_boundary_and_resume_is_bit_identical(tiny_data, tmp_path, uninterrupted, sig, seed):
     """Ctrl-C or SIGTERM at a seeded point of a run: exit 130 with how to resume; the resumed run ends with
     exactly the weights (parameters and batch-norm buffers) of a run never interrupted."""

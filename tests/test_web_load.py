@@ -20,6 +20,7 @@ def load():
     return mod
 
 
+@pytest.mark.slow(18)
 @pytest.mark.load
 def test_100_participants_lose_and_duplicate_nothing(load):
     r = load.run(participants=100, answers=40, seed=1, timeout=BOUND_S)

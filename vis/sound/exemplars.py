@@ -48,13 +48,9 @@ LONG_QUERY_LEAD = 1  # ... starting one frame before the peak (paper Sec. 6.1)
 # 80 ms it is not (demo-6 detection model, 14 held-out videos: example-based onsets P 0.472 R 0.709 -> 0.477
 # 0.729).
 FADE_IN_S, FADE_OUT_S = 0.08, 0.05
-# Even faded in, what precedes an impact in its recording (the ringing or scraping before it) was often heard
-# as the onset, up to 0.08 s early: over the out-of-fold impacts of the 16 real train+val videos (bank and
-# centred model of the 12 train videos; docs/real-footage.md), one matched onset in ten of
-# the example-based sound lay 84 ms or more before the impact it was pasted at, and the sound's onsets matched
-# the annotations worse than the impact times did (F1 0.516 against 0.537). A pasted exemplar therefore starts
-# LEAD_S before its impact (half a frame, where the impact's own onset can lie, and a little more), fading in
-# over CUT_FADE_S: F1 0.533 (lead 0.05 s: 0.359 on the 4 validation videos, 0.03: 0.369, 0.02: 0.376, 0.01: 0.364).
+# A pasted exemplar starts LEAD_S before its impact (half a frame, where the impact's own onset can lie, and a
+# little more), fading in over CUT_FADE_S: with all of PRE_S, what preceded the impact in its recording was often
+# heard as the onset, up to 80 ms early (real train videos, docs/real-footage.md: onset F1 0.516 -> 0.533).
 LEAD_S = 0.02
 # An exemplar ends before the next onset of its recording (fading out over CUT_FADE_S): pasted whole, the
 # next impact would be a second, unpredicted impact in the output (onset precision of a detection model's
@@ -68,14 +64,9 @@ CUT_FADE_S = 0.005
 CANDIDATES = 256  # exemplars re-ranked by exact L1 distance after the projected search
 PROJ_DIM = 48  # dimensions of the PCA projection used to find candidates
 PROJ_SAMPLE = 5000  # exemplars the projection is fitted on
-# Visual memory. The look-alike prior is the similarity-weighted (softmax at VISUAL_TEMPERATURE over cosine
-# similarity) mean of the VISUAL_NEIGHBOURS most alike training impacts. Measured with two default networks
-# trained on t240 (m3, m4; README), material read from the predicted sound (class-averaged, 14 classes) on:
-# - t240's 60 validation videos: 25-28 % from the network alone, 29-30 % for every mix from 0.5 to 0.2 (k 30
-#   or 100), sq err within 1.5 % of the network's own (best at 100 neighbours, mix 0.5);
-# - d60's 15 held-out videos: 11-13 % alone; with 100 neighbours and mix 0.5 / 0.3 / 0.2: 23.5 / 28.1 / 34.6 %
-#   (m4) and 26.5 / 29.5 / 33.8 % (m3), sq err 0.114 / 0.116 / 0.118 (alone 0.114-0.116).
-# Mix 0.3 is the middle of that range, chosen with the held-out figures in view.
+# Visual memory (measured in docs/design.md, "A visual memory for the material"): the look-alike prior is the
+# similarity-weighted (softmax at VISUAL_TEMPERATURE over cosine similarity) mean of the VISUAL_NEIGHBOURS most
+# alike training impacts.
 VISUAL_NEIGHBOURS = 100
 VISUAL_TEMPERATURE = 0.05
 SPECTRUM_MIX = 0.3  # share of the network's own spectral shape in the sound (the rest: the look-alikes')
