@@ -84,6 +84,22 @@ def test_probability_peaks_agree_with_a_slow_reference():
         assert np.all(np.diff(times) >= 0.2 - 1e-9)
 
 
+def test_a_video_with_no_impact_over_the_threshold_keeps_its_most_probable_one_if_near():
+    from vis.sound.impacts import QUIET_SHARE, detected_impacts
+
+    det = OnsetDetector([], np.zeros(1), np.ones(1), threshold=0.4, min_gap_s=0.25)  # only its peak picking used
+    fps = float(FPS)
+    p = np.full(90, 0.01)
+    p[[20, 60]] = [0.5, 0.45]
+    t, s = detected_impacts(det, p)  # over the threshold: every peak, as probability_peaks gives them
+    assert np.allclose(t, [20 / fps, 60 / fps]) and np.allclose(s, [0.5, 0.45])
+    p[[20, 60]] = [0.2, 0.3]  # none over it; both over QUIET_SHARE of it: only the most probable
+    t, s = detected_impacts(det, p)
+    assert np.allclose(t, [60 / fps]) and np.allclose(s, [0.3])
+    p[[20, 60]] = 0.9 * QUIET_SHARE * 0.4  # nothing near it: silent, as a video without impacts should be
+    assert len(detected_impacts(det, p)[0]) == 0
+
+
 @pytest.mark.parametrize("folds", [0, 4])
 def test_the_detector_learns_when_impacts_happen_and_round_trips(folds, monkeypatch):
     """Motion features with a burst of speed at each impact (and noise elsewhere): held-out F1 near 1, with
