@@ -148,19 +148,17 @@ def test_cache_is_reused_and_rebuilt_when_inputs_change(tiny_data, tmp_path):
     assert not [p for p in (tmp_path / "c").iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
-@pytest.mark.slow(28)
-def test_ddp_two_processes_match_one(tiny_data, tmp_path):
+@pytest.mark.slow(16)
+def test_ddp_two_processes_match_one(tiny_data, tiny_run, tmp_path):
+    """torchrun with 2 processes against one process (the session's tiny_run: the same data and TINY_CONFIG)."""
     (tmp_path / "c.toml").write_text(TINY_CONFIG)
     common = [str(tiny_data), "--config", str(tmp_path / "c.toml"), "--cache", str(tmp_path / "cache")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([sys.executable, "-m", "vis", "train", *common, "--out", str(tmp_path / "one")],
-                         capture_output=True, text=True, env=env)
-    assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                           "--master_port", "29517", "-m", "vis", "train", *common, "--out", str(tmp_path / "two")],
                          capture_output=True, text=True, env=env)
     assert two.returncode == 0, two.stderr[-2000:]
-    s1 = json.loads((tmp_path / "one" / "summary.json").read_text())
+    s1 = json.loads((tiny_run / "summary.json").read_text())
     s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert s1["steps"] == s2["steps"]
     # the same data order and global batch; only batch-norm statistics are per process

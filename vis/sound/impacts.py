@@ -2,10 +2,11 @@
 
 The default recipe finds impacts with its detector (:mod:`vis.model.onset`) on the video's optical-flow
 features (:func:`detected_impacts`), and asks the centred model (trained on 15-frame windows centred on
-impacts, paper Sec. 6.1) what each sounds like, on the window centred on it: the situation it was trained for. The whole video's predicted
-cochleagram is a quiet floor (the quietest row of the average training impact, band by band) with each
-impact's 45 predicted rows laid over it (the louder of the two where impacts overlap). The synthesis methods
-then paste or impose a sound at each detected impact (:func:`vis.sound.predict.synthesize`).
+impacts, paper Sec. 6.1) what each sounds like, on the window centred on it: the situation it was trained
+for. The whole video's predicted cochleagram is a quiet floor (the quietest row of the average training
+impact, band by band) with each impact's 45 predicted rows laid over it (the louder of the two where impacts
+overlap). The synthesis methods then paste or impose a sound at each detected impact
+(:func:`vis.sound.predict.synthesize`).
 """
 
 from __future__ import annotations
