@@ -82,6 +82,19 @@ def test_probability_peaks_agree_with_a_slow_reference():
                 kept.append(i)
         assert np.allclose(times, np.array(sorted(kept)) / 30.0) and np.allclose(scores, p[sorted(kept)])
         assert np.all(np.diff(times) >= 0.2 - 1e-9)
+        between, same = probability_peaks(p, fps=30.0, threshold=0.3, min_gap_s=0.2, subframe=True)
+        assert np.array_equal(same, scores) and np.all(np.abs(between - times) <= 0.5 / 30.0 + 1e-12)
+
+
+def test_subframe_peaks_find_the_vertex_between_frames():
+    """A probability sampled once a frame from a parabola peaking between frames: the refined time is its vertex."""
+    fps = 30.0
+    for vertex in (10.0, 10.3, 24.8):
+        frames = np.arange(40)
+        p = np.clip(0.9 - 0.01 * (frames - vertex) ** 2, 0, 1)
+        on_grid, _ = probability_peaks(p, fps=fps, threshold=0.5, min_gap_s=0.2)
+        refined, _ = probability_peaks(p, fps=fps, threshold=0.5, min_gap_s=0.2, subframe=True)
+        assert on_grid[0] == pytest.approx(round(vertex) / fps) and refined[0] == pytest.approx(vertex / fps)
 
 
 def test_a_video_with_no_impact_over_the_threshold_keeps_its_most_probable_one_if_near():

@@ -175,7 +175,8 @@ def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures]
         if vf.motion is None:
             raise VisError(f"{vf.vid}: motion features not prepared")
         prob = detector.probabilities(np.asarray(vf.motion))
-        times, scores = probability_peaks(prob, fps=float(FPS), threshold=0.0, min_gap_s=detector.min_gap_s)
+        times, scores = probability_peaks(prob, fps=float(FPS), threshold=0.0, min_gap_s=detector.min_gap_s,
+                                          subframe=True)  # as vis predict places them
         found.append((times, scores, vf.duration))
         kept.append(times[scores > detector.threshold] + offset)
         truths.append(np.array([e.time for e in events[vf.vid] if e.time < vf.duration]) + offset)

@@ -31,14 +31,14 @@ QUIET_SHARE = 0.25
 
 
 def detected_impacts(detector: OnsetDetector, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Impact times (s) and probabilities in a video's per-frame impact probability [N] (on the model's grid):
-    the peaks above the detector's threshold, at least its gap apart; where there is none, the most probable
-    peak above QUIET_SHARE of the threshold (or none)."""
+    """Impact times (s, between frames: ``probability_peaks(subframe=True)``) and probabilities in a video's
+    per-frame impact probability [N] (on the model's grid): the peaks above the detector's threshold, at least
+    its gap apart; where there is none, the most probable peak above QUIET_SHARE of the threshold (or none)."""
     peaks, scores = probability_peaks(prob, fps=float(FPS), threshold=detector.threshold,
-                                      min_gap_s=detector.min_gap_s)
+                                      min_gap_s=detector.min_gap_s, subframe=True)
     if len(peaks) == 0:
         quiet, qs = probability_peaks(prob, fps=float(FPS), threshold=QUIET_SHARE * detector.threshold,
-                                      min_gap_s=detector.min_gap_s)
+                                      min_gap_s=detector.min_gap_s, subframe=True)
         if len(quiet):
             best = [int(np.argmax(qs))]
             peaks, scores = quiet[best], qs[best]
