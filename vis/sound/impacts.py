@@ -34,15 +34,13 @@ def detected_impacts(detector: OnsetDetector, prob: np.ndarray) -> tuple[np.ndar
     """Impact times (s, between frames: ``probability_peaks(subframe=True)``) and probabilities in a video's
     per-frame impact probability [N] (on the model's grid): the peaks above the detector's threshold, at least
     its gap apart; where there is none, the most probable peak above QUIET_SHARE of the threshold (or none)."""
-    peaks, scores = probability_peaks(prob, fps=float(FPS), threshold=detector.threshold,
+    # one picking down to the fallback's level: those over the threshold are what picking at the threshold gives,
+    # for peaks are kept most probable first and only a higher one suppresses another
+    peaks, scores = probability_peaks(prob, fps=float(FPS), threshold=QUIET_SHARE * detector.threshold,
                                       min_gap_s=detector.min_gap_s, subframe=True)
-    if len(peaks) == 0:
-        quiet, qs = probability_peaks(prob, fps=float(FPS), threshold=QUIET_SHARE * detector.threshold,
-                                      min_gap_s=detector.min_gap_s, subframe=True)
-        if len(quiet):
-            best = [int(np.argmax(qs))]
-            peaks, scores = quiet[best], qs[best]
-    return peaks, scores
+    over = scores > detector.threshold
+    keep = over if over.any() or len(scores) == 0 else np.arange(len(scores)) == np.argmax(scores)
+    return peaks[keep], scores[keep]
 
 
 def centred_starts_at(peaks: np.ndarray, n_frames: int) -> np.ndarray:
