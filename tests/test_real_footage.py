@@ -113,6 +113,23 @@ def test_a_video_with_no_impact_over_the_threshold_keeps_its_most_probable_one_i
     assert len(detected_impacts(det, p)[0]) == 0
 
 
+
+def test_evaluate_scores_the_impacts_vis_predict_keeps(monkeypatch):
+    """The detector's P / R / F1 in vis evaluate come from the impacts vis predict places, fallback included."""
+    from vis.data.cache import VideoFeatures
+    from vis.data.dataset import Event
+    from vis.eval.methods import impact_detector_metrics
+
+    p = np.full(90, 0.01)
+    p[[20, 60]] = [0.2, 0.3]  # none over the threshold (0.4), both near it: vis predict keeps the one at 60
+    det = OnsetDetector([], np.zeros(1), np.ones(1), threshold=0.4, min_gap_s=0.25)
+    monkeypatch.setattr(OnsetDetector, "probabilities", lambda self, motion: p)
+    vf = VideoFeatures("v", np.zeros((1, 42)), np.zeros(1), np.zeros(0), np.zeros(0), np.zeros(0), 3.0, None, None,
+                       np.zeros((90, MOTION_FEATURES), np.float32))
+    events = {"v": [Event(60 / float(FPS)), Event(1.5)]}
+    m = impact_detector_metrics(det, [vf], events)
+    assert m["kept_onsets"] == 1 and m["precision"] == 1.0 and m["recall"] == 0.5
+
 @pytest.mark.parametrize("folds", [0, 4])
 def test_the_detector_learns_when_impacts_happen_and_round_trips(folds, monkeypatch):
     """Motion features with a burst of speed at each impact (and noise elsewhere): held-out F1 near 1, with

@@ -27,6 +27,7 @@ from vis.model.device import autocast, model_device
 from vis.model.inputs import forward
 from vis.model.onset import OnsetDetector, probability_peaks
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
+from vis.sound.impacts import detected_impacts
 from vis.sound.peaks import detect_peaks
 from vis.sound.predict import predict_cached, uses_flow
 
@@ -169,7 +170,8 @@ def score_peaks(found: list[tuple[np.ndarray, np.ndarray, float]], events: list[
 def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures], events: dict[str, list]) -> dict:
     """The impact detector (:mod:`vis.model.onset`) over full test videos, against every annotated event:
     :func:`score_peaks` of all its peaks (scored by probability, any threshold: AP), and the precision /
-    recall / F1 of the impacts it keeps (above its fitted threshold), within 0.1 s one to one."""
+    recall / F1 of the impacts it keeps (:func:`vis.sound.impacts.detected_impacts`: above its fitted threshold, or
+    a video's most probable peak near it), within 0.1 s one to one."""
     found, kept, truths, offset = [], [], [], 0.0
     for vf in videos:
         if vf.motion is None:
@@ -178,7 +180,7 @@ def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures]
         times, scores = probability_peaks(prob, fps=float(FPS), threshold=0.0, min_gap_s=detector.min_gap_s,
                                           subframe=True)  # as vis predict places them
         found.append((times, scores, vf.duration))
-        kept.append(times[scores > detector.threshold] + offset)
+        kept.append(detected_impacts(detector, prob)[0] + offset)  # what vis predict keeps
         truths.append(np.array([e.time for e in events[vf.vid] if e.time < vf.duration]) + offset)
         offset += vf.duration + 1.0
     pr = precision_recall(np.concatenate(kept), np.concatenate(truths))
