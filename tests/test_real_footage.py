@@ -8,11 +8,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from tests.conftest import clicks
 from vis.data.cache import FPS
 from vis.data.media import read_frames, write_video
-from vis.data.motion import MOTION_FEATURES, pair_features, video_motion
+from vis.data.motion import MOTION_FEATURES, mirror_motion, pair_features, video_motion
 from vis.errors import VisError
 from vis.eval.foley_metrics import clip_scores, librosa_onsets, protocol_scores
 from vis.model.onset import OnsetDetector, OnsetNet, onset_inputs, probability_peaks
@@ -68,6 +69,22 @@ def test_motion_features_follow_speed_not_rate_and_ignore_the_camera(tmp_path):
     panned = pair_features(a, b, 1.0)
     assert np.expm1(panned[0]) == pytest.approx(3.0, abs=0.5) and np.expm1(panned[2]) < 0.5
 
+
+
+def test_mirrored_frames_give_mirrored_motion_and_the_detector_does_not_care():
+    rng = np.random.default_rng(3)
+    a = ndimage.gaussian_filter(rng.random((90, 160)) * 60 + 80, 2).astype(np.uint8)
+    b = np.roll(a, (1, 2), axis=(0, 1))
+    a[20:40, 30:50], b[24:44, 36:56] = 250, 250  # a square moves right and down, left of the centre, as the camera pans
+    seen = pair_features(a, b, 1.0)
+    mirrored = pair_features(np.ascontiguousarray(a[:, ::-1]), np.ascontiguousarray(b[:, ::-1]), 1.0)
+    assert np.allclose(mirror_motion(seen), mirrored, atol=0.02) and not np.allclose(seen, mirrored, atol=0.1)
+    assert np.array_equal(mirror_motion(mirror_motion(seen)), seen)
+    torch.manual_seed(0)
+    det = OnsetDetector([OnsetNet().eval()], np.zeros(2 * MOTION_FEATURES, np.float32),
+                        np.ones(2 * MOTION_FEATURES, np.float32))
+    motion = rng.normal(size=(40, MOTION_FEATURES)).astype(np.float32)
+    assert np.allclose(det.probabilities(motion), det.probabilities(mirror_motion(motion)), atol=1e-6)
 
 def test_probability_peaks_agree_with_a_slow_reference():
     rng = np.random.default_rng(0)

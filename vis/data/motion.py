@@ -69,6 +69,17 @@ def pair_features(prev: np.ndarray, now: np.ndarray, dt_frames: float) -> np.nda
     return out.astype(np.float32)
 
 
+def mirror_motion(motion: np.ndarray) -> np.ndarray:
+    """The motion features [..., MOTION_FEATURES] of the left-right mirrored video: the horizontal velocities
+    (the camera's, the fastest pixels') change sign and the grid's columns swap; speeds are unchanged."""
+    m = np.array(motion, np.float32, copy=True)
+    m[..., 0] *= -1  # camera dx
+    m[..., 6] *= -1  # fastest pixels' dx
+    grid = slice(9, 9 + GRID * GRID)
+    m[..., grid] = m[..., grid].reshape(*m.shape[:-1], GRID, GRID)[..., ::-1].reshape(*m.shape[:-1], GRID * GRID)
+    return m
+
+
 def _grey(frame: np.ndarray) -> np.ndarray:
     f = frame.astype(np.float32)
     return np.round(0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]).astype(np.uint8)
