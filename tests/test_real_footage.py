@@ -85,6 +85,11 @@ def test_mirrored_frames_give_mirrored_motion_and_the_detector_does_not_care():
                         np.ones(2 * MOTION_FEATURES, np.float32))
     motion = rng.normal(size=(40, MOTION_FEATURES)).astype(np.float32)
     assert np.allclose(det.probabilities(motion), det.probabilities(mirror_motion(motion)), atol=1e-6)
+    saved = det.to_dict()
+    assert OnsetDetector.from_dict(saved).mirror  # a checkpoint says how its threshold was fitted ...
+    del saved["mirror"]
+    old = OnsetDetector.from_dict(saved)  # ... and one saved before the mirror image is read without it
+    assert not old.mirror and not np.allclose(old.probabilities(motion), old.probabilities(mirror_motion(motion)))
 
 def test_probability_peaks_agree_with_a_slow_reference():
     rng = np.random.default_rng(0)

@@ -67,20 +67,23 @@ class OnsetNet(nn.Module):
 
 @dataclass
 class OnsetDetector:
-    """A trained impact detector: its networks (averaged), the inputs' normalisation, and the peak picking
-    fitted on validation videos (``threshold`` on the probability, ``min_gap_s`` between impacts)."""
+    """A trained impact detector: its networks (averaged), the inputs' normalisation, the peak picking fitted
+    on validation videos (``threshold`` on the probability, ``min_gap_s`` between impacts), and whether the
+    probability is averaged over the video's mirror image (``mirror``; False for detectors saved before
+    ONSET_MIRROR, whose threshold was fitted without it)."""
 
     nets: list[OnsetNet]
     mean: np.ndarray  # [ONSET_INPUTS]
     std: np.ndarray  # [ONSET_INPUTS]
     threshold: float = 0.5
     min_gap_s: float = 0.25
+    mirror: bool = ONSET_MIRROR
 
     def probabilities(self, motion: np.ndarray) -> np.ndarray:
         """Per-frame impact probability [N] of a video's motion features [N, MOTION_FEATURES]: the networks'
-        mean over the video and its mirror image (ONSET_MIRROR), its first and last rows repeated ONSET_REACH
+        mean over the video and its mirror image (``mirror``), its first and last rows repeated ONSET_REACH
         times beyond its ends."""
-        views = [motion, mirror_motion(motion)] if ONSET_MIRROR else [motion]
+        views = [motion, mirror_motion(motion)] if self.mirror else [motion]
         padded = [np.pad((onset_inputs(m) - self.mean) / self.std, ((ONSET_REACH, ONSET_REACH), (0, 0)), mode="edge")
                   for m in views]
         x = torch.from_numpy(np.stack(padded)).float()
@@ -90,7 +93,8 @@ class OnsetDetector:
 
     def to_dict(self) -> dict:
         return {"states": [net.state_dict() for net in self.nets], "mean": self.mean.tolist(),
-                "std": self.std.tolist(), "threshold": self.threshold, "min_gap_s": self.min_gap_s}
+                "std": self.std.tolist(), "threshold": self.threshold, "min_gap_s": self.min_gap_s,
+                "mirror": self.mirror}
 
     @classmethod
     def from_dict(cls, d: dict) -> OnsetDetector:
@@ -100,7 +104,7 @@ class OnsetDetector:
             net.load_state_dict(state)
             nets.append(net.eval())
         return cls(nets, np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32),
-                   float(d["threshold"]), float(d["min_gap_s"]))
+                   float(d["threshold"]), float(d["min_gap_s"]), bool(d.get("mirror", False)))
 
 
 def probability_peaks(prob: np.ndarray, *, fps: float, threshold: float, min_gap_s: float,
