@@ -9,7 +9,8 @@ what each sounds like (:mod:`vis.sound.predict`).
 
 Network: three dilated convolutions (kernel 5, dilation 1, 2, 4: it sees 14 frames, ~0.47 s, either side)
 of ONSET_WIDTH channels with ReLU and dropout, then a per-frame logit. Several such networks, trained from
-different seeds, are averaged (an ensemble of ONSET_ENSEMBLE). Trained by :mod:`vis.train_onsets`.
+different seeds, are averaged (``[train] onset_ensemble``, 3), over the video and its left-right mirror image
+(ONSET_MIRROR). Trained by :mod:`vis.train_onsets`.
 """
 
 from __future__ import annotations
