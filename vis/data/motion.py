@@ -37,6 +37,9 @@ TOP_SHARE = 0.01  # the fastest 1 % of pixels: the stick and the hand
 # recommended values for small frames; the window of 9 px spans a drumstick at 160 px wide.
 FARNEBACK = (0.5, 3, 9, 3, 5, 1.1)
 MOTION_FEATURES = 2 + 4 + 3 + GRID * GRID + 2  # 27 numbers per frame
+# Where a row's numbers lie (pair_features): camera (dx, dy), residual speed (4), fastest pixels (dx, dy, speed),
+# the grid (GRID x GRID, row by row), grey-level differences (2)
+CAMERA_DX, FAST_DX, GRID_AT = 0, 6, 9
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -73,9 +76,9 @@ def mirror_motion(motion: np.ndarray) -> np.ndarray:
     """The motion features [..., MOTION_FEATURES] of the left-right mirrored video: the horizontal velocities
     (the camera's, the fastest pixels') change sign and the grid's columns swap; speeds are unchanged."""
     m = np.array(motion, np.float32, copy=True)
-    m[..., 0] *= -1  # camera dx
-    m[..., 6] *= -1  # fastest pixels' dx
-    grid = slice(9, 9 + GRID * GRID)
+    m[..., CAMERA_DX] *= -1
+    m[..., FAST_DX] *= -1
+    grid = slice(GRID_AT, GRID_AT + GRID * GRID)
     m[..., grid] = m[..., grid].reshape(*m.shape[:-1], GRID, GRID)[..., ::-1].reshape(*m.shape[:-1], GRID * GRID)
     return m
 
