@@ -69,9 +69,9 @@ class OnsetNet(nn.Module):
 @dataclass
 class OnsetDetector:
     """A trained impact detector: its networks (averaged), the inputs' normalisation, the peak picking fitted
-    on validation videos (``threshold`` on the probability, ``min_gap_s`` between impacts), and whether the
-    probability is averaged over the video's mirror image (``mirror``; False for detectors saved before
-    ONSET_MIRROR, whose threshold was fitted without it)."""
+    on videos the networks did not see (``threshold`` on the probability, ``min_gap_s`` between impacts:
+    :mod:`vis.train_onsets`), and whether the probability is averaged over the video's mirror image
+    (``mirror``; False for detectors saved before ONSET_MIRROR, whose threshold was fitted without it)."""
 
     nets: list[OnsetNet]
     mean: np.ndarray  # [ONSET_INPUTS]
