@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vis.errors import VisError
-from vis.sound.exemplars import CENTRE_ROW, ExemplarBank, brute_force_search
+from vis.sound.exemplars import CENTRE_ROW, SPECTRUM_MIX, ExemplarBank, brute_force_search
 from vis.sound.longform import paste, visual_spectrum
 
 
@@ -134,6 +134,12 @@ def test_visual_spectrum_keeps_the_level_and_mixes_the_shape():
     np.testing.assert_allclose(shape, prior / np.linalg.norm(prior, axis=-1, keepdims=True), rtol=1e-4, atol=1e-6)
     bank, _ = remembering_bank(50)
     np.testing.assert_array_equal(bank.with_lookalikes(pred[:2], None), pred[:2])  # nothing seen: as it is
+    looks = bank.visual[:2].astype(np.float32)
+    prior2 = bank.visual_prior(looks)
+    for mix in (0.0, 0.3, 1.0):  # the bank's own share, fitted by vis train, is the one used
+        bank.spectrum_mix = mix
+        np.testing.assert_allclose(bank.with_lookalikes(pred[:2], looks), visual_spectrum(pred[:2], prior2, mix=mix))
+    np.testing.assert_allclose(bank.with_lookalikes(pred[:2], looks), pred[:2], rtol=1e-5)
 
 
 def test_search_by_sound_and_looks_agrees_with_a_slow_reference():
@@ -171,8 +177,14 @@ def test_bank_with_memory_round_trip_and_checks(tmp_path):
     again = ExemplarBank.load(tmp_path / "bank.npz")
     assert again.has_memory and again.visual.dtype == np.float16
     np.testing.assert_array_equal(again.visual, bank.visual)
+    bank.spectrum_mix = 0.8
+    bank.save(tmp_path / "bank.npz")
+    assert ExemplarBank.load(tmp_path / "bank.npz").spectrum_mix == 0.8
     impact_bank(4).save(tmp_path / "old.npz")
     assert not ExemplarBank.load(tmp_path / "old.npz").has_memory  # banks made before the memory still load
+    with np.load(tmp_path / "bank.npz") as z:  # a bank saved before its share was fitted: the old constant
+        np.savez(tmp_path / "older.npz", **{k: z[k] for k in z.files if k != "spectrum_mix"})
+    assert ExemplarBank.load(tmp_path / "older.npz").spectrum_mix == SPECTRUM_MIX
     with pytest.raises(VisError, match="visual rows"):
         ExemplarBank(bank.features, bank.audio, bank.sr, bank.pre, bank.labels, bank.visual[:3])
 

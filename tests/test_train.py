@@ -416,6 +416,35 @@ def test_a_bank_of_the_same_impacts_is_taken_from_the_init_run_not_built_again(t
             write_bank(ds, windows, tmp_path / "b" / "bank.npz", visual=visual, reuse=tmp_path / "a")
 
 
+def test_the_bank_keeps_the_share_of_the_network_with_the_lowest_validation_error(tiny_data, tiny_run):
+    from vis.eval.methods import predict_windows
+    from vis.pipeline import MIX_GRID, train_and_validation
+    from vis.sound.exemplars import ExemplarBank, centre_frame_features
+
+    s = json.loads((tiny_run / "summary.json").read_text())
+    bank = ExemplarBank.load(tiny_run / "bank.npz")
+    assert bank.has_memory and bank.spectrum_mix == s["spectrum_mix"] and s["spectrum_mix"] in MIX_GRID
+    ds = Dataset.open(tiny_data)
+    val = centred_windows([load(s["cache"], v, (32, 24)) for v in train_and_validation(ds)[1]])
+    model = load_model(tiny_run)
+    pred = predict_windows(model.net, model.pca, val)
+    prior = bank.visual_prior(centre_frame_features(val))
+
+    def error(mix):  # a slow reference: each row's level, the mixed unit spectra, sq err row by row
+        total, rows = 0.0, 0
+        for p, q, t in zip(pred.reshape(-1, 42), prior.reshape(-1, 42), val.targets.reshape(-1, 42)):
+            shape = mix * p / max(np.linalg.norm(p), 1e-8) + (1 - mix) * q / max(np.linalg.norm(q), 1e-8)
+            row = np.linalg.norm(p) * shape / max(np.linalg.norm(shape), 1e-8)
+            total += ((np.sqrt(np.clip(row, 0, None)) - np.sqrt(np.clip(t, 0, None))) ** 2).sum()
+            rows += 1
+        return total / rows
+
+    errs = [error(mix) for mix in MIX_GRID]
+    assert s["spectrum_mix"] == MIX_GRID[int(np.argmin(errs))]
+    assert s["spectrum_mix_val_sq_err"] == pytest.approx(min(errs), abs=1e-4)
+    assert list(s["spectrum_mix_val_sq_errs"].values()) == pytest.approx(errs, abs=1e-4)
+
+
 def test_the_task_is_one_object_that_answers_what_differs(tmp_path):
     from vis.config import CENTRED, DETECTION, DETECTION_EPOCHS
     from vis.model.run import RunDir, TrainSummary

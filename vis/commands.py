@@ -248,6 +248,9 @@ def cmd_train(args) -> int:
           f"{s.train_loss:.2f}, validation loss {s.val_loss:.2f} on {s.val_windows} windows (mean-sound baseline "
           f"{s.baseline_mean_loss:.2f}); validation sq err {s.val_sq_err:.3f} at epoch {s.best_epoch} (no-video "
           f"baselines: mean sound {s.baseline_mean_sq_err:.3f}, average impact shape {s.baseline_shape_sq_err:.3f})")
+    if "spectrum_mix" in s.after:
+        print(f"visual memory: the network keeps {s.after['spectrum_mix']:.1f} of each impact's spectral shape, the "
+              f"training impacts that look alike the rest (validation sq err {s.after['spectrum_mix_val_sq_err']:.3f})")
     print(f"wrote {run_dir}/{', '.join(RunDir.WRITTEN)} ({s.wall_seconds or s.seconds:.0f} s in all, with the "
           "inputs and the exemplar bank)")
     return 0

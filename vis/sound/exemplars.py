@@ -7,18 +7,17 @@ L1-nearest exemplar's waveform is pasted at the query's time, overlap-adding whe
 - Centred task: the query is the whole 15-frame (45-row) window.
 - Long videos: the query is the 8 frames starting one frame before each detected peak (paper Sec. 6.1).
 
-Search: brute-force L1 over 50,000 windows of 1,890 numbers takes ~100 ms here, so the default search
-finds the 256 nearest candidates in a 48-dimensional PCA projection of the bank (one small matrix
-product) and re-ranks them by exact L1 distance; ``exact=True`` compares with every exemplar. How often
-the two agree is measured in the tests and in ``benchmarks/bench_exemplars.py``.
+Search: brute-force L1 over 50,000 windows of 1,890 numbers takes ~100 ms here, so the default search finds
+the 256 nearest candidates in a 48-dimensional PCA projection of the bank and re-ranks them by exact L1
+distance (``exact=True``: every exemplar; their agreement: the tests, ``benchmarks/bench_exemplars.py``).
 
 Visual memory: a bank built by ``vis train`` also holds what each impact looked like (the ImageNet features
 of its centre frame, :func:`vis.model.backbones.colour_features`). The network's regressed sound hedges between the
 materials a frame could show; the training impacts that look most alike do not. So a new impact's sound
-takes its loudness over time from the network and its spectrum partly from the network (SPECTRUM_MIX),
-the rest from the look-alike training impacts (:meth:`ExemplarBank.visual_prior`, :func:`visual_spectrum`),
-and the exemplar search weighs how alike the two impacts look beside how alike they sound. Banks without it
-(older runs, ``--preset paper``) work as before.
+takes its loudness over time from the network and its spectrum partly from the network (the share fitted on
+validation impacts, ``ExemplarBank.spectrum_mix``), the rest from the look-alike training impacts
+(:meth:`ExemplarBank.visual_prior`, :func:`visual_spectrum`), and the exemplar search weighs how alike the two
+impacts look beside how alike they sound. Banks without it (older runs, ``--preset paper``) work as before.
 """
 
 from __future__ import annotations
@@ -69,7 +68,7 @@ PROJ_SAMPLE = 5000  # exemplars the projection is fitted on
 # alike training impacts.
 VISUAL_NEIGHBOURS = 100
 VISUAL_TEMPERATURE = 0.05
-SPECTRUM_MIX = 0.3  # share of the network's own spectral shape in the sound (the rest: the look-alikes')
+SPECTRUM_MIX = 0.3  # the network's share of the spectral shape in banks made before vis train fitted it (d60)
 # Exemplar search, visual distance against sound distance, each over its median: on d60, 0.25 took the
 # example-based sound's material from 15.2 % (sound alone, m3) to 31.2 % (m3) and 30.2 % (m4), its sq err
 # from 0.141 to 0.150 and 0.155 (the no-video average shape: 0.150). A weight of 0.5 read 31.4 % at 0.152.
@@ -92,6 +91,7 @@ class ExemplarBank:
         frame (:func:`vis.model.backbones.colour_features`): the visual memory
     source : str, what the bank was built from (a hash of the dataset and windows; '' if unknown), so that
         a run on the same training impacts can take it as it is
+    spectrum_mix : float, the network's share in :func:`visual_spectrum`, fitted by ``vis train`` on validation
     """
 
     features: np.ndarray
@@ -101,6 +101,7 @@ class ExemplarBank:
     labels: np.ndarray
     visual: np.ndarray | None = None
     source: str = ""
+    spectrum_mix: float = SPECTRUM_MIX
 
     def __post_init__(self) -> None:
         self._proj: dict[tuple[int, int], tuple] = {}  # rows -> (mean, basis, projected bank, norms)
@@ -117,7 +118,7 @@ class ExemplarBank:
         extra: dict[str, Any] = {} if self.visual is None else {"visual": self.visual.astype(np.float16)}
         with atomic_output(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, features=self.features, audio=self.audio, sr=self.sr, pre=self.pre, labels=self.labels,
-                     source=self.source, **extra)
+                     source=self.source, spectrum_mix=self.spectrum_mix, **extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExemplarBank:
@@ -126,7 +127,8 @@ class ExemplarBank:
             with np.load(p) as z:
                 visual = z["visual"] if "visual" in z.files else None
                 source = str(z["source"]) if "source" in z.files else ""
-                return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"], visual, source)
+                mix = float(z["spectrum_mix"]) if "spectrum_mix" in z.files else SPECTRUM_MIX
+                return cls(z["features"], z["audio"], int(z["sr"]), int(z["pre"]), z["labels"], visual, source, mix)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise VisError(f"{p}: not an exemplar bank ({e})") from None
 
@@ -177,7 +179,7 @@ class ExemplarBank:
         impacts that look alike (:meth:`visual_prior`, :func:`visual_spectrum`); as it is without a memory."""
         if visual is None or not self.has_memory or len(pred) == 0:
             return pred
-        return visual_spectrum(pred, self.visual_prior(visual))
+        return visual_spectrum(pred, self.visual_prior(visual), mix=self.spectrum_mix)
 
     def impacts(self) -> np.ndarray | None:
         """Exemplars whose loudest moment is their own impact: the level (L2 norm over the bands) around the

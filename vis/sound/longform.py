@@ -56,7 +56,7 @@ def synthesize_long(env: np.ndarray, times: np.ndarray, peaks: np.ndarray, bank:
         if colour is not None:
             q = colour(q)
         if priors is not None:
-            q = visual_spectrum(q, priors[n, rows])
+            q = visual_spectrum(q, priors[n, rows], mix=bank.spectrum_mix)
         queries.append(q)
     records: list[dict] = []
     if not queries:

@@ -10,7 +10,7 @@ from vis.audio.bands import COMPRESSION
 from vis.audio.onsets import MIN_GAP, PEAK_PROMINENCE_DB, amplitude, prediction_peaks
 from vis.audio.synthesis import OUT_SR, parametric
 from vis.data.cache import FPS, K
-from vis.sound.exemplars import CENTRE_ROW, visual_spectrum
+from vis.sound.exemplars import CENTRE_ROW, SPECTRUM_MIX, visual_spectrum
 
 
 @dataclass
@@ -53,7 +53,7 @@ def detect_peaks(pred: Prediction, *, prominence_db: float = PEAK_PROMINENCE_DB,
 
 
 def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, colour=None,
-                    priors: np.ndarray | None = None) -> np.ndarray:
+                    priors: np.ndarray | None = None, mix: float = SPECTRUM_MIX) -> np.ndarray:
     """Envelopes [T, 42] with one impact at each peak time: the parametric method's sound for a whole video.
 
     A network's prediction hedges on timing, so its impacts are bumps a few dB high; imposed on noise as
@@ -63,7 +63,8 @@ def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, c
     when given), and at least IMPACT_RISE_DB above the floor. The floor is the average impact's first
     rows. So every predicted impact has the sudden rise of a real one. With ``priors`` [P, 45, 42], the
     sound of the training impacts that look like each peak's frame (:meth:`ExemplarBank.visual_prior`),
-    each impact decays like its look-alikes and its spectrum is drawn towards theirs (:func:`visual_spectrum`).
+    each impact decays like its look-alikes and its spectrum is drawn towards theirs (:func:`visual_spectrum`,
+    the network keeping the share ``mix``: the bank's ``spectrum_mix``).
     """
     floor = np.maximum(shape[: K * 2].mean(0), 0)
     env = np.repeat(floor[None], len(pred.env), axis=0)
@@ -74,7 +75,7 @@ def impact_envelope(pred: Prediction, peaks: np.ndarray, shape: np.ndarray, *, c
         at = np.maximum(colour(row) if colour is not None else row, floor)
         own = shape if priors is None else priors[n]
         if priors is not None:
-            at = np.maximum(visual_spectrum(at, own[CENTRE_ROW][None]), floor)
+            at = np.maximum(visual_spectrum(at, own[CENTRE_ROW][None], mix=mix), floor)
         rise = amplitude(at)[0] - floor_db
         if rise < IMPACT_RISE_DB:  # amplitude is 10 log10 of sum env^(2 / COMPRESSION)
             at = at * 10 ** ((IMPACT_RISE_DB - rise) * COMPRESSION / 20)

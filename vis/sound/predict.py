@@ -178,7 +178,8 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
         if bank is None or len(bank) == 0:
             return parametric_wave(pred, sr=sr, seed=seed), []
         priors = bank.visual_prior(visual) if visual is not None else None
-        shaped = Prediction(impact_envelope(pred, peaks, bank.features.mean(0), colour=colour, priors=priors),
+        shaped = Prediction(impact_envelope(pred, peaks, bank.features.mean(0), colour=colour, priors=priors,
+                                            mix=bank.spectrum_mix),
                             pred.times, pred.duration, pred.n_frames)
         records = [{"time": float(t), "amplitude": float(a)} for t, a in zip(peaks, prominence)]
         return parametric_wave(shaped, sr=sr, seed=seed), records
