@@ -9,6 +9,9 @@ on the last 1/4 of them, and scored on the fold's own videos against the average
 impacts: sq err of the network, of the network with its visual memory, and of the latter drawn towards the
 average shape (``a * sqrt(pred) + (1 - a) * sqrt(shape)``, squared, for a = 0, 0.1, ..., 1); loudness r and
 centroid r. Each fold's run stays in ``--work`` (a run already there is scored as it is). ~5 min a fold here.
+
+``--start RUN``: each fold's network starts from RUN's whole network (all its weights but the prior, which
+training sets from its own impacts), e.g. a run trained on ``vis synth`` data, instead of from random weights.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from vis.data.windows import centred_windows
 from vis.eval.methods import predict_windows
 from vis.eval.metrics import centroid, loudness, sq_err
 from vis.model.checkpoint import load_model, no_video_sounds
-from vis.pipeline import run
+from vis.model.run import RunDir
+from vis.pipeline import _ready_videos, fit_spectrum_mix, make_windows, run, train_and_validation, write_bank
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
+from vis.train import initial_network, train
 
 FOLDS = 4
 SHARES = tuple(i / 10 for i in range(11))
@@ -66,7 +71,22 @@ def score(ds: Dataset, run_dir: Path, cache: Path) -> dict:
     return out
 
 
-def main(data: str, cache: str, work: str) -> None:
+def train_from(ds: Dataset, cfg, run_dir: Path, cache: Path, start: str) -> None:
+    """What ``vis train`` does for the centred model and its bank, its network starting from the run ``start``."""
+    net = initial_network(cfg)
+    own = net.state_dict()
+    weights = {k: v for k, v in load_model(start).net.state_dict().items()
+               if k != "prior" and k in own and own[k].shape == v.shape}
+    net.load_state_dict(weights, strict=False)
+    train_ids, val_ids = train_and_validation(ds)
+    tr, va = (make_windows(_ready_videos(ds, cache, cfg, ids), cfg) for ids in (train_ids, val_ids))
+    summary = train(tr, va, cfg, run_dir, net=net)
+    write_bank(ds, tr, RunDir(run_dir).bank)
+    summary.after = fit_spectrum_mix(RunDir(run_dir), va)
+    RunDir(run_dir).write_summary(summary)
+
+
+def main(data: str, cache: str, work: str, start: str | None = None) -> None:
     ids = sorted(Dataset.open(data).split("train"))
     cfg = load_config(None)
     cfg.train.onsets = False  # the centred model and its bank only
@@ -76,7 +96,10 @@ def main(data: str, cache: str, work: str) -> None:
         ds = Dataset.open(data, split=fold_splits(ids, k, Path(work) / f"split{k}"))
         run_dir = Path(work) / f"run{k}"
         if not (run_dir / "summary.json").is_file():
-            run(ds, run_dir, cfg, cache=cache)
+            if start:
+                train_from(ds, cfg, run_dir, Path(cache), start)
+            else:
+                run(ds, run_dir, cfg, cache=cache)
         s = score(ds, run_dir, Path(cache))
         print(f"fold {k}: {s['impacts']} impacts, share {s['share']}: sq err shape {s['shape']:.4f}, network "
               f"{s['network']:.4f}, with memory {s['full']:.4f}; loudness r {s['loudness_r']:.2f}, centroid r "
@@ -97,5 +120,6 @@ if __name__ == "__main__":
     ap.add_argument("data", help="a dataset folder laid out as released (make model's .cache/model/realgh)")
     ap.add_argument("--cache", required=True, help="its feature cache (make model's .cache/model/cache)")
     ap.add_argument("--work", default="cv-centred", help="folder for the fold splits and runs")
+    ap.add_argument("--start", help="a run whose whole network starts each fold's (default: random weights)")
     a = ap.parse_args()
-    main(a.data, a.cache, a.work)
+    main(a.data, a.cache, a.work, a.start)
