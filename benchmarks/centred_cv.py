@@ -28,10 +28,9 @@ from vis.data.windows import centred_windows
 from vis.eval.methods import predict_windows
 from vis.eval.metrics import centroid, loudness, sq_err
 from vis.model.checkpoint import load_model, no_video_sounds
-from vis.model.run import RunDir
-from vis.pipeline import _ready_videos, fit_spectrum_mix, make_windows, run, train_and_validation, write_bank
+from vis.pipeline import run
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
-from vis.train import initial_network, train
+from vis.train import initial_network
 
 FOLDS = 4
 SHARES = tuple(i / 10 for i in range(11))
@@ -71,19 +70,14 @@ def score(ds: Dataset, run_dir: Path, cache: Path) -> dict:
     return out
 
 
-def train_from(ds: Dataset, cfg, run_dir: Path, cache: Path, start: str) -> None:
-    """What ``vis train`` does for the centred model and its bank, its network starting from the run ``start``."""
+def started_from(cfg, start: str):
+    """The network of ``cfg`` holding every weight of the run ``start``'s network but its prior."""
     net = initial_network(cfg)
     own = net.state_dict()
     weights = {k: v for k, v in load_model(start).net.state_dict().items()
                if k != "prior" and k in own and own[k].shape == v.shape}
     net.load_state_dict(weights, strict=False)
-    train_ids, val_ids = train_and_validation(ds)
-    tr, va = (make_windows(_ready_videos(ds, cache, cfg, ids), cfg) for ids in (train_ids, val_ids))
-    summary = train(tr, va, cfg, run_dir, net=net)
-    write_bank(ds, tr, RunDir(run_dir).bank)
-    summary.after = fit_spectrum_mix(RunDir(run_dir), va)
-    RunDir(run_dir).write_summary(summary)
+    return net
 
 
 def main(data: str, cache: str, work: str, start: str | None = None) -> None:
@@ -96,10 +90,7 @@ def main(data: str, cache: str, work: str, start: str | None = None) -> None:
         ds = Dataset.open(data, split=fold_splits(ids, k, Path(work) / f"split{k}"))
         run_dir = Path(work) / f"run{k}"
         if not (run_dir / "summary.json").is_file():
-            if start:
-                train_from(ds, cfg, run_dir, Path(cache), start)
-            else:
-                run(ds, run_dir, cfg, cache=cache)
+            run(ds, run_dir, cfg, cache=cache, start=started_from(cfg, start) if start else None)
         s = score(ds, run_dir, Path(cache))
         print(f"fold {k}: {s['impacts']} impacts, share {s['share']}: sq err shape {s['shape']:.4f}, network "
               f"{s['network']:.4f}, with memory {s['full']:.4f}; loudness r {s['loudness_r']:.2f}, centroid r "

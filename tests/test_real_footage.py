@@ -70,7 +70,6 @@ def test_motion_features_follow_speed_not_rate_and_ignore_the_camera(tmp_path):
     assert np.expm1(panned[0]) == pytest.approx(3.0, abs=0.5) and np.expm1(panned[2]) < 0.5
 
 
-
 def test_mirrored_frames_give_mirrored_motion_and_the_detector_does_not_care():
     rng = np.random.default_rng(3)
     a = ndimage.gaussian_filter(rng.random((90, 160)) * 60 + 80, 2).astype(np.uint8)
@@ -90,6 +89,7 @@ def test_mirrored_frames_give_mirrored_motion_and_the_detector_does_not_care():
     del saved["mirror"]
     old = OnsetDetector.from_dict(saved)  # ... and one saved before the mirror image is read without it
     assert not old.mirror and not np.allclose(old.probabilities(motion), old.probabilities(mirror_motion(motion)))
+
 
 def test_probability_peaks_agree_with_a_slow_reference():
     rng = np.random.default_rng(0)
@@ -135,7 +135,6 @@ def test_a_video_with_no_impact_over_the_threshold_keeps_its_most_probable_one_i
     assert len(detected_impacts(det, p)[0]) == 0
 
 
-
 def test_evaluate_scores_the_impacts_vis_predict_keeps(monkeypatch):
     """The detector's P / R / F1 in vis evaluate come from the impacts vis predict places, fallback included."""
     from vis.data.cache import VideoFeatures
@@ -151,6 +150,7 @@ def test_evaluate_scores_the_impacts_vis_predict_keeps(monkeypatch):
     events = {"v": [Event(60 / float(FPS)), Event(1.5)]}
     m = impact_detector_metrics(det, [vf], events)
     assert m["kept_onsets"] == 1 and m["precision"] == 1.0 and m["recall"] == 0.5
+
 
 @pytest.mark.parametrize("folds", [0, 4])
 def test_the_detector_learns_when_impacts_happen_and_round_trips(folds, monkeypatch):

@@ -445,6 +445,26 @@ def test_the_bank_keeps_the_share_of_the_network_with_the_lowest_validation_erro
     assert list(s["spectrum_mix_val_sq_errs"].values()) == pytest.approx(errs, abs=1e-4)
 
 
+def test_a_run_can_start_from_a_given_network(tiny_data, tiny_run, tmp_path, monkeypatch):
+    import vis.pipeline
+
+    (tmp_path / "c.toml").write_text(TINY_CONFIG)
+    cfg = load_config(tmp_path / "c.toml")
+    cfg.train.onsets = False
+    start = load_model(tiny_run).net
+    seen = []
+
+    def record(*args, net=None, **kwargs):  # stop at training: what matters is the network it is given
+        seen.append(net)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(vis.pipeline, "train", record)
+    cache = json.loads((tiny_run / "summary.json").read_text())["cache"]
+    with pytest.raises(RuntimeError, match="stop"):
+        vis.pipeline.run(Dataset.open(tiny_data), tmp_path / "run", cfg, cache=cache, progress=False, start=start)
+    assert seen == [start]
+
+
 def test_the_task_is_one_object_that_answers_what_differs(tmp_path):
     from vis.config import CENTRED, DETECTION, DETECTION_EPOCHS
     from vis.model.run import RunDir, TrainSummary
