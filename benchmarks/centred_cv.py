@@ -30,7 +30,6 @@ from vis.eval.metrics import centroid, loudness, sq_err
 from vis.model.checkpoint import load_model, no_video_sounds
 from vis.pipeline import run
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
-from vis.train import initial_network
 
 FOLDS = 4
 SHARES = tuple(i / 10 for i in range(11))
@@ -70,19 +69,9 @@ def score(ds: Dataset, run_dir: Path, cache: Path) -> dict:
     return out
 
 
-def started_from(cfg, start: str):
-    """The network of ``cfg`` holding every weight of the run ``start``'s network but its prior."""
-    net = initial_network(cfg)
-    own = net.state_dict()
-    weights = {k: v for k, v in load_model(start).net.state_dict().items()
-               if k != "prior" and k in own and own[k].shape == v.shape}
-    net.load_state_dict(weights, strict=False)
-    return net
-
-
 def main(data: str, cache: str, work: str, start: str | None = None) -> None:
     ids = sorted(Dataset.open(data).split("train"))
-    cfg = load_config(None)
+    cfg = load_config(None, start=start)  # start: vis.model.checkpoint.init_network
     cfg.train.onsets = False  # the centred model and its bank only
     pooled: dict[str, float] = {}
     n = 0
@@ -90,7 +79,7 @@ def main(data: str, cache: str, work: str, start: str | None = None) -> None:
         ds = Dataset.open(data, split=fold_splits(ids, k, Path(work) / f"split{k}"))
         run_dir = Path(work) / f"run{k}"
         if not (run_dir / "summary.json").is_file():
-            run(ds, run_dir, cfg, cache=cache, start=started_from(cfg, start) if start else None)
+            run(ds, run_dir, cfg, cache=cache)
         s = score(ds, run_dir, Path(cache))
         print(f"fold {k}: {s['impacts']} impacts, share {s['share']}: sq err shape {s['shape']:.4f}, network "
               f"{s['network']:.4f}, with memory {s['full']:.4f}; loudness r {s['loudness_r']:.2f}, centroid r "

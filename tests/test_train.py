@@ -323,6 +323,29 @@ def test_init_starts_the_cnn_from_another_run(tiny_run, tmp_path):
         init_backbone(cnn, tiny_run)
 
 
+def test_start_copies_the_whole_network_of_another_run_but_its_prior(tiny_run, tmp_path):
+    from vis.config import ModelConfig, load_config
+    from vis.errors import VisError
+    from vis.model.checkpoint import init_network
+    from vis.model.network import VisNet
+    from vis.train import initial_network
+
+    other = load_model(tiny_run).net
+    cfg = load_config(tiny_run / "config.toml", start=str(tiny_run), seed=5)
+    net = initial_network(cfg)
+    theirs = other.state_dict()
+    for key, value in net.state_dict().items():
+        if key == "prior":
+            assert not torch.equal(value, theirs[key]) and not value.any()  # the new run's training sets its own
+        else:
+            assert torch.equal(value, theirs[key]), key
+    wider = VisNet(ModelConfig(**{**vars(other.cfg), "hidden": other.cfg.hidden + 1}))
+    with pytest.raises(VisError, match="hidden"):
+        init_network(wider, tiny_run)
+    with pytest.raises(VisError, match="not both"):
+        load_config(None, init=str(tiny_run), start=str(tiny_run))
+
+
 def test_validation_videos_come_from_the_train_split_never_from_test(tiny_data, tmp_path):
     import shutil
 
@@ -445,24 +468,22 @@ def test_the_bank_keeps_the_share_of_the_network_with_the_lowest_validation_erro
     assert list(s["spectrum_mix_val_sq_errs"].values()) == pytest.approx(errs, abs=1e-4)
 
 
-def test_a_run_can_start_from_a_given_network(tiny_data, tiny_run, tmp_path, monkeypatch):
-    import vis.pipeline
+def test_vis_train_start_runs_from_another_run_and_refuses_one_that_does_not_fit(tiny_data, tiny_run, tmp_path,
+                                                                                capsys):
+    from vis.cli import main
 
     (tmp_path / "c.toml").write_text(TINY_CONFIG)
-    cfg = load_config(tmp_path / "c.toml")
-    cfg.train.onsets = False
-    start = load_model(tiny_run).net
-    seen = []
-
-    def record(*args, net=None, **kwargs):  # stop at training: what matters is the network it is given
-        seen.append(net)
-        raise RuntimeError("stop")
-
-    monkeypatch.setattr(vis.pipeline, "train", record)
     cache = json.loads((tiny_run / "summary.json").read_text())["cache"]
-    with pytest.raises(RuntimeError, match="stop"):
-        vis.pipeline.run(Dataset.open(tiny_data), tmp_path / "run", cfg, cache=cache, progress=False, start=start)
-    assert seen == [start]
+    args = ["train", str(tiny_data), "--config", str(tmp_path / "c.toml"), "--cache", cache, "--start", str(tiny_run)]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    assert load_config(tmp_path / "run" / "config.toml").train.start == str(tiny_run)  # the run says where it began
+    capsys.readouterr()
+    (tmp_path / "wide.toml").write_text(TINY_CONFIG.replace("hidden = ", "hidden = 1"))
+    code = main([*args[:3], str(tmp_path / "wide.toml"), *args[4:], "--out", str(tmp_path / "wide")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("error") == 1 and "hidden 8 (here 18)" in err and str(tiny_run) in err
+    assert "prepare" not in err  # refused before any work
+    assert not (tmp_path / "wide" / "model.pt").exists()
 
 
 def test_the_task_is_one_object_that_answers_what_differs(tmp_path):

@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--init", type=_name,
                    help="start the CNN from another run's weights (e.g. a centred model for detection)")
+    p.add_argument("--start", type=_name,
+                   help="start the whole network from another run's (e.g. one trained on vis synth data)")
     _device_option(p)
     p.set_defaults(func=cmd_train)
 

@@ -58,7 +58,8 @@ def check_options(args: argparse.Namespace) -> None:
 # nor another output: vis.data.paths.check_outputs).
 OUTPUTS = {"output": "-o", "wav": "--wav", "png": "--png", "csv": "--csv", "out": "--out"}
 INPUTS = {"input": "INPUT", "video": "VIDEO", "data": "DATA", "model": "--model", "config": "--config",
-          "weights": "--weights", "init": "--init", "split": "--split"}
+          "weights": "--weights", "init": "--init", "start": "--start",
+          "split": "--split"}
 
 
 def _inputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -234,7 +235,7 @@ def cmd_train(args) -> int:
                       image_size=args.size, rnn=False if args.no_rnn else None,
                       spacetime=False if args.no_spacetime else None, threads=args.threads, workers=args.loader_workers,
                       frame_store=args.frame_store,
-                      init=args.init)
+                      init=args.init, start=args.start)
     s = run(_open_dataset(args), args.out, cfg, cache=args.cache, resume=args.resume, workers=args.workers,
             device=args.device)
     if int(os.environ.get("RANK", "0")) != 0:

@@ -152,6 +152,10 @@ class TrainConfig:
     # A run folder or model.pt whose CNN (backbone) weights start this run, e.g. a centred-task model to
     # start a detection model from a network that already sees the stick; "" starts from scratch.
     init: str = ""
+    # A run folder or model.pt whose whole network (every weight but the prior, the average sound of its own
+    # training impacts) starts this run, e.g. one trained on `vis synth` data to start one on real footage (make
+    # model does: docs/real-footage.md). Its [model] options must be this run's. "": random weights.
+    start: str = ""
     # The exemplar bank also remembers what each training impact looked like (vis.sound.exemplars), so that the
     # predicted sound follows the material seen (docs/design.md). The paper has none: its preset turns it off.
     visual_memory: bool = True
@@ -293,7 +297,8 @@ def load_config(path: str | os.PathLike | None, *, preset: str | None = None, **
               (train_cfg.onset_epochs >= 1 and train_cfg.onset_ensemble >= 1,
                "onset_epochs and onset_ensemble must be >= 1"),
               (train_cfg.onset_folds == 0 or train_cfg.onset_folds >= 2, "onset_folds must be 0 or >= 2"),
-              (train_cfg.log_every >= 1 and train_cfg.save_every >= 1, "log_every and save_every must be >= 1")]
+              (train_cfg.log_every >= 1 and train_cfg.save_every >= 1, "log_every and save_every must be >= 1"),
+              (not (train_cfg.init and train_cfg.start), "give init (the CNN) or start (the whole network), not both")]
     for ok, message in checks:
         if not ok:
             raise VisError(message)

@@ -86,21 +86,20 @@ def train_and_validation(ds) -> tuple[list[str], list[str]]:
 
 
 def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike | None = None,
-        resume: bool = False, workers: int = 1, progress: bool = True, device: str = "auto",
-        start: VisNet | None = None) -> TrainSummary:
+        resume: bool = False, workers: int = 1, progress: bool = True, device: str = "auto") -> TrainSummary:
     """Everything ``vis train`` does: prepare the cache, build the windows, train (on ``device``), write the
     exemplar bank, fit what the task fits after the network, and write ``summary.json``.
 
-    Trains and validates on the videos of :func:`train_and_validation`. ``start``: the network training starts
-    from (default: :func:`vis.train.initial_network` of ``cfg``), e.g. one holding another run's weights.
+    Trains and validates on the videos of :func:`train_and_validation`, from :func:`vis.train.initial_network`
+    of ``cfg`` (random weights, or another run's with ``init`` / ``start``).
     """
     started = time.time()
     rank, _ = distributed(training_device(device))
     cache = Path(cache) if cache else default_cache_dir(ds.root)
     train_ids, val_ids = train_and_validation(ds)
-    net = start
-    if cfg.model.frozen:  # the network training starts from: its fixed trunk names and fills the trunk cache
-        net = (net if net is not None else initial_network(cfg)).to(training_device(device))  # on the device
+    net = initial_network(cfg)  # first: another run's weights that do not fit stop it before any work
+    if cfg.model.frozen:  # its fixed trunk names and fills the trunk cache
+        net = net.to(training_device(device))  # the trunk's features computed on the device
     trunk = net if cfg.model.frozen else None
     prepare_inputs(ds, cache, cfg, train_ids + val_ids, trunk=trunk, workers=workers, progress=progress)
     train_videos, val_videos = (_ready_videos(ds, cache, cfg, ids, trunk=trunk) for ids in (train_ids, val_ids))

@@ -50,7 +50,7 @@ from tqdm import tqdm
 from vis.config import RunConfig, Task, normalised_toml, resumable_toml, to_toml
 from vis.data.windows import StepBatches, Windows, step_loader
 from vis.errors import Interrupted, VisError
-from vis.model.checkpoint import SoundPCA, checkpoint, init_backbone
+from vis.model.checkpoint import SoundPCA, checkpoint, init_backbone, init_network
 from vis.model.device import any_process, autocast, distributed, training_device
 from vis.model.inputs import draw_augmentation, fix_inputs, forward, input_options
 from vis.model.network import VisNet
@@ -62,12 +62,15 @@ CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this oft
 
 
 def initial_network(cfg: RunConfig) -> VisNet:
-    """The network training starts from: weights drawn with ``cfg.train.seed``, and the CNN of the run
-    ``cfg.train.init`` when one is given (a frozen trunk's cached features are named after it)."""
+    """The network training starts from: weights drawn with ``cfg.train.seed``, then the CNN of the run
+    ``cfg.train.init`` (a frozen trunk's cached features are named after it) or the whole network of the run
+    ``cfg.train.start`` when one is given."""
     torch.manual_seed(cfg.train.seed)
     net = VisNet(cfg.model)
     if cfg.train.init:
         init_backbone(net, cfg.train.init)
+    if cfg.train.start:
+        init_network(net, cfg.train.start)
     return net
 
 

@@ -147,6 +147,17 @@ def init_backbone(net: VisNet, run: str | os.PathLike) -> None:
         raise VisError(f"{run}: its CNN does not fit this model ({str(e).splitlines()[0]})") from None
 
 
+def init_network(net: VisNet, run: str | os.PathLike) -> None:
+    """Copy every weight of another run's network into ``net`` but its prior (the average sound of that run's
+    training impacts: training sets this run's own). The two networks' [model] options must be the same."""
+    other = load_model(run).net
+    if other.cfg != net.cfg:
+        mine, theirs = asdict(net.cfg), asdict(other.cfg)
+        diff = ", ".join(f"{k} {theirs[k]!r} (here {mine[k]!r})" for k in mine if mine[k] != theirs.get(k))
+        raise VisError(f"{run}: its network has other [model] options: {diff}")
+    net.load_state_dict({k: v for k, v in other.state_dict().items() if k != "prior"}, strict=False)
+
+
 def default_run() -> Path:
     """The run folder of the model shipped with the package (``vis/models/default``: model.pt, bank.npz)."""
     path = Path(__file__).resolve().parent.parent / "models" / "default"
