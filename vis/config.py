@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 
 BACKBONES = ("small", "alexnet", "efficientnet-lite0", "none")
 
-DEFAULT_SIZE = {"small": (128, 72), "alexnet": (288, 160), "efficientnet-lite0": (256, 144),  # 16:9 frames
-                "none": (128, 72)}
+DEFAULT_SIZE = {"small": (128, 72), "alexnet": (288, 160), "efficientnet-lite0": (256, 144), "none": (128, 72)}
 
 
 @dataclass
@@ -149,12 +148,10 @@ class TrainConfig:
     # (60 / 15) cost more time per epoch for a model no better (docs/design.md).
     det_frames: int = 15
     det_stride: int = 3
-    # A run folder or model.pt whose CNN (backbone) weights start this run, e.g. a centred-task model to
-    # start a detection model from a network that already sees the stick; "" starts from scratch.
+    # A run folder or model.pt whose CNN (backbone) weights start this run (e.g. a centred-task model to start
+    # a detection model), or ``start``: its whole network but the prior (e.g. one trained on `vis synth` data to
+    # start one on real footage; its [model] options must be these). "": random weights.
     init: str = ""
-    # A run folder or model.pt whose whole network (every weight but the prior, the average sound of its own
-    # training impacts) starts this run, e.g. one trained on `vis synth` data to start one on real footage (make
-    # model does: docs/real-footage.md). Its [model] options must be this run's. "": random weights.
     start: str = ""
     # The exemplar bank also remembers what each training impact looked like (vis.sound.exemplars), so that the
     # predicted sound follows the material seen (docs/design.md). The paper has none: its preset turns it off.

@@ -7,9 +7,8 @@ A run folder holds:
   and the training config; written atomically at the end of each epoch that lowers the validation sq_err
   (:func:`vis.eval.metrics.sq_err` of the decoded prediction: the robust loss can be won by a prediction
   constant in time, the squared error cannot). The detection task keeps selecting on its validation loss,
-  which aligns the prediction in time first (Eq. 5): without that alignment sq_err charges a peak
-  predicted a frame off twice and favours a flat prediction (on the bounce data of
-  ``test_detection_needs_spacetime_when_only_motion_shows_contact`` it kept epoch 1 of 20, with AP 0);
+  which aligns the prediction in time first (Eq. 5): sq_err charges a peak a frame off twice and favours a
+  flat prediction (``test_detection_needs_spacetime_when_only_motion_shows_contact``: epoch 1 of 20, AP 0);
 - ``state.pt``: optimizer, step and epoch, to resume an interrupted run (``--resume``);
 - ``log.jsonl``: one JSON object a line, ``{"step", "epoch", "train_loss"}`` every ``log_every`` steps
   and after every epoch ``{"step", "epoch", "epoch_train_loss", "val_loss", "val_sq_err",
@@ -62,9 +61,8 @@ CURVES_EVERY_S = 60.0  # curves.png is refreshed after an epoch at most this oft
 
 
 def initial_network(cfg: RunConfig) -> VisNet:
-    """The network training starts from: weights drawn with ``cfg.train.seed``, then the CNN of the run
-    ``cfg.train.init`` (a frozen trunk's cached features are named after it) or the whole network of the run
-    ``cfg.train.start`` when one is given."""
+    """Weights drawn with ``cfg.train.seed``, then the CNN of the run ``cfg.train.init`` (a frozen trunk's cached
+    features are named after it) or the whole network of the run ``cfg.train.start``, when given."""
     torch.manual_seed(cfg.train.seed)
     net = VisNet(cfg.model)
     if cfg.train.init:
