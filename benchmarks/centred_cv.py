@@ -12,6 +12,7 @@ centroid r. Each fold's run stays in ``--work`` (a run already there is scored a
 
 ``--start RUN``: each fold's network starts from RUN's whole network (all its weights but the prior, which
 training sets from its own impacts), e.g. a run trained on ``vis synth`` data, instead of from random weights.
+``--config RUN.toml``: the recipe with that file's options (as ``vis train --config``).
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ def score(ds: Dataset, run_dir: Path, cache: Path) -> dict:
     return out
 
 
-def main(data: str, cache: str, work: str, start: str | None = None) -> None:
+def main(data: str, cache: str, work: str, start: str | None = None, config: str | None = None) -> None:
     ids = sorted(Dataset.open(data).split("train"))
-    cfg = load_config(None, start=start)  # start: vis.model.checkpoint.init_network
+    cfg = load_config(config, start=start)  # start: vis.model.checkpoint.init_network
     cfg.train.onsets = False  # the centred model and its bank only
     pooled: dict[str, float] = {}
     n = 0
@@ -101,5 +102,6 @@ if __name__ == "__main__":
     ap.add_argument("--cache", required=True, help="its feature cache (make model's .cache/model/cache)")
     ap.add_argument("--work", default="cv-centred", help="folder for the fold splits and runs")
     ap.add_argument("--start", help="a run whose whole network starts each fold's (default: random weights)")
+    ap.add_argument("--config", help="a run.toml changing the default recipe (as vis train --config)")
     a = ap.parse_args()
-    main(a.data, a.cache, a.work, a.start)
+    main(a.data, a.cache, a.work, a.start, a.config)
