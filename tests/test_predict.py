@@ -183,6 +183,35 @@ def test_predict_says_so_when_the_sound_has_no_impact(tiny_run, tmp_path, capsys
     assert "predicted 0 impacts (silent)" in out.out and "no impact" in out.err and str(src) in out.err
 
 
+def test_threshold_sets_how_faint_an_impact_the_detector_keeps(tiny_run, tmp_path, capsys, tiny_data):
+    import dataclasses
+
+    import vis
+    from vis.errors import VisError
+    from vis.model.onset import OnsetDetector
+    from vis.sound.predict import Predictor
+
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    fitted = OnsetDetector.from_dict(Predictor.load(tiny_run).ck["onsets"]).threshold
+    found = {}
+    for thr in (None, 0.001, 0.999):
+        extra = [] if thr is None else ["--threshold", str(thr)]
+        assert main(["predict", str(src), "--model", str(tiny_run), "-o", str(tmp_path / "o.mp4"), *extra]) == 0
+        found[thr] = int(capsys.readouterr().out.split("predicted ")[1].split()[0])
+    assert found[0.001] >= found[None] >= found[0.999]  # a lower threshold keeps every impact a higher one keeps
+    assert found[0.999] <= 1 < found[0.001]  # at most the fallback's most probable peak
+    model = vis.load_model(tiny_run, device="cpu")
+    assert len(model.predict(src, threshold=0.001).impacts) == found[0.001]
+    assert model.predictor.onsets is not None and model.predictor.onsets.threshold == fitted  # left as fitted
+    for bad in ("0", "1", "-0.5", "nan"):
+        err = error_line(capsys, ["predict", src, "--model", tiny_run, "-o", tmp_path / "b.mp4", "--threshold", bad])
+        assert "threshold" in err and "probability" in err
+    peaks_only = dataclasses.replace(Predictor.load(tiny_run), onsets=None)  # as a detection-task run
+    with pytest.raises(VisError, match="no impact detector"):
+        peaks_only.at_threshold(0.5)
+    assert peaks_only.at_threshold(None) is peaks_only
+
+
 def test_output_extensions_are_honoured_or_refused_before_work(tiny_run, tmp_path, capsys, tiny_data):
     import soundfile as sf
 

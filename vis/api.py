@@ -86,17 +86,19 @@ class Model:
         """Whether the run has its exemplar bank (``bank.npz``), which ``method="example"`` needs."""
         return self.predictor.bank is not None
 
-    def predict(self, video: str | os.PathLike, *, method: str = "example", progress: bool = False) -> PredictedSound:
+    def predict(self, video: str | os.PathLike, *, method: str = "example", threshold: float | None = None,
+                progress: bool = False) -> PredictedSound:
         """Predict ``video``'s sound from its frames alone (any frame rate, size and length; its audio, if any,
         is ignored). ``method``: ``"example"`` pastes a real training impact at each predicted impact,
-        ``"parametric"`` shapes noise with the predicted envelopes (paper Sec. 5.2)."""
+        ``"parametric"`` shapes noise with the predicted envelopes (paper Sec. 5.2). ``threshold``: the impact
+        detector's probability threshold (default: the one fitted in training; lower finds fainter impacts)."""
         if method not in SOUND_METHODS:
             raise VisError(f"unknown method {method!r} (one of {', '.join(SOUND_METHODS)})")
         video = Path(video)
         info = probe(video)
         if not info.has_video:
             raise VisError(f"{video}: no video stream" + (" (audio only)" if info.has_audio else ""))
-        p = self.predictor
+        p = self.predictor.at_threshold(threshold)
         if p.bank is None and method == "example":
             raise VisError(f"{self.run}: the model has no exemplar bank (bank.npz); use method='parametric'")
         pred, sounds = predict_waves(p, video, [method], progress=progress)

@@ -261,18 +261,21 @@ def cmd_predict(args) -> int:
     from vis.data.io import output_format
     from vis.data.media import not_a_video, probe
     from vis.model.checkpoint import default_run
-    from vis.sound.predict import predict_video
+    from vis.sound.predict import Predictor, predict_video
 
     if args.png is not None:
         output_format(args.png, PNG_FORMATS, "a figure")  # before any work
     if probe(args.video).still:
         raise VisError(not_a_video(str(args.video)))
     model = args.model if args.model is not None else default_run()
-    s = predict_video(args.video, model, args.output, method=args.method, wav=args.wav, png=args.png,
-                      device=args.device)
+    predictor = Predictor.load(model, device=args.device).at_threshold(args.threshold)
+    s = predict_video(args.video, predictor, args.output, method=args.method, wav=args.wav, png=args.png)
     if s["impacts"] == 0:
-        print(f"vis: warning: {args.video}: the model predicted no impact; the sound written is its quiet floor "
-              "(a detection model, `vis train --task detection`, finds impacts in whole videos)", file=sys.stderr)
+        why = (f"no impact: nothing the impact detector saw reached its threshold {predictor.onsets.threshold:g} (a "
+               "lower --threshold finds fainter impacts)" if predictor.onsets is not None else
+               "the model predicted no impact (a detection model, `vis train --task detection`, finds impacts in "
+               "whole videos)")
+        print(f"vis: warning: {args.video}: {why}; the sound written is the quiet floor", file=sys.stderr)
     print(f"predicted {s['impacts']} impacts{' (silent)' if s['impacts'] == 0 else ''} over {s['duration']:.1f} s "
           f"({s['method']}) in {s['seconds']:.1f} s ({s['realtime_factor']:.1f}x real time) -> {', '.join(s['wrote'])}")
     print(f"model: {model}" + (" (the model shipped with vis)" if args.model is None else ""))

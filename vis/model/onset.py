@@ -15,7 +15,7 @@ different seeds, are averaged (``[train] onset_ensemble``, 3), over the video an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -91,6 +91,12 @@ class OnsetDetector:
         with torch.no_grad():
             prob = np.mean([torch.sigmoid(net.eval()(x)).numpy().mean(axis=0) for net in self.nets], axis=0)
         return prob[ONSET_REACH : len(prob) - ONSET_REACH]
+
+    def at_threshold(self, threshold: float) -> OnsetDetector:
+        """The same detector keeping impacts whose probability exceeds ``threshold`` (in (0, 1))."""
+        if not 0.0 < threshold < 1.0:
+            raise VisError(f"impact threshold {threshold:g}: must be a probability, more than 0 and less than 1")
+        return replace(self, threshold=float(threshold))
 
     def to_dict(self) -> dict:
         return {"states": [net.state_dict() for net in self.nets], "mean": self.mean.tolist(),

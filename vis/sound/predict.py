@@ -1,25 +1,21 @@
 """``vis predict``: a silent video in, the same video with predicted impact sound out.
 
-1. Frames are decoded at the model's rate (29.97 fps, nearest frame, so any input rate works) and size,
-   10 s at a time; windows overlap by 30 % and consecutive predictions are joined at the row where they
-   differ least (sum of squares), as in paper A1.1. Only one window of frames is in memory at a time.
-2. The network predicts PCA coefficients of the square-rooted envelopes, turned back into a cochleagram
-   [T, 42] on the frame grid (3 rows per frame).
-3. Impacts are the prominent peaks of the predicted amplitude (:func:`detect_peaks`, with the model's own
-   threshold and gap). A waveform is made from them: ``example`` pastes at each the training impact whose 8-frame
-   window is nearest (L1) to the prediction (Sec. 5.2, 6.1); ``parametric`` imposes on noise (Sec. 5.2)
-   envelopes with one impact-shaped rise at each peak (:func:`impact_envelope`). With a bank that has a
-   visual memory (:mod:`vis.sound.exemplars`), the frames at the peaks are decoded once more and what they look
-   like draws each impact's spectrum towards that of the training impacts that look alike, and the
-   exemplar search weighs looks beside sound.
-4. The input's video stream is copied without re-encoding and the sound muxed in (replacing any audio).
+1. A default-recipe run finds the impacts with its impact detector on the video's optical flow and asks its
+   centred model what each sounds like (:mod:`vis.sound.impacts`). Any other run predicts the whole video's
+   cochleagram from frames decoded at the model's rate (29.97 fps) and size, 10 s at a time in windows
+   overlapping by 30 % and joined where they differ least (paper A1.1), and takes its prominent peaks
+   (:func:`detect_peaks`, with the model's own threshold and gap).
+2. A waveform is made: ``example`` pastes at each impact the training impact nearest in sound (and, with a
+   visual memory, in looks: :mod:`vis.sound.exemplars`; Sec. 5.2, 6.1); ``parametric`` imposes impact-shaped
+   envelopes on noise (:func:`impact_envelope`, Sec. 5.2).
+3. The input's video stream is copied without re-encoding and the sound muxed in (replacing any audio).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -159,19 +155,17 @@ def synthesize(pred: Prediction, *, method: str, bank=None, sr: int = OUT_SR, co
     """Waveform [duration * sr] for a whole video's prediction, and one record (time, prominence) per impact.
 
     Impacts are the prediction's peaks (:func:`detect_peaks`), or ``impacts`` (times, scores) where a detector
-    found them. ``example`` pastes at each the training
-    impact nearest to the predicted features there (paper Sec. 6.1); ``parametric`` imposes on noise
-    (Sec. 5.2) the envelopes of :func:`impact_envelope`, or, without an exemplar bank to take the average
-    impact from, the predicted envelopes as they are. ``looks(times) -> [P, D]`` tells what the frames at
-    the peak times look like (:func:`vis.model.backbones.colour_features`); with a bank that has a visual memory, each
+    found them. ``example`` pastes at each the training impact nearest to the predicted features there (paper
+    Sec. 6.1); ``parametric`` imposes on noise (Sec. 5.2) the envelopes of :func:`impact_envelope`, or, without
+    an exemplar bank, the predicted envelopes as they are. ``looks(times) -> [P, D]``: what the frames at the
+    peaks look like (:func:`vis.model.backbones.colour_features`); with a bank that has a visual memory, each
     impact's sound then also follows the training impacts that look alike (:mod:`vis.sound.exemplars`).
     """
     if method not in SOUND_METHODS:
         raise VisError(f"unknown method {method!r} (one of {', '.join(SOUND_METHODS)})")
-    if impacts is not None:  # found by the impact detector (vis.sound.impacts), with its probabilities
-        peaks, prominence = impacts
-    else:
-        peaks, prominence = detect_peaks(pred, prominence_db=prominence_db, min_gap=min_gap)
+    # found by the impact detector (vis.sound.impacts), with its probabilities; or the prediction's peaks
+    peaks, prominence = impacts if impacts is not None else detect_peaks(pred, prominence_db=prominence_db,
+                                                                         min_gap=min_gap)
     n = int(round(pred.duration * sr))
     visual = looks(peaks) if looks is not None and bank is not None and bank.has_memory and len(peaks) else None
     if method == "parametric":
@@ -211,7 +205,6 @@ def cached_frames_at(vf):
 
 def video_frames_at(video: str | os.PathLike, size: tuple[int, int]):
     """``frames_at(indices)`` for a video file: one more decoding pass converts just the frames asked for."""
-
     def frames_at(idx: np.ndarray) -> np.ndarray:
         want = {int(i) for i in idx}
         got: dict[int, np.ndarray] = {}
@@ -247,6 +240,13 @@ class Predictor:
         colour = Colouring.from_dict(ck["colouring"]) if "colouring" in ck else None
         onsets = OnsetDetector.from_dict(ck["onsets"]) if "onsets" in ck else None
         return cls(net, pca, ck, bank, colour, onsets)
+
+    def at_threshold(self, threshold: float | None) -> Predictor:
+        """The model with its impact detector's threshold set to ``threshold`` (None: the one fitted in training)."""
+        if threshold is not None and self.onsets is None:
+            raise VisError("this model has no impact detector to set a threshold for (its impacts: its sound's peaks)")
+        return self if threshold is None or self.onsets is None else replace(
+            self, onsets=self.onsets.at_threshold(threshold))
 
 
 def predict_video(video: str | os.PathLike, run: str | os.PathLike | Predictor, out: str | os.PathLike, *,
