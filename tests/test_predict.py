@@ -203,9 +203,9 @@ def test_threshold_sets_how_faint_an_impact_the_detector_keeps(tiny_run, tmp_pat
     model = vis.load_model(tiny_run, device="cpu")
     assert len(model.predict(src, threshold=0.001).impacts) == found[0.001]
     assert model.predictor.onsets is not None and model.predictor.onsets.threshold == fitted  # left as fitted
-    for bad in ("0", "1", "-0.5", "nan"):
+    for bad in ("0", "1.5", "-0.5", "nan", "inf"):
         err = error_line(capsys, ["predict", src, "--model", tiny_run, "-o", tmp_path / "b.mp4", "--threshold", bad])
-        assert "threshold" in err and "probability" in err
+        assert "--threshold" in err and "at most 1" in err
     peaks_only = dataclasses.replace(Predictor.load(tiny_run), onsets=None)  # as a detection-task run
     with pytest.raises(VisError, match="no impact detector"):
         peaks_only.at_threshold(0.5)

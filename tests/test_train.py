@@ -482,8 +482,7 @@ def test_vis_train_start_runs_from_another_run_and_refuses_one_that_does_not_fit
     code = main([*args[:3], str(tmp_path / "wide.toml"), *args[4:], "--out", str(tmp_path / "wide")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("error") == 1 and "hidden 8 (here 18)" in err and str(tiny_run) in err
-    assert "prepare" not in err  # refused before any work
-    assert not (tmp_path / "wide" / "model.pt").exists()
+    assert not (tmp_path / "wide").exists()  # refused before any work: not even the run folder
 
 
 def test_the_task_is_one_object_that_answers_what_differs(tmp_path):

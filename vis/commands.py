@@ -20,7 +20,7 @@ WHOLE = {"videos": (1, 10**12), "workers": (1, 256), "epochs": (1, 1_000_000), "
          "threads": (1, 1024), "loader_workers": (0, 256), "trials": (1, 100_000), "practice": (0, 100_000),
          "per_video": (1, 100_000), "port": (1, 65_535), "seed": (0, 2**32 - 1),
          "join_limit": (1, 10**9), "upload_limit": (1, 10**9)}
-REAL = {"seconds": (0.0, 86_400.0), "clip": (0.0, 60.0)}
+REAL = {"seconds": (0.0, 86_400.0), "clip": (0.0, 60.0), "threshold": (0.0, 1.0)}
 SIZE = (2, 2048)
 LISTS = ("materials", "methods")
 
@@ -58,8 +58,7 @@ def check_options(args: argparse.Namespace) -> None:
 # nor another output: vis.data.paths.check_outputs).
 OUTPUTS = {"output": "-o", "wav": "--wav", "png": "--png", "csv": "--csv", "out": "--out"}
 INPUTS = {"input": "INPUT", "video": "VIDEO", "data": "DATA", "model": "--model", "config": "--config",
-          "weights": "--weights", "init": "--init", "start": "--start",
-          "split": "--split"}
+          "weights": "--weights", "init": "--init", "start": "--start", "split": "--split"}
 
 
 def _inputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -261,6 +260,7 @@ def cmd_predict(args) -> int:
     from vis.data.io import output_format
     from vis.data.media import not_a_video, probe
     from vis.model.checkpoint import default_run
+    from vis.sound.impacts import QUIET_SHARE
     from vis.sound.predict import Predictor, predict_video
 
     if args.png is not None:
@@ -271,8 +271,9 @@ def cmd_predict(args) -> int:
     predictor = Predictor.load(model, device=args.device).at_threshold(args.threshold)
     s = predict_video(args.video, predictor, args.output, method=args.method, wav=args.wav, png=args.png)
     if s["impacts"] == 0:
-        why = (f"no impact: nothing the impact detector saw reached its threshold {predictor.onsets.threshold:g} (a "
-               "lower --threshold finds fainter impacts)" if predictor.onsets is not None else
+        t = predictor.onsets.threshold if predictor.onsets is not None else 0.0
+        why = (f"no impact: nothing the impact detector saw reached a quarter of its threshold ({QUIET_SHARE * t:g} "
+               f"of {t:g}; a lower --threshold finds fainter impacts)" if predictor.onsets is not None else
                "the model predicted no impact (a detection model, `vis train --task detection`, finds impacts in "
                "whole videos)")
         print(f"vis: warning: {args.video}: {why}; the sound written is the quiet floor", file=sys.stderr)

@@ -149,13 +149,19 @@ def init_backbone(net: VisNet, run: str | os.PathLike) -> None:
 
 def init_network(net: VisNet, run: str | os.PathLike) -> None:
     """Copy every weight of another run's network into ``net`` but its prior (the average sound of that run's
-    training impacts: training sets this run's own). The two networks' [model] options must be the same."""
+    training impacts: training sets this run's own). The two networks' [model] options must be the same (but
+    ``weights``, the ImageNet file a run started from, which a loaded model no longer needs). The output layer
+    comes over too, though it was fitted to the other run's sound PCA: training adapts it (measured against a
+    fresh one in docs/real-footage.md)."""
     other = load_model(run).net
-    if other.cfg != net.cfg:
-        mine, theirs = asdict(net.cfg), asdict(other.cfg)
-        diff = ", ".join(f"{k} {theirs[k]!r} (here {mine[k]!r})" for k in mine if mine[k] != theirs.get(k))
+    mine, theirs = asdict(net.cfg), asdict(other.cfg)
+    diff = ", ".join(f"{k} {theirs[k]!r} (here {mine[k]!r})" for k in mine if k != "weights" and mine[k] != theirs[k])
+    if diff:
         raise VisError(f"{run}: its network has other [model] options: {diff}")
-    net.load_state_dict({k: v for k, v in other.state_dict().items() if k != "prior"}, strict=False)
+    missing, unexpected = net.load_state_dict({k: v for k, v in other.state_dict().items() if k != "prior"},
+                                              strict=False)
+    if missing != ["prior"] or unexpected:
+        raise VisError(f"{run}: its network's weights do not fit this one's ({', '.join(missing + unexpected)})")
 
 
 def default_run() -> Path:

@@ -93,9 +93,9 @@ class OnsetDetector:
         return prob[ONSET_REACH : len(prob) - ONSET_REACH]
 
     def at_threshold(self, threshold: float) -> OnsetDetector:
-        """The same detector keeping impacts whose probability exceeds ``threshold`` (in (0, 1))."""
-        if not 0.0 < threshold < 1.0:
-            raise VisError(f"impact threshold {threshold:g}: must be a probability, more than 0 and less than 1")
+        """The same detector keeping impacts whose probability exceeds ``threshold`` (in (0, 1])."""
+        if not 0.0 < threshold <= 1.0:
+            raise VisError(f"impact threshold {threshold:g}: must be a probability, more than 0 and at most 1")
         return replace(self, threshold=float(threshold))
 
     def to_dict(self) -> dict:
