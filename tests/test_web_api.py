@@ -227,6 +227,34 @@ def test_bad_uploads_are_refused_and_leave_nothing(client, tmp_path):
     assert not list((tmp_path / "studies").rglob("passwd*"))
 
 
+def test_an_upload_can_lower_the_impact_threshold(tiny_run, tiny_data, studies, tmp_path):
+    from vis.web.sounds import load_predictor
+
+    predictor = load_predictor(tiny_run)
+    app = build_app(studies=studies, admin_token=ADMIN, predictor=predictor, jobs_dir=tmp_path / "jobs",
+                    max_upload=10**8)
+    video = next(tiny_data.glob("*_denoised.mp4")).read_bytes()
+    with TestClient(app) as c:
+        fitted = c.get("/api/info").json()["threshold"]
+        assert fitted == predictor.onsets.threshold  # what the page shows
+        found = {}
+        for thr in (0.001, 0.999):
+            r = c.post(f"/api/jobs?method=parametric&threshold={thr}", content=video, headers={"X-Filename": "v.mp4"})
+            assert r.status_code == 200, r.text
+            for _ in range(1200):
+                view = c.get(f"/api/jobs/{r.json()['job']}").json()
+                if view["state"] in ("done", "failed"):
+                    break
+                time.sleep(0.05)
+            assert view["state"] == "done" and view["threshold"] == thr, view
+            found[thr] = view["impacts"]
+        assert found[0.001] > found[0.999]  # a lower threshold keeps fainter impacts
+        for bad in ("0", "1.5", "nan"):
+            r = c.post(f"/api/jobs?threshold={bad}", content=video, headers={"X-Filename": "v.mp4"})
+            assert r.status_code == 422 and "threshold" in str(r.json()["detail"]), r.text
+    assert predictor.onsets.threshold == fitted  # each upload's own: the server's model is left as fitted
+
+
 def test_no_model_means_no_demo(studies, tmp_path):
     with TestClient(build_app(studies=studies, admin_token=ADMIN, jobs_dir=tmp_path / "j")) as c:
         assert c.get("/api/info").json()["model"] is None

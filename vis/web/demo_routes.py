@@ -1,6 +1,6 @@
-"""The demo's routes: the page, its static files, and prediction jobs (``POST /api/jobs?method=...`` with the
-video as the body, its name in ``X-Filename``; ``GET /api/jobs/{job}``; ``/jobs/{job}/with-sound.mp4`` and
-``/jobs/{job}/cochleagram.png`` when done)."""
+"""The demo's routes: the page, its static files, and prediction jobs (``POST /api/jobs?method=...``, and
+optionally ``&threshold=P``, the impact detector's, with the video as the body, its name in ``X-Filename``;
+``GET /api/jobs/{job}``; ``/jobs/{job}/with-sound.mp4`` and ``/jobs/{job}/cochleagram.png`` when done)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from vis.config import SOUND_METHODS
+from vis.errors import VisError
 from vis.web.jobs import OUTPUTS, VIDEO_TYPES, Job
 from vis.web.sounds import predict_upload
 from vis.web.state import PAGES, ServerDep, page
@@ -34,17 +35,24 @@ def static(name: str):
 
 @router.get("/api/info")
 def info(srv: ServerDep):
+    detector = getattr(srv.predictor, "onsets", None)  # the model's impact detector, if it has one
     return {"model": srv.model_name if srv.predictor is not None else None, "methods": list(SOUND_METHODS),
-            "max_upload": srv.max_upload, "types": list(VIDEO_TYPES)}
+            "max_upload": srv.max_upload, "types": list(VIDEO_TYPES),
+            "threshold": detector.threshold if detector is not None else None}
 
 
 @router.post("/api/jobs")
-async def upload(request: Request, srv: ServerDep, method: str = SOUND_METHODS[0]):
+async def upload(request: Request, srv: ServerDep, method: str = SOUND_METHODS[0], threshold: float | None = None):
     if method not in SOUND_METHODS:
         raise HTTPException(422, f"method must be one of {', '.join(SOUND_METHODS)}")
     predictor, jobs = srv.predictor, srv.jobs
     if predictor is None:
         raise HTTPException(503, "no model is loaded (start the server with `vis serve --model RUN`)")
+    if threshold is not None:
+        try:
+            predictor = predictor.at_threshold(threshold)  # this upload's; the server's model is left as it is
+        except VisError as e:
+            raise HTTPException(422, str(e)) from None
     name = urllib.parse.unquote(request.headers.get("x-filename", "upload.mp4"))  # the page URI-encodes it
     jobs.check_capacity()  # before reading up to max_upload bytes
     folder, video = await jobs.receive(request, name=name)
@@ -53,7 +61,8 @@ async def upload(request: Request, srv: ServerDep, method: str = SOUND_METHODS[0
         job.stage = "predicting the sound"
         s = predict_upload(predictor, video, folder / OUTPUTS["video"], folder / OUTPUTS["png"], method=method)
         video.unlink(missing_ok=True)
-        return {"impacts": s["impacts"], "duration": round(s["duration"], 2), "method": s["method"]}
+        used = predictor.onsets.threshold if predictor.onsets is not None else None  # the impact detector's
+        return {"impacts": s["impacts"], "duration": round(s["duration"], 2), "method": s["method"], "threshold": used}
 
     return jobs.submit("predict", work, folder=folder).view()
 

@@ -7,12 +7,17 @@ async function start() {
   $("types").textContent = info.types.map(t => t.slice(1)).join(", ");
   $("model").textContent = info.model || "none loaded: start with vis serve --model RUN";
   $("go").disabled = !info.model;
+  if (info.threshold !== null) {  // a model with an impact detector: its fitted threshold, which the user may lower
+    $("threshold").value = info.threshold;
+    $("threshold-row").hidden = false;
+  }
 }
 
 function upload(file, method) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/jobs?method=" + encodeURIComponent(method));
+    const threshold = $("threshold-row").hidden || !$("threshold").value ? "" : "&threshold=" + $("threshold").value;
+    xhr.open("POST", "/api/jobs?method=" + encodeURIComponent(method) + threshold);
     xhr.setRequestHeader("X-Filename", encodeURIComponent(file.name));  // headers carry Latin-1 only
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.upload.onprogress = e => {
@@ -50,7 +55,8 @@ $("form").addEventListener("submit", async ev => {
   $("go").disabled = true;
   try {
     const job = await poll((await upload(file, method)).job);
-    $("status").textContent = "done: " + job.impacts + " impacts over " + job.duration + " s (" + job.method + ")";
+    const thr = job.threshold === null ? "" : ", threshold " + job.threshold;
+    $("status").textContent = "done: " + job.impacts + " impacts over " + job.duration + " s (" + job.method + thr + ")";
     $("out").src = job.video;
     $("download").href = job.video;
     $("png").src = job.png;
