@@ -29,7 +29,7 @@ from tqdm import tqdm
 from vis.data.cache import FPS, VideoFeatures
 from vis.errors import VisError
 from vis.eval.metrics import TOL_S, pairs
-from vis.model.onset import OnsetDetector, OnsetNet, onset_inputs, probability_peaks
+from vis.model.onset import ONSET_DROPOUT, OnsetDetector, OnsetNet, onset_inputs, probability_peaks
 
 SEGMENT = 64  # frames per training example (~2.1 s)
 SEGMENT_STRIDE = 8
@@ -75,10 +75,11 @@ def _inputs(videos: list[VideoFeatures]) -> list[np.ndarray]:
     return out
 
 
-def _train_one(xs: list[np.ndarray], ys: list[np.ndarray], *, epochs: int, seed: int, progress: bool) -> OnsetNet:
+def _train_one(xs: list[np.ndarray], ys: list[np.ndarray], *, epochs: int, seed: int, progress: bool,
+               dropout: float = ONSET_DROPOUT) -> OnsetNet:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = OnsetNet()
+    net = OnsetNet(dropout=dropout)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
     segs = [(i, s) for i, x in enumerate(xs) for s in range(0, max(1, len(x) - SEGMENT + 1), SEGMENT_STRIDE)]
     pos_weight = torch.tensor(POS_WEIGHT)
@@ -115,9 +116,10 @@ def fit_peaks(probs: list[np.ndarray], truths: list[np.ndarray]) -> dict:
 
 
 def fit_detector(videos: list[VideoFeatures], *, epochs: int, ensemble: int, seed: int = 0,
-                 progress: bool = True) -> OnsetDetector:
+                 progress: bool = True, dropout: float = ONSET_DROPOUT) -> OnsetDetector:
     """``ensemble`` detectors trained on ``videos`` (seeds ``seed``, ``seed + 1``, ...), inputs normalised
-    with these videos' mean and spread; the peak picking is left at its defaults."""
+    with these videos' mean and spread; the peak picking is left at its defaults. ``dropout``: in training
+    only (benchmarks/detector_cv.py compares values)."""
     xs = _inputs(videos)
     if not xs or sum(len(x) for x in xs) < SEGMENT:
         raise VisError("too little training video for the impact detector")
@@ -125,12 +127,13 @@ def fit_detector(videos: list[VideoFeatures], *, epochs: int, ensemble: int, see
     mean, std = flat.mean(0), flat.std(0) + 1e-6
     xs = [((x - mean) / std).astype(np.float32) for x in xs]
     ys = [targets(heard_impacts(vf), len(x)) for vf, x in zip(videos, xs)]
-    nets = [_train_one(xs, ys, epochs=epochs, seed=seed + k, progress=progress) for k in range(ensemble)]
+    nets = [_train_one(xs, ys, epochs=epochs, seed=seed + k, progress=progress, dropout=dropout)
+            for k in range(ensemble)]
     return OnsetDetector(nets, mean.astype(np.float32), std.astype(np.float32))
 
 
 def cross_fitted_peaks(videos: list[VideoFeatures], *, folds: int, epochs: int, seed: int = 0,
-                       progress: bool = True) -> dict:
+                       progress: bool = True, dropout: float = ONSET_DROPOUT) -> dict:
     """The peak picking (:func:`fit_peaks`) fitted on out-of-fold probabilities: ``videos`` cut into ``folds``
     (every ``folds``-th video), each fold scored by one detector trained on the others."""
     probs: list[np.ndarray] = []
@@ -138,7 +141,7 @@ def cross_fitted_peaks(videos: list[VideoFeatures], *, folds: int, epochs: int, 
     for k in range(folds):
         held = videos[k::folds]
         det = fit_detector([v for i, v in enumerate(videos) if i % folds != k], epochs=epochs, ensemble=1,
-                           seed=seed + k, progress=progress)
+                           seed=seed + k, progress=progress, dropout=dropout)
         probs += [det.probabilities(np.asarray(vf.motion)) for vf in held]
         truths += [impact_times(vf) for vf in held]
     return fit_peaks(probs, truths)
