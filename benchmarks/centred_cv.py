@@ -8,7 +8,8 @@ without the impact detector) is trained on 3/4 of the other videos, its epoch an
 on the last 1/4 of them, and scored on the fold's own videos against the average impact shape of its training
 impacts: sq err of the network, of the network with its visual memory, and of the latter drawn towards the
 average shape (``a * sqrt(pred) + (1 - a) * sqrt(shape)``, squared, for a = 0, 0.1, ..., 1); loudness r and
-centroid r. Each fold's run stays in ``--work`` (a run already there is scored as it is). ~5 min a fold here.
+centroid r; and where the error lies (:func:`where_the_error_lies`). Each fold's run stays in ``--work`` (a run
+already there is scored as it is). ~5 min a fold on the slower 2-core CPU, 20 s on the faster.
 
 ``--start RUN``: each fold's network starts from RUN's whole network (all its weights but the prior, which
 training sets from its own impacts), e.g. a run trained on ``vis synth`` data, instead of from random weights.
@@ -67,7 +68,26 @@ def score(ds: Dataset, run_dir: Path, cache: Path) -> dict:
     root_full, root_shape = np.sqrt(np.clip(full, 0, None)), np.sqrt(np.clip(shape, 0, None))
     for a in SHARES:
         out[f"towards_shape_{a:.1f}"] = sq_err((a * root_full + (1 - a) * root_shape) ** 2, t)
+    out.update(where_the_error_lies(np.broadcast_to(shape, t.shape), net, t, te.index[:, 0]))
     return out
+
+
+def where_the_error_lies(shape: np.ndarray, net: np.ndarray, t: np.ndarray, video: np.ndarray) -> dict:
+    """sq err of the average ``shape`` with each row's level (L2 norm over the bands) or spectrum (the unit row)
+    taken from the truth ``t`` or the network ``net``, all [M, 45, 42]; and of the shape at each held-out video's
+    own mean level (``video``: each window's video)."""
+    def level(x):
+        return np.linalg.norm(x, axis=-1, keepdims=True)
+
+    def unit(x):
+        return x / np.maximum(level(x), 1e-8)
+
+    own = np.stack([level(t[video == v]).mean(axis=0) for v in video])  # [M, 45, 1]: the video's mean, row by row
+    return {"true level, average spectrum": sq_err(level(t) * unit(shape), t),
+            "average level, true spectrum": sq_err(level(shape) * unit(t), t),
+            "video's mean level, average spectrum": sq_err(own * unit(shape), t),
+            "average level, network's spectrum": sq_err(level(shape) * unit(net), t),
+            "network's level, average spectrum": sq_err(level(net) * unit(shape), t)}
 
 
 def main(data: str, cache: str, work: str, start: str | None = None, config: str | None = None) -> None:
@@ -94,6 +114,7 @@ def main(data: str, cache: str, work: str, start: str | None = None, config: str
           f"{p['full']:.4f}; loudness r {p['loudness_r']:.2f}, centroid r {p['centroid_r']:.2f} (means weighted by "
           "impacts)")
     print("drawn towards the shape: " + ", ".join(f"{a:.1f} {p[f'towards_shape_{a:.1f}']:.4f}" for a in SHARES))
+    print("where the error lies: " + ", ".join(f"{key} {p[key]:.4f}" for key in p if "level" in key))
 
 
 if __name__ == "__main__":
