@@ -22,7 +22,7 @@ import numpy as np
 from vis.config import DEFAULT_SIZE, ModelConfig
 from vis.data.cache import load
 from vis.data.dataset import Dataset
-from vis.eval.metrics import pairs
+from vis.eval.metrics import precision_recall
 from vis.model.onset import ONSET_DROPOUT
 from vis.sound.impacts import detected_impacts
 from vis.train_onsets import cross_fitted_peaks, fit_detector, impact_times
@@ -33,7 +33,7 @@ EPOCHS, ENSEMBLE = 10, 3  # as vis train's defaults ([train] onset_epochs, onset
 
 def nested_f1(videos: list, *, seed: int, dropout: float) -> float:
     """F1 over ``videos`` of detectors trained (with ``seed``) and fitted without each video's fold."""
-    tp = fp = fn = 0
+    tp = n_pred = n_true = 0
     for k in range(FOLDS):
         held = videos[k::FOLDS]
         rest = [v for i, v in enumerate(videos) if i % FOLDS != k]
@@ -42,10 +42,9 @@ def nested_f1(videos: list, *, seed: int, dropout: float) -> float:
         det = dataclasses.replace(det, threshold=best["threshold"], min_gap_s=best["min_gap_s"])
         for vf in held:
             times, _ = detected_impacts(det, det.probabilities(np.asarray(vf.motion)))
-            truth = impact_times(vf)
-            m = len(pairs(times, truth))
-            tp, fp, fn = tp + m, fp + len(times) - m, fn + len(truth) - m
-    return 2 * tp / max(2 * tp + fp + fn, 1)
+            pr = precision_recall(times, impact_times(vf))
+            tp, n_pred, n_true = tp + pr["tp"], n_pred + pr["pred"], n_true + pr["true"]
+    return 2 * tp / max(n_pred + n_true, 1)
 
 
 def main(data: str, cache: str, seeds: list[int], dropout: float) -> None:

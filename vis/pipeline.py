@@ -98,9 +98,8 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     cache = Path(cache) if cache else default_cache_dir(ds.root)
     train_ids, val_ids = train_and_validation(ds)
     net = initial_network(cfg)  # first: another run's weights that do not fit stop it before any work
-    if cfg.model.frozen:  # its fixed trunk names and fills the trunk cache
-        net = net.to(training_device(device))  # the trunk's features computed on the device
-    trunk = net if cfg.model.frozen else None
+    # a frozen trunk names and fills the trunk cache, its features computed on the device (.to moves net itself)
+    trunk = net.to(training_device(device)) if cfg.model.frozen else None
     prepare_inputs(ds, cache, cfg, train_ids + val_ids, trunk=trunk, workers=workers, progress=progress)
     train_videos, val_videos = (_ready_videos(ds, cache, cfg, ids, trunk=trunk) for ids in (train_ids, val_ids))
     tr = make_windows(train_videos, cfg)
