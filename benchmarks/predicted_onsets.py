@@ -23,7 +23,8 @@ from vis.model.checkpoint import load_model
 from vis.sound.exemplars import ExemplarBank
 from vis.sound.longform import Colouring
 from vis.sound.peaks import peak_params
-from vis.sound.predict import OUT_SR, cached_frames_at, frame_looks, predict_cached, synthesize
+from vis.sound.predict import OUT_SR, cached_frames_at, frame_looks, synthesize
+from vis.sound.windowed import predict_cached
 
 
 def main(data: str, model: str, *, cache: str | None = None, videos: int | None = None) -> dict:

@@ -9,7 +9,7 @@ from tests.conftest import clicks, moving_square_frames
 from vis.cli import main
 from vis.data.io import read_audio, write_wav
 from vis.data.media import probe, write_video
-from vis.sound.predict import _join, _windows_of_frames
+from vis.sound.windowed import _join, _windows_of_frames
 
 
 @pytest.mark.parametrize("fps,size,seconds,audio", [
@@ -210,6 +210,21 @@ def test_threshold_sets_how_faint_an_impact_the_detector_keeps(tiny_run, tmp_pat
     with pytest.raises(VisError, match="no impact detector"):
         peaks_only.at_threshold(0.5)
     assert peaks_only.at_threshold(None) is peaks_only
+
+
+def test_a_15_fps_video_is_read_by_the_low_rate_detector(tiny_run, tmp_path, tiny_data):
+    from vis.data.media import read_frames, write_video
+    from vis.sound.predict import Predictor, predict_video
+
+    model = Predictor.load(tiny_run)
+    assert model.onsets is not None and model.onsets.low_rate is not None  # the default recipe trains both
+    src = next(tiny_data.glob("*_denoised.mp4"))
+    frames, _ = read_frames(src)
+    write_video(tmp_path / "slow.mp4", list(frames[::2]), fps=15)
+    slow = predict_video(tmp_path / "slow.mp4", model, tmp_path / "s.mp4", method="parametric", progress=False)
+    full = predict_video(src, model, tmp_path / "f.mp4", method="parametric", progress=False)
+    assert slow["low_rate"] and slow["threshold"] == model.onsets.low_rate.threshold
+    assert not full["low_rate"] and full["threshold"] == model.onsets.threshold
 
 
 def test_output_extensions_are_honoured_or_refused_before_work(tiny_run, tmp_path, capsys, tiny_data):

@@ -70,6 +70,30 @@ def test_motion_features_follow_speed_not_rate_and_ignore_the_camera(tmp_path):
     assert np.expm1(panned[0]) == pytest.approx(3.0, abs=0.5) and np.expm1(panned[2]) < 0.5
 
 
+def test_half_rate_copies_are_the_motion_15_fps_video_shows(tmp_path):
+    """The two half-rate copies measured in the same pass as the video's own motion: what a video made of its
+    every other frame gives (up to the encoder), on the same grid."""
+    rng = np.random.default_rng(5)
+    base = ndimage.gaussian_filter(rng.random((64, 96)) * 120, 1.5)
+    frames = []
+    for i in range(60):
+        f = np.repeat(base[..., None], 3, axis=2).astype(np.uint8)
+        x = int(40 + 30 * np.sin(i / 4))  # a square swinging left and right: speed changing frame to frame
+        f[20:36, x : x + 16] = 255
+        frames.append(f)
+    write_video(tmp_path / "v30.mp4", frames, fps=Fraction(30))
+    both = video_motion(tmp_path / "v30.mp4", fps=FPS, half_rate=True)
+    full = video_motion(tmp_path / "v30.mp4", fps=FPS)
+    assert both.shape == (3, *full.shape) and np.array_equal(both[0], full)
+    for first in (0, 1):
+        write_video(tmp_path / f"v15-{first}.mp4", frames[first::2], fps=Fraction(15))
+        alone = video_motion(tmp_path / f"v15-{first}.mp4", fps=FPS, n_frames=len(full))
+        # the file of odd frames starts at 0, not at the second frame's 1/30 s: one grid frame earlier
+        copy, alone = both[1 + first][10 + first : len(full) - 10 + first], alone[10 : len(full) - 10]
+        assert np.corrcoef(copy[:, 8], alone[:, 8])[0, 1] > 0.9  # the fastest pixels' speed
+        assert np.abs(copy - alone).mean() < 0.6 * np.abs(both[0] - both[1]).mean()  # nearer than the full rate's
+
+
 def test_mirrored_frames_give_mirrored_motion_and_the_detector_does_not_care():
     rng = np.random.default_rng(3)
     a = ndimage.gaussian_filter(rng.random((90, 160)) * 60 + 80, 2).astype(np.uint8)
@@ -202,6 +226,44 @@ def test_the_detector_learns_when_impacts_happen_and_round_trips(folds, monkeypa
     assert y.argmax() == 30 and y.max() == pytest.approx(1.0, abs=0.01) and y[0] == 0.0
     assert onset_inputs(rng.random((5, MOTION_FEATURES))).shape == (5, 2 * MOTION_FEATURES)
     assert OnsetNet()(torch.zeros(2, 7, 2 * MOTION_FEATURES)).shape == (2, 7)
+
+
+def test_a_low_rate_detector_is_trained_on_half_rate_copies_and_reads_slow_video():
+    from dataclasses import replace
+
+    import vis.train_onsets as T
+    from vis.data.cache import VideoFeatures
+    from vis.model.onset import LOW_RATE_FPS
+
+    def video(seed):
+        r = np.random.default_rng(seed)
+        n = 240
+        events = np.sort(r.choice(np.arange(20, n - 20, 12), 10, replace=False)) / float(FPS)
+        m = r.normal(0, 0.3, (3, n, MOTION_FEATURES)).astype(np.float32)
+        for t in events:
+            f = int(round(t * float(FPS)))
+            m[0, f - 2 : f, 2:6] += 2.0  # full rate: a sharp burst
+            m[1:, f - 3 : f + 1, 2:6] += 1.0  # half rate: a weaker, longer one
+        return VideoFeatures(str(seed), np.zeros((1, 42)), np.zeros(1), np.zeros(0), np.zeros(0), events, n / 30,
+                             None, None, m[0], m[1:])
+
+    videos = [video(s) for s in range(8)]
+    det, summary = T.train_onsets(videos[:6], videos[6:], epochs=4, ensemble=1, folds=4, low_rate=True,
+                                  progress=False)
+    low = det.low_rate
+    assert low is not None and low.low_rate is None and summary["onset_low_rate_cv_f1"] > 0.8, summary
+    assert det.for_rate(15.0) is low and det.for_rate(LOW_RATE_FPS) is det and det.for_rate(None) is det
+    assert det.for_rate(29.97) is det and low.for_rate(15.0) is low
+    test = video(9)
+    again = OnsetDetector.from_dict(det.to_dict())
+    assert again.low_rate is not None and again.low_rate.threshold == low.threshold
+    assert np.allclose(again.for_rate(15).probabilities(test.half_rate[0]), low.probabilities(test.half_rate[0]))
+    both = det.at_threshold(0.05)  # --threshold: whichever detector reads the video
+    assert both.threshold == 0.05 and both.low_rate is not None and both.low_rate.threshold == 0.05
+    assert T.train_onsets(videos[:6], videos[6:], epochs=1, ensemble=1, folds=4, progress=False)[0].low_rate is None
+    with pytest.raises(VisError, match="7: half-rate motion"):
+        T.train_onsets(videos[:6], [replace(videos[7], half_rate=None)], epochs=1, ensemble=1, low_rate=True,
+                       progress=False)
 
 
 def test_the_detector_learns_the_annotated_impacts_and_the_unannotated_ones_it_hears():

@@ -271,7 +271,7 @@ def cmd_predict(args) -> int:
     predictor = Predictor.load(model, device=args.device).at_threshold(args.threshold)
     s = predict_video(args.video, predictor, args.output, method=args.method, wav=args.wav, png=args.png)
     if s["impacts"] == 0:
-        t = predictor.onsets.threshold if predictor.onsets is not None else 0.0
+        t = s["threshold"] or 0.0
         why = (f"no impact: nothing the impact detector saw reached a quarter of its threshold ({QUIET_SHARE * t:g} "
                f"of {t:g}; a lower --threshold finds fainter impacts)" if predictor.onsets is not None else
                "the model predicted no impact (a detection model, `vis train --task detection`, finds impacts in "

@@ -47,9 +47,8 @@ class ModelConfig:
     pca_dim: int = 10  # predicted PCA coefficients (paper Sec. 5.1)
     bands: int = 42
     spacetime: bool = True  # False: colour-only ablation ("no spacetime")
-    # Spacetime image as (frame t, t - (t-1), (t+1) - t) instead of (t-1, t, t+1): a fixed invertible linear
-    # map of the same three frames that hands a network trained from scratch the motion outright (see
-    # spacetime_images). False is the paper's layout.
+    # Spacetime image as (frame t, t - (t-1), (t+1) - t) instead of (t-1, t, t+1): a fixed invertible linear map
+    # of the same three frames that hands a scratch network the motion outright (spacetime_images). False: the paper.
     motion_channels: bool = True
     rnn: bool = True  # False: hidden state zeroed between steps ("no RNN")
     lag: int = 0  # frames the output lags the input (detection: 2, paper A1.1)
@@ -156,10 +155,11 @@ class TrainConfig:
     # The exemplar bank also remembers what each training impact looked like (vis.sound.exemplars), so that the
     # predicted sound follows the material seen (docs/design.md). The paper has none: its preset turns it off.
     visual_memory: bool = True
-    # The centred task's run also trains the impact detector (vis.model.onset) on the motion features; `vis
-    # predict` then places impacts at its peaks and the centred model says what each sounds like. False: no
-    # detector (the paper's preset), impacts come from a detection run's predicted sound.
+    # The centred task's run also trains the impact detector (vis.model.onset) on the motion features (and with
+    # onset_low_rate one on the videos' half-rate copies, for video under 20 fps); `vis predict` places impacts at
+    # its peaks, the centred model says what each sounds like. False: the impacts are a detection run's (the paper).
     onsets: bool = True
+    onset_low_rate: bool = True
     onset_epochs: int = 10  # passes over the training videos (chosen on validation videos, docs/real-footage.md)
     onset_ensemble: int = 3  # detectors from different seeds, averaged
     # Its threshold and least gap are fitted on out-of-fold probabilities of training + validation videos cut
@@ -326,7 +326,7 @@ def _check_type(table: str, key: str, value, default) -> None:
 LEGACY_MODEL_DEFAULTS = {"motion_channels": False, "widths": [32, 64, 96, 128, 128], "prior_rows": 0,
                          "motion_stats": False, "colour_trunk": False, "motion": "frames"}
 LEGACY_TRAIN_DEFAULTS = {"loss": "robust", "schedule": "constant", "det_frames": 60, "det_stride": 15,
-                         "onsets": False}
+                         "onsets": False, "onset_low_rate": False}
 
 
 def resumable_toml(cfg: RunConfig) -> str:

@@ -30,7 +30,7 @@ from vis.model.run import RunDir, TrainSummary
 from vis.sound.exemplars import ExemplarBank, build_bank, centre_frame_features, visual_spectrum
 from vis.sound.longform import Colouring
 from vis.sound.peaks import detect_peaks
-from vis.sound.predict import predict_cached
+from vis.sound.windowed import predict_cached
 from vis.train import initial_network, train
 from vis.train_onsets import train_onsets
 
@@ -60,6 +60,7 @@ def add_impact_detector(run: RunDir, cfg: RunConfig, train_videos: list[VideoFea
     det, summary = train_onsets(train_videos, val_videos, epochs=cfg.train.onset_epochs,
                                 ensemble=cfg.train.onset_ensemble, seed=cfg.train.seed,
                                 folds=cfg.train.onset_folds, refit=cfg.train.onset_refit,
+                                low_rate=cfg.train.onset_low_rate,
                                 progress=progress)
     run.update_checkpoint(onsets=det.to_dict())
     return summary

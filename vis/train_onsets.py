@@ -18,9 +18,16 @@ every pooled video. With ``folds=0`` the ensemble is trained on the training vid
 fitted on the validation videos (and, with ``refit``, the ensemble trained again on both). On the 16 real
 training videos (nested: 4 held out at a time, the recipe run on the other 12) the pooled recipe scored F1
 0.538 against 0.501 (docs/real-footage.md).
+
+Video at 15 fps shows an impact in half the frames, and the detector's probabilities are lower there. So a run
+also makes, the same way, a low-rate detector from the videos' half-rate copies (``[train] onset_low_rate``:
+every other frame, from the first and from the second, :func:`half_rate_copies`), for video under
+:data:`vis.model.onset.LOW_RATE_FPS`.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -132,15 +139,28 @@ def fit_detector(videos: list[VideoFeatures], *, epochs: int, ensemble: int, see
     return OnsetDetector(nets, mean.astype(np.float32), std.astype(np.float32))
 
 
+def half_rate_copies(videos: list[VideoFeatures]) -> list[VideoFeatures]:
+    """Each video's two half-rate copies (its motion as 15 fps footage shows it: ``half_rate``) with its impacts:
+    what the low-rate detector (:data:`vis.model.onset.LOW_RATE_FPS`) is trained and fitted on."""
+    out = []
+    for vf in videos:
+        if vf.half_rate is None:
+            raise VisError(f"{vf.vid}: half-rate motion features not prepared (vis prepare computes them)")
+        out += [replace(vf, motion=m, half_rate=None) for m in vf.half_rate]
+    return out
+
+
 def cross_fitted_peaks(videos: list[VideoFeatures], *, folds: int, epochs: int, seed: int = 0,
-                       progress: bool = True, dropout: float = ONSET_DROPOUT) -> dict:
+                       progress: bool = True, dropout: float = ONSET_DROPOUT, low_rate: bool = False) -> dict:
     """The peak picking (:func:`fit_peaks`) fitted on out-of-fold probabilities: ``videos`` cut into ``folds``
-    (every ``folds``-th video), each fold scored by one detector trained on the others."""
+    (every ``folds``-th video), each fold scored by one detector trained on the others. ``low_rate``: trained
+    and scored on the videos' :func:`half_rate_copies`."""
+    view = half_rate_copies if low_rate else list
     probs: list[np.ndarray] = []
     truths: list[np.ndarray] = []
     for k in range(folds):
-        held = videos[k::folds]
-        det = fit_detector([v for i, v in enumerate(videos) if i % folds != k], epochs=epochs, ensemble=1,
+        held = view(videos[k::folds])
+        det = fit_detector(view([v for i, v in enumerate(videos) if i % folds != k]), epochs=epochs, ensemble=1,
                            seed=seed + k, progress=progress, dropout=dropout)
         probs += [det.probabilities(np.asarray(vf.motion)) for vf in held]
         truths += [impact_times(vf) for vf in held]
@@ -148,31 +168,48 @@ def cross_fitted_peaks(videos: list[VideoFeatures], *, folds: int, epochs: int, 
 
 
 def train_onsets(train_videos: list[VideoFeatures], val_videos: list[VideoFeatures], *, epochs: int = 10,
-                 ensemble: int = 3, seed: int = 0, folds: int = 4, refit: bool = False, progress: bool = True
-                 ) -> tuple[OnsetDetector, dict]:
+                 ensemble: int = 3, seed: int = 0, folds: int = 4, refit: bool = False, low_rate: bool = False,
+                 progress: bool = True) -> tuple[OnsetDetector, dict]:
     """The impact detector and a summary (threshold, gap, and the F1, precision and recall they gave).
 
     ``folds >= 2`` (and at least that many videos): the peak picking is cross-fitted on the training and
     validation videos pooled (:func:`cross_fitted_peaks`), then ``ensemble`` detectors are trained on all of
     them. ``folds=0``: they are trained on ``train_videos``, the peak picking fitted on ``val_videos``; with
     ``refit`` they are then trained again on both (the same epochs and seeds), keeping that peak picking.
+    ``low_rate``: the detector also carries one made the same way from the videos' :func:`half_rate_copies`,
+    for video slower than :data:`vis.model.onset.LOW_RATE_FPS` (summary keys ``onset_low_rate_...``).
     """
+    def view(low: bool) -> tuple[OnsetDetector, dict]:
+        return _train_view(train_videos, val_videos, epochs=epochs, ensemble=ensemble, seed=seed, folds=folds,
+                           refit=refit, low_rate=low, progress=progress)
+
+    det, summary = view(False)
+    if low_rate:
+        det.low_rate, low = view(True)
+        summary.update({k.replace("onset_", "onset_low_rate_"): v for k, v in low.items()})
+    return det, summary
+
+
+def _train_view(train_videos: list[VideoFeatures], val_videos: list[VideoFeatures], *, epochs: int, ensemble: int,
+                seed: int, folds: int, refit: bool, low_rate: bool, progress: bool) -> tuple[OnsetDetector, dict]:
+    view = half_rate_copies if low_rate else list
     pooled = train_videos + val_videos
     summary: dict = {"onset_train_videos": len(train_videos), "onset_val_videos": len(val_videos)}
     if folds >= 2 and len(pooled) >= folds:
-        best = cross_fitted_peaks(pooled, folds=folds, epochs=epochs, seed=seed, progress=progress)
-        det = fit_detector(pooled, epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
+        best = cross_fitted_peaks(pooled, folds=folds, epochs=epochs, seed=seed, progress=progress,
+                                  low_rate=low_rate)
+        det = fit_detector(view(pooled), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
         summary.update({"onset_train_videos": len(pooled), "onset_folds": folds})
         summary.update({f"onset_cv_{k}": round(v, 4) for k, v in best.items()})
         det.threshold, det.min_gap_s = best["threshold"], best["min_gap_s"]
         return det, summary
-    det = fit_detector(train_videos, epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
+    det = fit_detector(view(train_videos), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
     if val_videos:
-        probs = [det.probabilities(np.asarray(vf.motion)) for vf in val_videos if vf.motion is not None]
-        best = fit_peaks(probs, [impact_times(vf) for vf in val_videos])
+        held = view([vf for vf in val_videos if vf.motion is not None])
+        best = fit_peaks([det.probabilities(np.asarray(vf.motion)) for vf in held], [impact_times(vf) for vf in held])
         summary.update({f"onset_val_{k}": round(v, 4) for k, v in best.items()})
         if refit:
-            det = fit_detector(pooled, epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
+            det = fit_detector(view(pooled), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
             summary["onset_refit_videos"] = len(pooled)
         det.threshold, det.min_gap_s = best["threshold"], best["min_gap_s"]
     return det, summary

@@ -7,7 +7,8 @@
 - ``ID.frames-WxH.npy`` (or ``.jpgs``, ``--frame-store jpeg``): every frame, resampled by nearest frame to
   the model's rate (29.97 fps) and resized to W x H, uint8 [N, H, W, 3] (:mod:`vis.data.framestore`);
 - ``ID.motion.npy`` (the default recipe): optical-flow motion features measured at the video's own frame
-  rate, on the 29.97 fps grid, float32 [N, MOTION_FEATURES] (:mod:`vis.data.motion`);
+  rate, on the 29.97 fps grid, float32 [3, N, MOTION_FEATURES]: the video's, then those of its two half-rate
+  copies (every other frame: 15 fps footage, for the low-rate impact detector) (:mod:`vis.data.motion`);
 - ``ID.trunk-KEY.npz`` (frozen backbones only, written by ``vis train --frozen`` with
   :func:`vis.model.inputs.prepare_trunk`): the fixed trunk's outputs for every frame's spacetime and colour
   image (the paper's precomputed pool5 features).
@@ -180,12 +181,12 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store:
 def prepare_motion(video_path: Path, out: Path, *, fps: Fraction = FPS) -> tuple[bool, list[str]]:
     """Compute and store ``ID.motion.npy`` (:func:`vis.data.motion.video_motion`) unless up to date. Returns
     whether it computed, and the ShortMedia warnings of the video file."""
-    meta = {"version": FEATURES_VERSION, "video": file_stamp(video_path), "fps": str(fps),
+    meta = {"version": FEATURES_VERSION, "video": file_stamp(video_path), "fps": str(fps), "half_rate": True,
             "flow": {"size": list(FLOW_SIZE), "grid": GRID, "top": TOP_SHARE, "farneback": list(FARNEBACK)}}
     sidecar = out.with_suffix(".json")
     if out.is_file() and is_fresh(sidecar, meta):
         return False, _short_notes(sidecar)
-    motion, short = _recording_short(video_motion, video_path, fps=fps)
+    motion, short = _recording_short(video_motion, video_path, fps=fps, half_rate=True)
     _save_npy(out, motion)
     save_json(sidecar, {**meta, "short": short})
     return True, short
@@ -275,6 +276,7 @@ class VideoFeatures:
     frames: np.ndarray | JpegFrames | None  # [N, H, W, 3] uint8 at FPS
     trunk: dict[str, np.ndarray] | None = None  # frozen backbone outputs per frame: "spacetime", "colour" [N, D]
     motion: np.ndarray | None = None  # [N, MOTION_FEATURES] optical-flow features at FPS (None: not prepared)
+    half_rate: np.ndarray | None = None  # [2, N, MOTION_FEATURES] those of the video's two half-rate copies
 
     @property
     def n_frames(self) -> int:
@@ -332,8 +334,11 @@ def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None
             tr = {"spacetime": z["spacetime"], "colour": z["colour"]}
     mpath = cache / f"{vid}.motion.npy"
     motion = np.load(mpath, mmap_mode="r") if mpath.is_file() and mpath.with_suffix(".json").is_file() else None
+    if motion is not None and motion.ndim != 3:
+        raise VisError(f"{mpath}: made by an older vis (no half-rate copies); delete it to rebuild")
     return VideoFeatures(vid, d["env"], d["times"], d["onsets"], d["onset_amps"], d["event_times"],
-                         float(d["duration"]), frames, tr, motion)
+                         float(d["duration"]), frames, tr, None if motion is None else motion[0],
+                         None if motion is None else motion[1:])
 
 
 def centred_starts(vf: VideoFeatures, centres: np.ndarray, *, n_frames: int = CENTRED_FRAMES) -> np.ndarray:

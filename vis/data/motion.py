@@ -89,35 +89,45 @@ def _grey(frame: np.ndarray) -> np.ndarray:
 
 
 def video_motion(video: str | os.PathLike, *, fps: float | Fraction, n_frames: int | None = None,
-                 progress=None) -> np.ndarray:
+                 progress=None, half_rate: bool = False) -> np.ndarray:
     """Motion features of a video on the model's frame grid: float32 [N, MOTION_FEATURES], row ``f`` the
     motion at time ``f / fps`` (``N``: ``n_frames``, else as many grid times as the video covers).
 
     The video is decoded at its own rate (every stored frame, streaming); each consecutive pair gives one
     :func:`pair_features` row at the pair's midpoint time, and the rows are interpolated linearly onto the
     grid (held constant before the first and after the last pair). ``progress``: a callable given the
-    number of frames decoded so far.
+    number of frames decoded so far. ``half_rate``: float32 [3, N, MOTION_FEATURES], the video's motion and
+    that of its two half-rate copies (every other stored frame, from the first and from the second), as a
+    29.97 fps video resampled to 15 fps shows it, measured in the same pass (:mod:`vis.train_onsets`).
     """
     import cv2
 
     cv2.setNumThreads(1)  # one process per video (vis prepare --workers): no threads fighting over the cores
-    times, rows = [], []
-    prev, prev_t = None, None
+    chains = [(1, 0), (2, 0), (2, 1)] if half_rate else [(1, 0)]  # (keep every, from frame)
+    times: list[list[float]] = [[] for _ in chains]
+    rows: list[list[np.ndarray]] = [[] for _ in chains]
+    prev: list = [None for _ in chains]
     last_t = 0.0
     for i, (t, frame) in enumerate(iter_frames(video, size=FLOW_SIZE)):
         g = _grey(frame)
-        if prev is not None and prev_t is not None and t > prev_t:
-            rows.append(pair_features(prev, g, (t - prev_t) * float(fps)))
-            times.append(0.5 * (t + prev_t))
-        prev, prev_t, last_t = g, t, t
+        for c, (every, first) in enumerate(chains):
+            if i % every != first:
+                continue
+            if prev[c] is not None and t > prev[c][0]:
+                rows[c].append(pair_features(prev[c][1], g, (t - prev[c][0]) * float(fps)))
+                times[c].append(0.5 * (t + prev[c][0]))
+            prev[c] = (t, g)
+        last_t = t
         if progress is not None:
             progress(i + 1)
-    if prev is None:
+    if prev[0] is None:
         raise VisError(f"{video}: video stream has no frames")
     # as many grid times as iter_frames gives at ``fps``: those before half a stored frame past the last one
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / float(fps)
+    step = float(np.median(np.diff(times[0]))) if len(times[0]) > 1 else 1.0 / float(fps)
     n = n_frames if n_frames is not None else int(np.ceil((last_t + 0.5 * step) * float(fps) - 1e-9))
-    return on_grid(np.asarray(times), np.asarray(rows, np.float32).reshape(-1, MOTION_FEATURES), n, fps=fps)
+    out = [on_grid(np.asarray(ts), np.asarray(rs, np.float32).reshape(-1, MOTION_FEATURES), n, fps=fps)
+           for ts, rs in zip(times, rows)]
+    return np.stack(out) if half_rate else out[0]
 
 
 def motion_rows(motion: np.ndarray, idx: np.ndarray) -> np.ndarray:

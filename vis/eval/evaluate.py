@@ -49,6 +49,7 @@ import torch
 
 from vis.data.cache import FPS, K, VideoFeatures, default_cache_dir, env_on_grid, load, prepare
 from vis.data.io import atomic_output
+from vis.data.media import probe
 from vis.data.windows import Windows, centred_windows
 from vis.errors import VisError
 from vis.eval.methods import (
@@ -82,7 +83,7 @@ from vis.model.onset import OnsetDetector
 from vis.plots import save_confusion_png, save_mean_cochleagrams_png, save_prediction_figure_png
 from vis.sound.exemplars import ExemplarBank
 from vis.sound.peaks import peak_params
-from vis.sound.predict import predict_cached, uses_flow
+from vis.sound.windowed import predict_cached, uses_flow
 
 BASE_METHODS = ("full", "network-only", "full-example", "parametric", "image-match", "spacetime-match",
                 "image+spacetime-match", "random", "real-match", "mean", "average-shape")
@@ -162,8 +163,9 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
                                                        **peak_params(m.checkpoint))
     detector = runs["full"].impact_detector
     if detector is not None:  # the default recipe's impact detector, on the same full test videos
+        rates = {vf.vid: _rate(ds.video_path(vf.vid)) for vf in te_videos}  # 15 fps video: the low-rate detector
         metrics["detection"]["impact-detector"] = impact_detector_metrics(OnsetDetector.from_dict(detector),
-                                                                          te_videos, events)
+                                                                          te_videos, events, rates)
 
     figs = out / "figures"
     figs.mkdir(exist_ok=True)
@@ -174,6 +176,11 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     with atomic_output(out / "report.md") as tmp:
         tmp.write_text(evaluation_report(metrics, run=str(run), data=str(ds.root)))
     return metrics
+
+
+def _rate(video: Path) -> float | None:
+    fps = probe(video).fps
+    return float(fps) if fps else None
 
 
 def _prepare(ds, cache: Path, models: list[LoadedModel], ids: list[str], *, progress: bool = True

@@ -29,7 +29,7 @@ from vis.model.onset import OnsetDetector, probability_peaks
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
 from vis.sound.impacts import detected_impacts
 from vis.sound.peaks import detect_peaks
-from vis.sound.predict import predict_cached, uses_flow
+from vis.sound.windowed import predict_cached, uses_flow
 
 LABEL_KINDS = ("material", "action", "reaction", "hardness")
 
@@ -167,20 +167,23 @@ def score_peaks(found: list[tuple[np.ndarray, np.ndarray, float]], events: list[
             "predicted_onsets": n_pred, "true_onsets": n_true, "videos": len(found)}
 
 
-def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures], events: dict[str, list]) -> dict:
+def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures], events: dict[str, list],
+                            rates: dict[str, float | None] | None = None) -> dict:
     """The impact detector (:mod:`vis.model.onset`) over full test videos, against every annotated event:
     :func:`score_peaks` of all its peaks (scored by probability, any threshold: AP), and the precision /
     recall / F1 of the impacts it keeps (:func:`vis.sound.impacts.detected_impacts`: above its fitted threshold, or
-    a video's most probable peak near it), within 0.1 s one to one."""
+    a video's most probable peak near it), within 0.1 s one to one. ``rates``: each video's frame rate, for
+    :meth:`vis.model.onset.OnsetDetector.for_rate` (None: full rate)."""
     found, kept, truths, offset = [], [], [], 0.0
     for vf in videos:
         if vf.motion is None:
             raise VisError(f"{vf.vid}: motion features not prepared")
-        prob = detector.probabilities(np.asarray(vf.motion))
-        times, scores = probability_peaks(prob, fps=float(FPS), threshold=0.0, min_gap_s=detector.min_gap_s,
+        det = detector.for_rate((rates or {}).get(vf.vid))
+        prob = det.probabilities(np.asarray(vf.motion))
+        times, scores = probability_peaks(prob, fps=float(FPS), threshold=0.0, min_gap_s=det.min_gap_s,
                                           subframe=True)  # as vis predict places them
         found.append((times, scores, vf.duration))
-        kept.append(detected_impacts(detector, prob)[0] + offset)  # what vis predict keeps
+        kept.append(detected_impacts(det, prob)[0] + offset)  # what vis predict keeps
         truths.append(np.array([e.time for e in events[vf.vid] if e.time < vf.duration]) + offset)
         offset += vf.duration + 1.0
     pr = precision_recall(np.concatenate(kept), np.concatenate(truths))

@@ -3,7 +3,7 @@ nothing in them is learnt, a frozen trunk's outputs cached once per frame (the p
 features), the augmentation of a batch, and the forward pass on a batch.
 
 Every path that runs a network over training or validation windows goes through :func:`forward`; whole
-videos go through :func:`vis.sound.predict.predict_stream`.
+videos go through :func:`vis.sound.windowed.predict_stream`.
 """
 
 from __future__ import annotations

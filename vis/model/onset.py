@@ -38,6 +38,11 @@ ONSET_REACH = (ONSET_KERNEL // 2) * sum(ONSET_DILATIONS)
 # 1 seed 0.582 -> 0.593, 0.583 -> 0.583, 0.568 -> 0.596; 3 seeds 0.600 -> 0.605, 0.588 -> 0.603
 # (docs/real-footage.md).
 ONSET_MIRROR = True
+# Video slower than this (15 fps: half the rate of the videos trained on) is read by the low-rate detector, trained
+# and fitted on the half-rate copies of the training videos (vis.train_onsets). On the 16 real train videos, every
+# other frame dropped (nested 4-fold cross-validation, 4 seeds): F1 0.500 with the full-rate detector and its
+# threshold, 0.521 with the low-rate one (+0.012 to +0.026 each seed; docs/real-footage.md).
+LOW_RATE_FPS = 20.0
 
 
 def onset_inputs(motion: np.ndarray) -> np.ndarray:
@@ -71,7 +76,8 @@ class OnsetDetector:
     """A trained impact detector: its networks (averaged), the inputs' normalisation, the peak picking fitted
     on videos the networks did not see (``threshold`` on the probability, ``min_gap_s`` between impacts:
     :mod:`vis.train_onsets`), and whether the probability is averaged over the video's mirror image
-    (``mirror``; False for detectors saved before ONSET_MIRROR, whose threshold was fitted without it)."""
+    (``mirror``; False for detectors saved before ONSET_MIRROR, whose threshold was fitted without it), and the
+    detector for video slower than LOW_RATE_FPS (``low_rate``; None: this one reads every video)."""
 
     nets: list[OnsetNet]
     mean: np.ndarray  # [ONSET_INPUTS]
@@ -79,6 +85,13 @@ class OnsetDetector:
     threshold: float = 0.5
     min_gap_s: float = 0.25
     mirror: bool = ONSET_MIRROR
+    low_rate: OnsetDetector | None = None
+
+    def for_rate(self, fps: float | None) -> OnsetDetector:
+        """The detector for a video stored at ``fps`` frames per second (None: unknown, read as full rate)."""
+        if fps is not None and fps < LOW_RATE_FPS and self.low_rate is not None:
+            return self.low_rate
+        return self
 
     def probabilities(self, motion: np.ndarray) -> np.ndarray:
         """Per-frame impact probability [N] of a video's motion features [N, MOTION_FEATURES]: the networks'
@@ -96,12 +109,13 @@ class OnsetDetector:
         """The same detector keeping impacts whose probability exceeds ``threshold`` (in (0, 1])."""
         if not 0.0 < threshold <= 1.0:
             raise VisError(f"impact threshold {threshold:g}: must be a probability, more than 0 and at most 1")
-        return replace(self, threshold=float(threshold))
+        low = self.low_rate.at_threshold(threshold) if self.low_rate is not None else None
+        return replace(self, threshold=float(threshold), low_rate=low)
 
     def to_dict(self) -> dict:
         return {"states": [net.state_dict() for net in self.nets], "mean": self.mean.tolist(),
                 "std": self.std.tolist(), "threshold": self.threshold, "min_gap_s": self.min_gap_s,
-                "mirror": self.mirror}
+                "mirror": self.mirror, **({"low_rate": self.low_rate.to_dict()} if self.low_rate else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> OnsetDetector:
@@ -110,8 +124,9 @@ class OnsetDetector:
             net = OnsetNet()
             net.load_state_dict(state)
             nets.append(net.eval())
+        low = cls.from_dict(d["low_rate"]) if "low_rate" in d else None
         return cls(nets, np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32),
-                   float(d["threshold"]), float(d["min_gap_s"]), bool(d.get("mirror", False)))
+                   float(d["threshold"]), float(d["min_gap_s"]), bool(d.get("mirror", False)), low)
 
 
 def probability_peaks(prob: np.ndarray, *, fps: float, threshold: float, min_gap_s: float,

@@ -61,7 +61,7 @@ async def upload(request: Request, srv: ServerDep, method: str = SOUND_METHODS[0
         job.stage = "predicting the sound"
         s = predict_upload(predictor, video, folder / OUTPUTS["video"], folder / OUTPUTS["png"], method=method)
         video.unlink(missing_ok=True)
-        used = predictor.onsets.threshold if predictor.onsets is not None else None  # the impact detector's
+        used = s["threshold"]  # the impact detector's (the low-rate one's for video under 20 fps)
         return {"impacts": s["impacts"], "duration": round(s["duration"], 2), "method": s["method"], "threshold": used}
 
     return jobs.submit("predict", work, folder=folder).view()
