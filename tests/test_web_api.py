@@ -235,18 +235,22 @@ def test_an_upload_can_lower_the_impact_threshold(tiny_run, tiny_data, studies, 
                     max_upload=10**8)
     video = next(tiny_data.glob("*_denoised.mp4")).read_bytes()
     with TestClient(app) as c:
-        fitted = c.get("/api/info").json()["threshold"]
-        assert fitted == predictor.onsets.threshold  # what the page shows
+        info = c.get("/api/info").json()
+        fitted = info["threshold"]
+        assert fitted == predictor.onsets.threshold  # what the page shows, with the low-rate detector's
+        low = predictor.onsets.low_rate
+        assert low is not None and info["threshold_low_rate"] == low.threshold
         found = {}
-        for thr in (0.001, 0.999):
-            r = c.post(f"/api/jobs?method=parametric&threshold={thr}", content=video, headers={"X-Filename": "v.mp4"})
+        for thr in (None, 0.001, 0.999):
+            given = "" if thr is None else f"&threshold={thr}"  # none given: the fitted one
+            r = c.post(f"/api/jobs?method=parametric{given}", content=video, headers={"X-Filename": "v.mp4"})
             assert r.status_code == 200, r.text
             for _ in range(1200):
                 view = c.get(f"/api/jobs/{r.json()['job']}").json()
                 if view["state"] in ("done", "failed"):
                     break
                 time.sleep(0.05)
-            assert view["state"] == "done" and view["threshold"] == thr, view
+            assert view["state"] == "done" and view["threshold"] == (fitted if thr is None else thr), view
             found[thr] = view["impacts"]
         assert found[0.001] > found[0.999]  # a lower threshold keeps fainter impacts
         for bad in ("0", "1.5", "nan"):

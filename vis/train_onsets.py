@@ -150,18 +150,18 @@ def half_rate_copies(videos: list[VideoFeatures]) -> list[VideoFeatures]:
     return out
 
 
-def cross_fitted_peaks(videos: list[VideoFeatures], *, folds: int, epochs: int, seed: int = 0,
+def cross_fitted_peaks(videos: list[VideoFeatures], *, folds: int, epochs: int, seed: int = 0, ensemble: int = 1,
                        progress: bool = True, dropout: float = ONSET_DROPOUT, low_rate: bool = False) -> dict:
     """The peak picking (:func:`fit_peaks`) fitted on out-of-fold probabilities: ``videos`` cut into ``folds``
-    (every ``folds``-th video), each fold scored by one detector trained on the others. ``low_rate``: trained
-    and scored on the videos' :func:`half_rate_copies`."""
+    (every ``folds``-th video), each fold scored by ``ensemble`` detectors trained on the others. ``low_rate``:
+    trained and scored on the videos' :func:`half_rate_copies`."""
     view = half_rate_copies if low_rate else list
     probs: list[np.ndarray] = []
     truths: list[np.ndarray] = []
     for k in range(folds):
         held = view(videos[k::folds])
-        det = fit_detector(view([v for i, v in enumerate(videos) if i % folds != k]), epochs=epochs, ensemble=1,
-                           seed=seed + k, progress=progress, dropout=dropout)
+        det = fit_detector(view([v for i, v in enumerate(videos) if i % folds != k]), epochs=epochs,
+                           ensemble=ensemble, seed=seed + k, progress=progress, dropout=dropout)
         probs += [det.probabilities(np.asarray(vf.motion)) for vf in held]
         truths += [impact_times(vf) for vf in held]
     return fit_peaks(probs, truths)

@@ -38,7 +38,8 @@ def info(srv: ServerDep):
     detector = getattr(srv.predictor, "onsets", None)  # the model's impact detector, if it has one
     return {"model": srv.model_name if srv.predictor is not None else None, "methods": list(SOUND_METHODS),
             "max_upload": srv.max_upload, "types": list(VIDEO_TYPES),
-            "threshold": detector.threshold if detector is not None else None}
+            "threshold": detector.threshold if detector is not None else None,  # video under 20 fps: the second
+            "threshold_low_rate": detector.low_rate.threshold if detector is not None and detector.low_rate else None}
 
 
 @router.post("/api/jobs")

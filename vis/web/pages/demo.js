@@ -7,8 +7,9 @@ async function start() {
   $("types").textContent = info.types.map(t => t.slice(1)).join(", ");
   $("model").textContent = info.model || "none loaded: start with vis serve --model RUN";
   $("go").disabled = !info.model;
-  if (info.threshold !== null) {  // a model with an impact detector: its fitted threshold, which the user may lower
-    $("threshold").value = info.threshold;
+  if (info.threshold !== null) {  // a model with an impact detector: empty keeps its fitted thresholds
+    const slow = info.threshold_low_rate === null ? "" : ", " + info.threshold_low_rate + " under 20 fps";
+    $("threshold").placeholder = "fitted: " + info.threshold + slow;
     $("threshold-row").hidden = false;
   }
 }
