@@ -1,7 +1,7 @@
 """Does the impact detector's recipe carry over to videos it never saw? Nested 4-fold cross-validation.
 
     python benchmarks/detector_cv.py .cache/model/realgh --cache .cache/model/cache [--seeds 0,10,20] [--dropout 0.4]
-    python benchmarks/detector_cv.py ... --half-rate [--low-rate]     # on 15 fps video: the low-rate detector
+    python benchmarks/detector_cv.py ... --half-rate | --low-rate     # 15 fps video: full-rate or low-rate detector
 
 The train videos of the dataset's split (``make model``'s layout: its 16 train videos; the test videos are never
 read), sorted, go into 4 folds (every 4th). For each fold, ``vis train``'s recipe for the detector runs on the
@@ -75,7 +75,7 @@ if __name__ == "__main__":
     ap.add_argument("--dropout", type=float, default=ONSET_DROPOUT, help="the detectors' dropout in training")
     ap.add_argument("--fit-ensemble", type=int, default=1, help="detectors per fold fitting the threshold")
     ap.add_argument("--half-rate", action="store_true", help="score the held-out videos' half-rate copies")
-    ap.add_argument("--low-rate", action="store_true", help="train and fit on the half-rate copies")
+    ap.add_argument("--low-rate", action="store_true", help="train and fit on the half-rate copies (and score them)")
     a = ap.parse_args()
     main(a.data, a.cache, [int(s) for s in a.seeds.split(",")], dropout=a.dropout, fit_ensemble=a.fit_ensemble,
-         half_rate=a.half_rate, low_rate=a.low_rate)
+         half_rate=a.half_rate or a.low_rate, low_rate=a.low_rate)  # the low-rate detector reads half-rate video

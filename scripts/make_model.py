@@ -6,8 +6,8 @@
    videos, 16 train and 6 test, recording sessions kept on one side).
 2. Holds out VAL_IDS (4 of the 16 train videos, from 4 other recording sessions) for the centred model's
    choice of epoch; the centred model is trained on the other 12. The impact detector is trained on all 16,
-   its threshold and gap fitted on out-of-fold probabilities of the 16 (4 folds). The 6 test videos are
-   never read.
+   its threshold and gap fitted on out-of-fold probabilities of the 16 (4 folds), and so is its low-rate
+   detector (for video under 20 fps) on their half-rate copies. The 6 test videos are never read.
 3. Trains ``vis train`` with the defaults and copies the run to ``OUT`` in the form installed with the
    package: ``model.pt`` without the frozen ImageNet trunk (taken from its wheel when loaded), ``bank.npz``
    with its exemplars' sound at BANK_SR, ``config.toml``, ``summary.json``. Refuses a result over MAX_MB.

@@ -212,9 +212,15 @@ def test_threshold_sets_how_faint_an_impact_the_detector_keeps(tiny_run, tmp_pat
     assert peaks_only.at_threshold(None) is peaks_only
 
 
-def test_a_15_fps_video_is_read_by_the_low_rate_detector(tiny_run, tmp_path, tiny_data):
+def test_a_15_fps_video_is_read_by_the_low_rate_detector(tiny_run, tmp_path, tiny_data, monkeypatch):
+    import vis.sound.predict as P
     from vis.data.media import read_frames, write_video
     from vis.sound.predict import Predictor, predict_video
+
+    used = []
+    detect = P.detected_prediction
+    monkeypatch.setattr(P, "detected_prediction", lambda net, pca, det, *a, **k: used.append(det) or detect(
+        net, pca, det, *a, **k))
 
     model = Predictor.load(tiny_run)
     assert model.onsets is not None and model.onsets.low_rate is not None  # the default recipe trains both
@@ -225,6 +231,7 @@ def test_a_15_fps_video_is_read_by_the_low_rate_detector(tiny_run, tmp_path, tin
     full = predict_video(src, model, tmp_path / "f.mp4", method="parametric", progress=False)
     assert slow["low_rate"] and slow["threshold"] == model.onsets.low_rate.threshold
     assert not full["low_rate"] and full["threshold"] == model.onsets.threshold
+    assert used == [model.onsets.low_rate, model.onsets]  # the detector that found the impacts
 
 
 def test_output_extensions_are_honoured_or_refused_before_work(tiny_run, tmp_path, capsys, tiny_data):

@@ -253,7 +253,10 @@ def test_a_low_rate_detector_is_trained_on_half_rate_copies_and_reads_slow_video
     low = det.low_rate
     assert low is not None and low.low_rate is None and summary["onset_low_rate_cv_f1"] > 0.8, summary
     assert det.for_rate(15.0) is low and det.for_rate(LOW_RATE_FPS) is det and det.for_rate(None) is det
-    assert det.for_rate(29.97) is det and low.for_rate(15.0) is low
+    assert det.for_rate(29.97) is det and low.for_rate(15.0) is low and det.for_rate(0) is det  # 0: unknown
+    # trained on the half-rate copies of all 8 (its inputs normalised by theirs), not on the videos themselves
+    copies = np.concatenate([onset_inputs(m) for v in videos for m in v.half_rate])
+    assert np.allclose(low.mean, copies.mean(0), atol=1e-5) and not np.allclose(det.mean, low.mean, atol=1e-3)
     test = video(9)
     again = OnsetDetector.from_dict(det.to_dict())
     assert again.low_rate is not None and again.low_rate.threshold == low.threshold

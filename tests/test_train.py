@@ -55,6 +55,28 @@ def windows(tiny_data, tmp_path_factory):
     return tr, va
 
 
+def test_motion_is_cached_with_its_half_rate_copies_and_older_caches_still_load(tiny_data, tmp_path):
+    from vis.errors import VisError
+    from vis.train_onsets import half_rate_copies
+
+    ds = Dataset.open(tiny_data)
+    vid = ds.split("train")[0]
+    prepare(ds, tmp_path, size=None, ids=[vid], progress=False)
+    vf = load(tmp_path, vid)
+    assert vf.motion is not None and vf.half_rate is not None
+    assert vf.half_rate.shape == (2, *vf.motion.shape) and vf.motion.shape[1] == MOTION_FEATURES
+    np.save(tmp_path / "old.npy", np.array(vf.motion))  # as an older vis stored it: the video's alone
+    (tmp_path / "old.npy").replace(tmp_path / f"{vid}.motion.npy")  # (a new file: vf's memory map keeps the old)
+    sidecar = tmp_path / f"{vid}.motion.json"
+    sidecar.write_text(json.dumps({k: v for k, v in json.loads(sidecar.read_text()).items() if k != "half_rate"}))
+    old = load(tmp_path, vid)
+    assert np.array_equal(old.motion, vf.motion) and old.half_rate is None  # fine for all but the low-rate detector
+    with pytest.raises(VisError, match=f"{vid}: half-rate motion features not prepared"):
+        half_rate_copies([old])
+    assert prepare(ds, tmp_path, size=None, ids=[vid], progress=False)["computed"] == 1  # rebuilt
+    assert load(tmp_path, vid).half_rate is not None
+
+
 def test_windows_are_centred_on_the_clicks(windows):
     tr, _ = windows
     loud = tr.targets.sum(axis=2).argmax(axis=1)  # the loudest row of each window

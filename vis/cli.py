@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wav", type=_path, help="also write the predicted sound (.wav or .flac)")
     p.add_argument("--png", type=_path, help="also write the predicted cochleagram (above the original's)")
     p.add_argument("--threshold", type=float, help="the impact detector's probability threshold (default: the "
-                   "one fitted in training; lower finds fainter impacts, e.g. in 15 fps video)")
+                   "one fitted in training, the low-rate detector's for video under 20 fps; lower finds fainter "
+                   "impacts)")
     _strict_option(p)
     _device_option(p)
     p.set_defaults(func=cmd_predict)

@@ -326,7 +326,7 @@ def _check_type(table: str, key: str, value, default) -> None:
 LEGACY_MODEL_DEFAULTS = {"motion_channels": False, "widths": [32, 64, 96, 128, 128], "prior_rows": 0,
                          "motion_stats": False, "colour_trunk": False, "motion": "frames"}
 LEGACY_TRAIN_DEFAULTS = {"loss": "robust", "schedule": "constant", "det_frames": 60, "det_stride": 15,
-                         "onsets": False, "onset_low_rate": False}
+                         "onsets": False}  # onset_low_rate: left out, so older runs resume and train it too
 
 
 def resumable_toml(cfg: RunConfig) -> str:

@@ -145,7 +145,8 @@ def half_rate_copies(videos: list[VideoFeatures]) -> list[VideoFeatures]:
     out = []
     for vf in videos:
         if vf.half_rate is None:
-            raise VisError(f"{vf.vid}: half-rate motion features not prepared (vis prepare computes them)")
+            raise VisError(f"{vf.vid}: half-rate motion features not prepared (vis prepare computes them; a cache "
+                           "made by an older vis is rebuilt)")
         out += [replace(vf, motion=m, half_rate=None) for m in vf.half_rate]
     return out
 

@@ -334,11 +334,11 @@ def load(cache: str | os.PathLike, vid: str, size: tuple[int, int] | None = None
             tr = {"spacetime": z["spacetime"], "colour": z["colour"]}
     mpath = cache / f"{vid}.motion.npy"
     motion = np.load(mpath, mmap_mode="r") if mpath.is_file() and mpath.with_suffix(".json").is_file() else None
-    if motion is not None and motion.ndim != 3:
-        raise VisError(f"{mpath}: made by an older vis (no half-rate copies); delete it to rebuild")
+    half = None
+    if motion is not None and motion.ndim == 3:  # the video's, then its half-rate copies'
+        motion, half = motion[0], motion[1:]  # (an older vis stored the video's alone: prepare rebuilds it)
     return VideoFeatures(vid, d["env"], d["times"], d["onsets"], d["onset_amps"], d["event_times"],
-                         float(d["duration"]), frames, tr, None if motion is None else motion[0],
-                         None if motion is None else motion[1:])
+                         float(d["duration"]), frames, tr, motion, half)
 
 
 def centred_starts(vf: VideoFeatures, centres: np.ndarray, *, n_frames: int = CENTRED_FRAMES) -> np.ndarray:

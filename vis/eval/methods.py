@@ -188,7 +188,8 @@ def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures]
         offset += vf.duration + 1.0
     pr = precision_recall(np.concatenate(kept), np.concatenate(truths))
     return {**score_peaks(found, [events[vf.vid] for vf in videos]), "precision": pr["precision"],
-            "recall": pr["recall"], "f1": pr["f1"], "kept_onsets": pr["pred"], "threshold": detector.threshold}
+            "recall": pr["recall"], "f1": pr["f1"], "kept_onsets": pr["pred"], "threshold": detector.threshold,
+            "low_rate_videos": [v.vid for v in videos if detector.for_rate((rates or {}).get(v.vid)) is not detector]}
 
 
 # ---------------------------------------------------------------------------------------------- the registry

@@ -105,6 +105,9 @@ def evaluation_report(metrics: dict, *, run: str, data: str) -> str:
             lines += ["", f"The impact detector's peaks above its threshold ({m['threshold']:.2f}): precision "
                       f"{_f(m['precision'], True)}, recall {_f(m['recall'], True)}, F1 {_f(m['f1'], True)} "
                       f"({m['kept_onsets']} kept, within 0.1 s one to one)."]
+            if m.get("low_rate_videos"):
+                lines[-1] += (f" Read by its low-rate detector, at its own threshold (video under 20 fps): "
+                              f"{', '.join(m['low_rate_videos'])}.")
     lines += ["", "## Figures", "",
               "- `figures/mean_cochleagram_material.png`, `mean_cochleagram_reaction.png`: mean real cochleagram per "
               "class (Fig. 3a).",

@@ -40,8 +40,9 @@ ONSET_REACH = (ONSET_KERNEL // 2) * sum(ONSET_DILATIONS)
 ONSET_MIRROR = True
 # Video slower than this (15 fps: half the rate of the videos trained on) is read by the low-rate detector, trained
 # and fitted on the half-rate copies of the training videos (vis.train_onsets). On the 16 real train videos, every
-# other frame dropped (nested 4-fold cross-validation, 4 seeds): F1 0.500 with the full-rate detector and its
-# threshold, 0.521 with the low-rate one (+0.012 to +0.026 each seed; docs/real-footage.md).
+# other frame dropped (nested 4-fold cross-validation, 4 seeds, benchmarks/detector_cv.py): F1 0.500 with the
+# full-rate detector and its threshold, 0.526 with the low-rate one (+0.011 to +0.032 each seed;
+# docs/real-footage.md).
 LOW_RATE_FPS = 20.0
 
 
@@ -89,7 +90,7 @@ class OnsetDetector:
 
     def for_rate(self, fps: float | None) -> OnsetDetector:
         """The detector for a video stored at ``fps`` frames per second (None: unknown, read as full rate)."""
-        if fps is not None and fps < LOW_RATE_FPS and self.low_rate is not None:
+        if fps and fps < LOW_RATE_FPS and self.low_rate is not None:  # 0 (unknown rate) as None
             return self.low_rate
         return self
 
