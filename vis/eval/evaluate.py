@@ -163,7 +163,7 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
                                                        **peak_params(m.checkpoint))
     detector = runs["full"].impact_detector
     if detector is not None:  # the default recipe's impact detector, on the same full test videos
-        rates = {vf.vid: _rate(ds.video_path(vf.vid)) for vf in te_videos}  # 15 fps video: the low-rate detector
+        rates = {vf.vid: probe(ds.video_path(vf.vid)).fps for vf in te_videos}  # 15 fps video: the low-rate one
         metrics["detection"]["impact-detector"] = impact_detector_metrics(OnsetDetector.from_dict(detector),
                                                                           te_videos, events, rates)
 
@@ -176,11 +176,6 @@ def evaluate(ds, run: str | os.PathLike, out: str | os.PathLike, *, cache: str |
     with atomic_output(out / "report.md") as tmp:
         tmp.write_text(evaluation_report(metrics, run=str(run), data=str(ds.root)))
     return metrics
-
-
-def _rate(video: Path) -> float | None:
-    fps = probe(video).fps
-    return float(fps) if fps else None
 
 
 def _prepare(ds, cache: Path, models: list[LoadedModel], ids: list[str], *, progress: bool = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -168,17 +169,19 @@ def score_peaks(found: list[tuple[np.ndarray, np.ndarray, float]], events: list[
 
 
 def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures], events: dict[str, list],
-                            rates: dict[str, float | None] | None = None) -> dict:
+                            rates: dict[str, Fraction | None] | None = None) -> dict:
     """The impact detector (:mod:`vis.model.onset`) over full test videos, against every annotated event:
     :func:`score_peaks` of all its peaks (scored by probability, any threshold: AP), and the precision /
     recall / F1 of the impacts it keeps (:func:`vis.sound.impacts.detected_impacts`: above its fitted threshold, or
     a video's most probable peak near it), within 0.1 s one to one. ``rates``: each video's frame rate, for
     :meth:`vis.model.onset.OnsetDetector.for_rate` (None: full rate)."""
-    found, kept, truths, offset = [], [], [], 0.0
+    found, kept, truths, offset, low_rate = [], [], [], 0.0, []
     for vf in videos:
         if vf.motion is None:
             raise VisError(f"{vf.vid}: motion features not prepared")
         det = detector.for_rate((rates or {}).get(vf.vid))
+        if det is not detector:
+            low_rate.append(vf.vid)
         prob = det.probabilities(np.asarray(vf.motion))
         times, scores = probability_peaks(prob, fps=float(FPS), threshold=0.0, min_gap_s=det.min_gap_s,
                                           subframe=True)  # as vis predict places them
@@ -189,7 +192,7 @@ def impact_detector_metrics(detector: OnsetDetector, videos: list[VideoFeatures]
     pr = precision_recall(np.concatenate(kept), np.concatenate(truths))
     return {**score_peaks(found, [events[vf.vid] for vf in videos]), "precision": pr["precision"],
             "recall": pr["recall"], "f1": pr["f1"], "kept_onsets": pr["pred"], "threshold": detector.threshold,
-            "low_rate_videos": [v.vid for v in videos if detector.for_rate((rates or {}).get(v.vid)) is not detector]}
+            "low_rate_videos": low_rate}
 
 
 # ---------------------------------------------------------------------------------------------- the registry

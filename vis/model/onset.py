@@ -16,6 +16,7 @@ different seeds, are averaged (``[train] onset_ensemble``, 3), over the video an
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -88,8 +89,9 @@ class OnsetDetector:
     mirror: bool = ONSET_MIRROR
     low_rate: OnsetDetector | None = None
 
-    def for_rate(self, fps: float | None) -> OnsetDetector:
-        """The detector for a video stored at ``fps`` frames per second (None: unknown, read as full rate)."""
+    def for_rate(self, fps: float | Fraction | None) -> OnsetDetector:
+        """The detector for a video stored at ``fps`` frames per second (as :func:`vis.data.media.probe` gives it;
+        None: unknown, read as full rate)."""
         if fps and fps < LOW_RATE_FPS and self.low_rate is not None:  # 0 (unknown rate) as None
             return self.low_rate
         return self

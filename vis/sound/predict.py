@@ -138,7 +138,7 @@ class Predictor:
     def detector_for(self, info: MediaInfo) -> OnsetDetector | None:
         """The impact detector that reads the video ``info`` describes: the low-rate one for a video under
         :data:`vis.model.onset.LOW_RATE_FPS` where the model has one (None: the model has no detector)."""
-        return None if self.onsets is None else self.onsets.for_rate(float(info.fps) if info.fps else None)
+        return None if self.onsets is None else self.onsets.for_rate(info.fps)
 
     def at_threshold(self, threshold: float | None) -> Predictor:
         """The model with its impact detector's threshold set to ``threshold`` (None: the one fitted in training)."""
