@@ -231,3 +231,33 @@ def test_a_pasted_exemplar_is_heard_at_its_impact_not_at_what_rang_before_it():
             assert len(found) == 1 and -0.02 <= early <= LEAD_S + 1 / 90, found
         else:  # the whole exemplar: heard at its pre-roll
             assert early >= 0.05, found
+
+
+def test_an_exemplar_is_pasted_where_its_impact_is_heard():
+    """Cut in LEAD_S before its impact, an exemplar whose recording rang before the impact is heard at the cut;
+    pasted at ``heard_at`` instead of its impact sample, the onset heard lands on the impact time (on average over
+    where the impact falls against the onset detector's rows), and a clean impact is pasted at its impact."""
+    from vis.audio.onsets import onsets_from_audio
+    from vis.sound.longform import heard_at
+
+    sr, pre = 48_000, 4800
+    rng = np.random.default_rng(1)
+    t = np.arange(pre + 24_000) / sr
+    ring = 0.3 * np.exp(-t / 0.2) * rng.standard_normal(len(t))  # still ringing when the exemplar cuts in
+    hit = np.where(t >= pre / sr, np.exp(-(t - pre / sr) / 0.03), 0) * rng.standard_normal(len(t))
+    rang, clean = (np.round(np.clip(x, -1, 1) * 32767).astype(np.int16) for x in (ring + hit, hit))
+    bank = ExemplarBank(np.zeros((2, 45, 42), np.float32), np.stack([rang, clean]), sr, pre, np.array(["wood"] * 2))
+
+    def mean_heard_error(i: int, at_sample: int) -> float:
+        errors = []
+        for impact in 1.0 + np.arange(8) / 90 / 8:  # eight placements across one row of the onset detector
+            out = np.zeros(2 * sr, np.float32)
+            paste(out, bank.impact_clip(i), int(round(impact * sr)) - at_sample, sr=sr)
+            found, _ = onsets_from_audio(out, sr)
+            errors.append(found[np.argmin(np.abs(found - impact))] - impact)
+        return float(np.mean(errors))
+
+    assert heard_at(bank, 0) < pre - 0.01 * sr  # heard at the cut, well before the impact
+    assert mean_heard_error(0, pre) < -0.01
+    assert abs(mean_heard_error(0, heard_at(bank, 0))) < 0.004
+    assert abs(heard_at(bank, 1) - pre) <= sr / 90 and abs(mean_heard_error(1, heard_at(bank, 1))) < 0.004

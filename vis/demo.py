@@ -33,7 +33,7 @@ from vis.model.checkpoint import load_model
 from vis.model.run import RunDir
 from vis.pipeline import run
 from vis.sound.exemplars import ExemplarBank, centre_frame_features
-from vis.sound.longform import paste
+from vis.sound.longform import heard_at, paste
 from vis.sound.predict import Predictor, predict_sounds
 from vis.synth import generate
 
@@ -150,7 +150,7 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path, *, device: st
         idx, _ = bank.search(bank.with_lookalikes(predict_windows(net, pca, windows), seen), visual=seen)
         for (_, start), i in zip(windows.index, idx):
             centre = (start + CENTRED_FRAMES // 2) / float(FPS)
-            paste(wave, bank.impact_clip(int(i)), int(round(centre * bank.sr)) - bank.pre)
+            paste(wave, bank.impact_clip(int(i)), int(round(centre * bank.sr)) - heard_at(bank, int(i)))
     mux_audio(ds.video_path(vid), np.clip(wave, -1, 1), bank.sr, out)
     return len(windows)
 
