@@ -23,7 +23,7 @@ from vis.errors import VisError
 from vis.eval.methods import predict_windows
 from vis.eval.metrics import best_threshold, sq_err
 from vis.model.checkpoint import load_model
-from vis.model.device import distributed, reduce_device, training_device
+from vis.model.device import distributed, leave_distributed, reduce_device, training_device
 from vis.model.inputs import prepare_trunk, trunk_key
 from vis.model.network import VisNet
 from vis.model.run import RunDir, TrainSummary
@@ -106,6 +106,7 @@ def run(ds, out: str | os.PathLike, cfg: RunConfig, *, cache: str | os.PathLike 
     tr = make_windows(train_videos, cfg)
     summary = train(tr, make_windows(val_videos, cfg), cfg, out, resume=resume, progress=progress, device=device,
                     net=net)
+    leave_distributed()  # the rest is the first process's alone
     summary.cache = str(cache)
     summary.validation_split = "val" if ds.splits.get("val") else f"{len(val_videos)} of the train split"
     if rank == 0:

@@ -70,6 +70,15 @@ def distributed(device: torch.device | None = None) -> tuple[int, int]:
     return (torch.distributed.get_rank() if world > 1 else 0), world
 
 
+def leave_distributed() -> None:
+    """End this process's part in a DDP run (all processes call it, once no collective follows): they wait for one
+    another, then each closes its process group. The first process may go on alone; the others exit. (A process
+    that exited with its gloo group still open while the first worked on was once seen to abort.)"""
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def reduce_device() -> torch.device:
     """Where tensors to all-reduce live: CUDA under nccl, else the CPU."""
     nccl = torch.distributed.is_initialized() and torch.distributed.get_backend() == "nccl"
