@@ -27,7 +27,7 @@ from vis.config import DEFAULT_SIZE, ModelConfig
 from vis.data.cache import load
 from vis.data.dataset import Dataset
 from vis.eval.metrics import precision_recall
-from vis.model.onset import ONSET_DROPOUT
+from vis.model.onset import LOW_RATE_DROPOUT, ONSET_DROPOUT
 from vis.sound.impacts import detected_impacts
 from vis.train_onsets import cross_fitted_peaks, fit_detector, half_rate_copies, impact_times
 
@@ -72,10 +72,12 @@ if __name__ == "__main__":
     ap.add_argument("data", help="a dataset folder laid out as released (make model's .cache/model/realgh)")
     ap.add_argument("--cache", required=True, help="its feature cache (make model's .cache/model/cache)")
     ap.add_argument("--seeds", default="0,10,20,30,40,50", help="seeds of the whole procedure, comma-separated")
-    ap.add_argument("--dropout", type=float, default=ONSET_DROPOUT, help="the detectors' dropout in training")
+    ap.add_argument("--dropout", type=float, help="the detectors' dropout in training (default: vis train's, "
+                    f"{ONSET_DROPOUT}; with --low-rate {LOW_RATE_DROPOUT})")
     ap.add_argument("--fit-ensemble", type=int, default=1, help="detectors per fold fitting the threshold")
     ap.add_argument("--half-rate", action="store_true", help="score the held-out videos' half-rate copies")
     ap.add_argument("--low-rate", action="store_true", help="train and fit on the half-rate copies (and score them)")
     a = ap.parse_args()
-    main(a.data, a.cache, [int(s) for s in a.seeds.split(",")], dropout=a.dropout, fit_ensemble=a.fit_ensemble,
+    dropout = a.dropout if a.dropout is not None else LOW_RATE_DROPOUT if a.low_rate else ONSET_DROPOUT
+    main(a.data, a.cache, [int(s) for s in a.seeds.split(",")], dropout=dropout, fit_ensemble=a.fit_ensemble,
          half_rate=a.half_rate or a.low_rate, low_rate=a.low_rate)  # the low-rate detector reads half-rate video

@@ -22,7 +22,7 @@ training videos (nested: 4 held out at a time, the recipe run on the other 12) t
 Video at 15 fps shows an impact in half the frames, and the detector's probabilities are lower there. So a run
 also makes, the same way, a low-rate detector from the videos' half-rate copies (``[train] onset_low_rate``:
 every other frame, from the first and from the second, :func:`half_rate_copies`), for video under
-:data:`vis.model.onset.LOW_RATE_FPS`.
+:data:`vis.model.onset.LOW_RATE_FPS` (trained with ``LOW_RATE_DROPOUT``, the full-rate one with ``ONSET_DROPOUT``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tqdm import tqdm
 from vis.data.cache import FPS, VideoFeatures
 from vis.errors import VisError
 from vis.eval.metrics import TOL_S, pairs
-from vis.model.onset import ONSET_DROPOUT, OnsetDetector, OnsetNet, onset_inputs, probability_peaks
+from vis.model.onset import LOW_RATE_DROPOUT, ONSET_DROPOUT, OnsetDetector, OnsetNet, onset_inputs, probability_peaks
 
 SEGMENT = 64  # frames per training example (~2.1 s)
 SEGMENT_STRIDE = 8
@@ -194,23 +194,27 @@ def train_onsets(train_videos: list[VideoFeatures], val_videos: list[VideoFeatur
 def _train_view(train_videos: list[VideoFeatures], val_videos: list[VideoFeatures], *, epochs: int, ensemble: int,
                 seed: int, folds: int, refit: bool, low_rate: bool, progress: bool) -> tuple[OnsetDetector, dict]:
     view = half_rate_copies if low_rate else list
+    dropout = LOW_RATE_DROPOUT if low_rate else ONSET_DROPOUT
     pooled = train_videos + val_videos
     summary: dict = {"onset_train_videos": len(train_videos), "onset_val_videos": len(val_videos)}
     if folds >= 2 and len(pooled) >= folds:
         best = cross_fitted_peaks(pooled, folds=folds, epochs=epochs, seed=seed, progress=progress,
-                                  low_rate=low_rate)
-        det = fit_detector(view(pooled), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
+                                  low_rate=low_rate, dropout=dropout)
+        det = fit_detector(view(pooled), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress,
+                               dropout=dropout)
         summary.update({"onset_train_videos": len(pooled), "onset_folds": folds})
         summary.update({f"onset_cv_{k}": round(v, 4) for k, v in best.items()})
         det.threshold, det.min_gap_s = best["threshold"], best["min_gap_s"]
         return det, summary
-    det = fit_detector(view(train_videos), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
+    det = fit_detector(view(train_videos), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress,
+                               dropout=dropout)
     if val_videos:
         held = view([vf for vf in val_videos if vf.motion is not None])
         best = fit_peaks([det.probabilities(np.asarray(vf.motion)) for vf in held], [impact_times(vf) for vf in held])
         summary.update({f"onset_val_{k}": round(v, 4) for k, v in best.items()})
         if refit:
-            det = fit_detector(view(pooled), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress)
+            det = fit_detector(view(pooled), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress,
+                               dropout=dropout)
             summary["onset_refit_videos"] = len(pooled)
         det.threshold, det.min_gap_s = best["threshold"], best["min_gap_s"]
     return det, summary
