@@ -25,11 +25,12 @@ from vis.sound.exemplars import (
 )
 
 # An exemplar is pasted so that the onset heard in it (the recording's onset detector, vis.audio.onsets) falls on
-# the impact. Cut in LEAD_S before its impact, most exemplars were heard at the cut, 23 ms early (median over the
-# shipped bank's 550). On the out-of-fold impacts of the 16 real train videos (docs/real-footage.md) the
-# example-based sound's onsets moved from 13 ms before the impacts to 1 ms before (median), F1 against the
-# annotations 0.598 -> 0.605, as the impacts themselves score (the 4 validation videos 0.494 -> 0.504). A heard
-# onset farther from the impact than HEARD_WITHIN_S is not the impact's: such an exemplar is pasted at its impact.
+# the impact. Cut in LEAD_S before its impact, most exemplars were heard at the cut: a median 13 ms early over the
+# shipped bank's 550, averaged over placements against the detector's rows (23 ms at one). On the out-of-fold
+# impacts of the 16 real train videos (docs/real-footage.md) the example-based sound's onsets moved from 13 ms
+# before the impacts to 1 ms before (median), F1 against the annotations 0.598 -> 0.605, as the impacts themselves
+# score (the 4 validation videos 0.494 -> 0.504). A heard onset farther from the impact than HEARD_WITHIN_S is not
+# the impact's: such an exemplar is pasted at its impact.
 HEARD_WITHIN_S = 0.05
 HEARD_PHASES = 4  # the detector's onsets fall on its rows, 11 ms apart: where a clip is heard depends on where it lands
 
