@@ -201,13 +201,13 @@ def _train_view(train_videos: list[VideoFeatures], val_videos: list[VideoFeature
         best = cross_fitted_peaks(pooled, folds=folds, epochs=epochs, seed=seed, progress=progress,
                                   low_rate=low_rate, dropout=dropout)
         det = fit_detector(view(pooled), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress,
-                               dropout=dropout)
+                           dropout=dropout)
         summary.update({"onset_train_videos": len(pooled), "onset_folds": folds})
         summary.update({f"onset_cv_{k}": round(v, 4) for k, v in best.items()})
         det.threshold, det.min_gap_s = best["threshold"], best["min_gap_s"]
         return det, summary
     det = fit_detector(view(train_videos), epochs=epochs, ensemble=ensemble, seed=seed, progress=progress,
-                               dropout=dropout)
+                       dropout=dropout)
     if val_videos:
         held = view([vf for vf in val_videos if vf.motion is not None])
         best = fit_peaks([det.probabilities(np.asarray(vf.motion)) for vf in held], [impact_times(vf) for vf in held])
