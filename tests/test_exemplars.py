@@ -261,3 +261,7 @@ def test_an_exemplar_is_pasted_where_its_impact_is_heard():
     assert mean_heard_error(0, pre) < -0.01
     assert abs(mean_heard_error(0, heard_at(bank, 0))) < 0.004
     assert abs(heard_at(bank, 1) - pre) <= sr / 90 and abs(mean_heard_error(1, heard_at(bank, 1))) < 0.004
+    # found once per exemplar and kept with the bank; a bank loaded afresh finds it again, the same
+    assert set(bank.heard) == {0, 1}
+    fresh = ExemplarBank(bank.features, bank.audio, sr, pre, bank.labels)
+    assert fresh.heard == {} and [heard_at(fresh, i) for i in (0, 1)] == [bank.heard[0], bank.heard[1]]

@@ -148,10 +148,9 @@ def centred_video(ds, vid: str, run: Path, cache: Path, out: Path, *, device: st
     if len(windows):
         seen = centre_frame_features(windows) if bank.has_memory else None
         idx, _ = bank.search(bank.with_lookalikes(predict_windows(net, pca, windows), seen), visual=seen)
-        heard = {i: heard_at(bank, i) for i in {int(i) for i in idx}}  # an exemplar can be pasted many times
         for (_, start), i in zip(windows.index, idx):
             centre = (start + CENTRED_FRAMES // 2) / float(FPS)
-            paste(wave, bank.impact_clip(int(i)), int(round(centre * bank.sr)) - heard[int(i)])
+            paste(wave, bank.impact_clip(int(i)), int(round(centre * bank.sr)) - heard_at(bank, int(i)))
     mux_audio(ds.video_path(vid), np.clip(wave, -1, 1), bank.sr, out)
     return len(windows)
 

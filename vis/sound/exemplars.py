@@ -7,9 +7,9 @@ L1-nearest exemplar's waveform is pasted at the query's time, overlap-adding whe
 - Centred task: the query is the whole 15-frame (45-row) window.
 - Long videos: the query is the 8 frames starting one frame before each detected peak (paper Sec. 6.1).
 
-Search: brute-force L1 over 50,000 windows of 1,890 numbers takes ~100 ms here, so the default search finds
-the 256 nearest candidates in a 48-dimensional PCA projection of the bank and re-ranks them by exact L1
-distance (``exact=True``: every exemplar; their agreement: the tests, ``benchmarks/bench_exemplars.py``).
+Search: brute-force L1 over 50,000 windows of 1,890 numbers takes ~100 ms here, so the default search finds the
+256 nearest candidates in a 48-dimensional PCA projection of the bank, re-ranked by exact L1 distance
+(``exact=True``: every exemplar; their agreement: the tests, ``benchmarks/bench_exemplars.py``).
 
 Visual memory: a bank built by ``vis train`` also holds what each impact looked like (the ImageNet features
 of its centre frame, :func:`vis.model.backbones.colour_features`). The network's regressed sound hedges between the
@@ -108,6 +108,7 @@ class ExemplarBank:
         self._scales: dict[tuple[int, int], tuple[float, float]] = {}  # rows -> (sound, visual) median distances
         self._visual: np.ndarray | None = None  # float32 copy of visual, made on first use
         self._impacts: tuple | None = None  # (impacts(),), computed on first use
+        self.heard: dict[int, int] = {}  # exemplar -> sample where it is heard (vis.sound.longform.heard_at)
         if self.visual is not None and len(self.visual) != len(self.features):
             raise VisError(f"exemplar bank: {len(self.visual)} visual rows for {len(self.features)} exemplars")
 
@@ -246,8 +247,7 @@ class ExemplarBank:
             (medians over random exemplar pairs), and the CANDIDATES most alike to look at are candidates too.
         Returns (index [Q], distance [Q]).
         """
-        q = np.asarray(query, dtype=np.float32)
-        single = q.ndim == 2
+        q, single = np.asarray(query, dtype=np.float32), np.ndim(query) == 2
         q = q.reshape(1 if single else len(q), -1)
         ids = np.arange(len(self)) if subset is None else np.asarray(subset, dtype=np.int64)
         if len(ids) == 0:
