@@ -46,7 +46,7 @@ from vis.data.dataset import read_times
 from vis.data.framestore import JPEG_QUALITY, STORES, JpegFrames, frames_path, is_stored, open_frames, write_frames
 from vis.data.io import NTSC_FPS, atomic_output, die_with_parent, read_audio
 from vis.data.media import probe, read_frames
-from vis.data.motion import FARNEBACK, FLOW_SIZE, GRID, TOP_SHARE, motion_rows, video_motion
+from vis.data.motion import FARNEBACK, FLOW_SIZE, GRID, TOP_SHARE, frame_step, motion_rows, video_motion
 from vis.errors import ShortMedia, VisError
 
 FEATURES_VERSION = 1  # bump when the stored content changes meaning
@@ -72,10 +72,8 @@ def row_times(n_frames: int, *, fps: float | Fraction = FPS, k: int = K) -> np.n
 
 
 def env_on_grid(env: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Linearly interpolate envelope rows ``env`` [T, C] at ``times`` [T] onto ``grid`` [G] (seconds).
-
-    Outside ``times`` the first / last row is held. Returns float32 [G, C].
-    """
+    """Envelope rows ``env`` [T, C] at ``times`` [T] linearly interpolated onto ``grid`` [G] (seconds), the first /
+    last row held outside ``times``: float32 [G, C]."""
     pos = np.interp(grid, times, np.arange(len(times), dtype=np.float64))
     i0 = np.floor(pos).astype(np.int64)
     i1 = np.minimum(i0 + 1, len(times) - 1)
@@ -181,8 +179,10 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store:
 def prepare_motion(video_path: Path, out: Path, *, fps: Fraction = FPS) -> tuple[bool, list[str]]:
     """Compute and store ``ID.motion.npy`` (:func:`vis.data.motion.video_motion`) unless up to date. Returns
     whether it computed, and the ShortMedia warnings of the video file."""
+    step = frame_step(probe(video_path).fps, fps)  # > 1 for video much faster than the grid (recorded since)
     meta = {"version": FEATURES_VERSION, "video": file_stamp(video_path), "fps": str(fps), "half_rate": True,
-            "flow": {"size": list(FLOW_SIZE), "grid": GRID, "top": TOP_SHARE, "farneback": list(FARNEBACK)}}
+            "flow": {"size": list(FLOW_SIZE), "grid": GRID, "top": TOP_SHARE, "farneback": list(FARNEBACK)},
+            **({"frame_step": step} if step > 1 else {})}
     sidecar = out.with_suffix(".json")
     if out.is_file() and is_fresh(sidecar, meta):
         return False, _short_notes(sidecar)

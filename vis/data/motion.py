@@ -27,7 +27,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from vis.data.media import iter_frames
+from vis.data.media import iter_frames, probe
 from vis.errors import VisError
 
 FLOW_SIZE = (160, 90)  # (width, height) of the greyscale frames the flow is measured on (16:9)
@@ -93,38 +93,42 @@ def video_motion(video: str | os.PathLike, *, fps: float | Fraction, n_frames: i
     """Motion features of a video on the model's frame grid: float32 [N, MOTION_FEATURES], row ``f`` the
     motion at time ``f / fps`` (``N``: ``n_frames``, else as many grid times as the video covers).
 
-    The video is decoded at its own rate (every stored frame, streaming); each consecutive pair gives one
-    :func:`pair_features` row at the pair's midpoint time, and the rows are interpolated linearly onto the
-    grid (held constant before the first and after the last pair). ``progress``: a callable given the
-    number of frames decoded so far. ``half_rate``: float32 [3, N, MOTION_FEATURES], the video's motion and
-    that of its two half-rate copies (every other stored frame, from the first and from the second), as a
-    29.97 fps video resampled to 15 fps shows it, measured in the same pass (:mod:`vis.train_onsets`).
+    The video is decoded at its own rate (every stored frame, streaming; of video much faster than the grid,
+    every :func:`frame_step`-th); each consecutive pair gives one :func:`pair_features` row at the pair's
+    midpoint time, and the rows are interpolated linearly onto the grid (held constant before the first and
+    after the last pair). ``progress``: a callable given the number of frames decoded so far. ``half_rate``:
+    float32 [3, N, MOTION_FEATURES], the video's motion and that of its two half-rate copies (every other frame
+    measured, from the first and from the second), as a 29.97 fps video resampled to 15 fps shows it, measured
+    in the same pass (:mod:`vis.train_onsets`).
     """
     import cv2
 
     cv2.setNumThreads(1)  # one process per video (vis prepare --workers): no threads fighting over the cores
-    chains = [(1, 0), (2, 0), (2, 1)] if half_rate else [(1, 0)]  # (keep every, from frame)
+    step = frame_step(probe(video).fps, fps)
+    chains = [(1, 0), (2, 0), (2, 1)] if half_rate else [(1, 0)]  # (keep every, from frame) of those measured
     times: list[list[float]] = [[] for _ in chains]
     rows: list[list[np.ndarray]] = [[] for _ in chains]
     prev: list = [None for _ in chains]
     last_t = 0.0
     for i, (t, frame) in enumerate(iter_frames(video, size=FLOW_SIZE)):
+        last_t = t
+        if progress is not None:
+            progress(i + 1)
+        if i % step:
+            continue
         g = _grey(frame)
         for c, (every, first) in enumerate(chains):
-            if i % every != first:
+            if (i // step) % every != first:
                 continue
             if prev[c] is not None and t > prev[c][0]:
                 rows[c].append(pair_features(prev[c][1], g, (t - prev[c][0]) * float(fps)))
                 times[c].append(0.5 * (t + prev[c][0]))
             prev[c] = (t, g)
-        last_t = t
-        if progress is not None:
-            progress(i + 1)
     if prev[0] is None:
         raise VisError(f"{video}: video stream has no frames")
     # as many grid times as iter_frames gives at ``fps``: those before half a stored frame past the last one
-    step = float(np.median(np.diff(times[0]))) if len(times[0]) > 1 else 1.0 / float(fps)
-    n = n_frames if n_frames is not None else int(np.ceil((last_t + 0.5 * step) * float(fps) - 1e-9))
+    stored = float(np.median(np.diff(times[0]))) / step if len(times[0]) > 1 else 1.0 / float(fps)
+    n = n_frames if n_frames is not None else int(np.ceil((last_t + 0.5 * stored) * float(fps) - 1e-9))
     out = [on_grid(np.asarray(ts), np.asarray(rs, np.float32).reshape(-1, MOTION_FEATURES), n, fps=fps)
            for ts, rs in zip(times, rows)]
     return np.stack(out) if half_rate else out[0]
@@ -134,6 +138,14 @@ def motion_rows(motion: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Rows ``idx`` (any shape) of motion features [N, D] as float32 [*idx.shape, D]; indices outside the video
     take its first or last row (where a window, or the video and the motion grid, differ by a frame or two)."""
     return np.asarray(motion[np.clip(np.asarray(idx), 0, len(motion) - 1)], np.float32)
+
+
+def frame_step(native: float | Fraction | None, grid: float | Fraction) -> int:
+    """Every how many stored frames the motion is measured: 1, but ``round(native / grid)`` for video much faster
+    than the grid (2 at 50 or 59.94 fps, 4 at 120), so that each pair is about one grid frame apart, as a 25 or
+    29.97 fps camera (the footage the detector learned from) would show it. A 30 fps video exported at 60 fps by
+    repeating every frame then gives the original's motion, not a zero difference followed by a doubled one."""
+    return max(1, int(round(float(native) / float(grid)))) if native else 1
 
 
 def on_grid(times: np.ndarray, rows: np.ndarray, n: int, *, fps: float | Fraction) -> np.ndarray:
