@@ -6,7 +6,8 @@ between repeated frames and doubled across dropped ones, and the camera's own mo
 So the motion the network sees is measured here between the video's *own* consecutive frames, as a
 velocity (pixels per model frame, i.e. per 1/29.97 s, using each pair's real time gap, so a dropped frame
 changes nothing), with the camera's motion (the median flow over the image) removed, and then linearly
-interpolated onto the model's frame grid (29.97 fps), whatever the input rate.
+interpolated onto the model's frame grid (29.97 fps), whatever the input rate. Of video much faster than the
+grid (50-60 fps), every other frame is measured (:func:`frame_step`), as a 25 or 29.97 fps camera shows it.
 
 Per frame pair, on greyscale frames resized to FLOW_SIZE (:func:`pair_features`, MOTION_FEATURES numbers):
 
