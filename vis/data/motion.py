@@ -4,10 +4,11 @@ Real Greatest Hits videos come at 15, 25, 29.97 or 30 fps, some with every 5th o
 hand-held or shaking camera. Frame differences of frames resampled to 29.97 fps by nearest frame are zero
 between repeated frames and doubled across dropped ones, and the camera's own motion swamps the stick's.
 So the motion the network sees is measured here between the video's *own* consecutive frames, as a
-velocity (pixels per model frame, i.e. per 1/29.97 s, using each pair's real time gap, so a dropped frame
-changes nothing), with the camera's motion (the median flow over the image) removed, and then linearly
-interpolated onto the model's frame grid (29.97 fps), whatever the input rate. Of video much faster than the
-grid (50-60 fps), every other frame is measured (:func:`frame_step`), as a 25 or 29.97 fps camera shows it.
+velocity (pixels per model frame, i.e. per 1/29.97 s, using each pair's time gap, so a dropped frame whose
+time the file leaves out changes nothing; the stuttering 25 fps videos are stamped at a regular rate, and there
+it shows), with the camera's motion (the median flow over the image) removed, and then linearly interpolated
+onto the model's frame grid (29.97 fps), whatever the input rate. Of video much faster than the grid (50-60
+fps), every other frame is measured (:func:`frame_step`), as a 25 or 29.97 fps camera shows it.
 
 Per frame pair, on greyscale frames resized to FLOW_SIZE (:func:`pair_features`, MOTION_FEATURES numbers):
 
