@@ -27,9 +27,9 @@ from vis.config import DEFAULT_SIZE, ModelConfig
 from vis.data.cache import load
 from vis.data.dataset import Dataset
 from vis.eval.metrics import precision_recall
-from vis.model.onset import LOW_RATE_DROPOUT, ONSET_DROPOUT
+from vis.model.onset import LOW_RATE_DROPOUT, ONSET_DROPOUT, training_dropout
 from vis.sound.impacts import detected_impacts
-from vis.train_onsets import cross_fitted_peaks, fit_detector, half_rate_copies, impact_times
+from vis.train_onsets import cross_fitted_peaks, fit_detector, half_rate_copies, impact_times, training_view
 
 FOLDS = 4
 EPOCHS, ENSEMBLE = 10, 3  # as vis train's defaults ([train] onset_epochs, onset_ensemble)
@@ -46,7 +46,7 @@ def nested_f1(videos: list, *, seed: int, dropout: float, fit_ensemble: int = 1,
         best = cross_fitted_peaks(rest, folds=FOLDS, epochs=EPOCHS, seed=seed, progress=False, dropout=dropout,
                                   ensemble=fit_ensemble, low_rate=low_rate)
         print(f"  fold {k}: threshold {best['threshold']:.2f} gap {best['min_gap_s']}", flush=True)
-        det = fit_detector(half_rate_copies(rest) if low_rate else rest, epochs=EPOCHS, ensemble=ENSEMBLE, seed=seed,
+        det = fit_detector(training_view(rest, low_rate=low_rate), epochs=EPOCHS, ensemble=ENSEMBLE, seed=seed,
                            progress=False, dropout=dropout)
         det = dataclasses.replace(det, threshold=best["threshold"], min_gap_s=best["min_gap_s"])
         for vf in half_rate_copies(held) if half_rate else held:
@@ -78,6 +78,6 @@ if __name__ == "__main__":
     ap.add_argument("--half-rate", action="store_true", help="score the held-out videos' half-rate copies")
     ap.add_argument("--low-rate", action="store_true", help="train and fit on the half-rate copies (and score them)")
     a = ap.parse_args()
-    dropout = a.dropout if a.dropout is not None else LOW_RATE_DROPOUT if a.low_rate else ONSET_DROPOUT
+    dropout = a.dropout if a.dropout is not None else training_dropout(a.low_rate)
     main(a.data, a.cache, [int(s) for s in a.seeds.split(",")], dropout=dropout, fit_ensemble=a.fit_ensemble,
          half_rate=a.half_rate or a.low_rate, low_rate=a.low_rate)  # the low-rate detector reads half-rate video

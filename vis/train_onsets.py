@@ -28,6 +28,7 @@ every other frame, from the first and from the second, :func:`half_rate_copies`)
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import torch
@@ -36,7 +37,14 @@ from tqdm import tqdm
 from vis.data.cache import FPS, VideoFeatures
 from vis.errors import VisError
 from vis.eval.metrics import TOL_S, pairs
-from vis.model.onset import LOW_RATE_DROPOUT, ONSET_DROPOUT, OnsetDetector, OnsetNet, onset_inputs, probability_peaks
+from vis.model.onset import (
+    ONSET_DROPOUT,
+    OnsetDetector,
+    OnsetNet,
+    onset_inputs,
+    probability_peaks,
+    training_dropout,
+)
 
 SEGMENT = 64  # frames per training example (~2.1 s)
 SEGMENT_STRIDE = 8
@@ -151,18 +159,22 @@ def half_rate_copies(videos: list[VideoFeatures]) -> list[VideoFeatures]:
     return out
 
 
+def training_view(videos: list[VideoFeatures], *, low_rate: bool) -> list[VideoFeatures]:
+    """What a detector is trained and fitted on: the videos, or for the low-rate detector their half-rate copies."""
+    return half_rate_copies(videos) if low_rate else list(videos)
+
+
 def cross_fitted_peaks(videos: list[VideoFeatures], *, folds: int, epochs: int, seed: int = 0, ensemble: int = 1,
                        progress: bool = True, dropout: float = ONSET_DROPOUT, low_rate: bool = False) -> dict:
     """The peak picking (:func:`fit_peaks`) fitted on out-of-fold probabilities: ``videos`` cut into ``folds``
     (every ``folds``-th video), each fold scored by ``ensemble`` detectors trained on the others. ``low_rate``:
     trained and scored on the videos' :func:`half_rate_copies`."""
-    view = half_rate_copies if low_rate else list
     probs: list[np.ndarray] = []
     truths: list[np.ndarray] = []
     for k in range(folds):
-        held = view(videos[k::folds])
-        det = fit_detector(view([v for i, v in enumerate(videos) if i % folds != k]), epochs=epochs,
-                           ensemble=ensemble, seed=seed + k, progress=progress, dropout=dropout)
+        held = training_view(videos[k::folds], low_rate=low_rate)
+        rest = training_view([v for i, v in enumerate(videos) if i % folds != k], low_rate=low_rate)
+        det = fit_detector(rest, epochs=epochs, ensemble=ensemble, seed=seed + k, progress=progress, dropout=dropout)
         probs += [det.probabilities(np.asarray(vf.motion)) for vf in held]
         truths += [impact_times(vf) for vf in held]
     return fit_peaks(probs, truths)
@@ -193,8 +205,7 @@ def train_onsets(train_videos: list[VideoFeatures], val_videos: list[VideoFeatur
 
 def _train_view(train_videos: list[VideoFeatures], val_videos: list[VideoFeatures], *, epochs: int, ensemble: int,
                 seed: int, folds: int, refit: bool, low_rate: bool, progress: bool) -> tuple[OnsetDetector, dict]:
-    view = half_rate_copies if low_rate else list
-    dropout = LOW_RATE_DROPOUT if low_rate else ONSET_DROPOUT
+    view, dropout = partial(training_view, low_rate=low_rate), training_dropout(low_rate)
     pooled = train_videos + val_videos
     summary: dict = {"onset_train_videos": len(train_videos), "onset_val_videos": len(val_videos)}
     if folds >= 2 and len(pooled) >= folds:

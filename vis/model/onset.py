@@ -35,6 +35,13 @@ ONSET_DROPOUT = 0.4
 # The low-rate detector (below) keeps 0.2: on the train videos' half-rate copies (nested, --low-rate, seeds 0, 10,
 # 20, 30) 0.4 read 0.537 / 0.519 / 0.517 / 0.520 (mean 0.523) against 0.522 / 0.531 / 0.530 / 0.520 (0.526).
 LOW_RATE_DROPOUT = 0.2
+
+
+def training_dropout(low_rate: bool) -> float:
+    """The dropout a detector is trained with: LOW_RATE_DROPOUT for the low-rate one, else ONSET_DROPOUT."""
+    return LOW_RATE_DROPOUT if low_rate else ONSET_DROPOUT
+
+
 ONSET_DILATIONS = (1, 2, 4)
 # Frames each output sees either side: (5 // 2) * (1 + 2 + 4) = 14. A video's motion is extended by this many
 # copies of its first and last rows before the networks see it, instead of the convolutions' zeros: 2.2 s clips
