@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,7 @@ from scipy import ndimage
 
 from tests.conftest import clicks
 from vis.data.cache import FPS
-from vis.data.media import read_frames, write_video
+from vis.data.media import mux_audio, read_frames, write_video
 from vis.data.motion import MOTION_FEATURES, frame_step, mirror_motion, pair_features, video_motion
 from vis.errors import VisError
 from vis.eval.foley_metrics import clip_scores, librosa_onsets, protocol_scores
@@ -116,6 +117,50 @@ def test_video_faster_than_the_grid_is_measured_one_grid_frame_apart(tmp_path):
         m = video_motion(tmp_path / f"{name}.mp4", fps=FPS, n_frames=len(v30))
         assert np.abs(m - v30)[2:-2].mean() < 0.15, name
         assert np.corrcoef(m[2:-2, 8], v30[2:-2, 8])[0, 1] > 0.9, name  # the fastest pixels' speed
+
+
+def _stored_sideways(path, upright: list[np.ndarray], rotation: int) -> None:
+    """A phone's video: ``upright`` frames stored turned (as its sensor saw them) with the display rotation that
+    players undo (FFmpeg's rule: a rotation of -90 is shown turned a quarter clockwise, +90 counterclockwise)."""
+    stored = [np.ascontiguousarray(np.rot90(f, round(-rotation / 90))) for f in upright]
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = stored[0].shape[1], stored[0].shape[0], "yuv420p"
+        s.options = {"crf": "0"}
+        s.set_display_rotation(rotation)
+        for f in stored:
+            for packet in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+
+
+def test_a_portrait_phone_video_is_read_upright_and_written_back_as_it_came(tmp_path):
+    """Frames come out as players show them (a sideways stick would move across instead of down), at the size
+    asked for as displayed; the motion is the upright video's; the output keeps the input's display rotation."""
+    rng = np.random.default_rng(9)
+    base = ndimage.gaussian_filter(rng.random((96, 64)) * 120, 1.5)
+    upright = []
+    for i in range(30):
+        f = np.repeat(base[..., None], 3, axis=2).astype(np.uint8)
+        y = int(40 + 30 * np.sin(i / 4))  # a bar swinging up and down, at the top-left of the picture
+        f[y : y + 8, 4:24] = 255
+        upright.append(f)
+    write_video(tmp_path / "upright.mp4", upright, fps=Fraction(30))
+    ref = video_motion(tmp_path / "upright.mp4", fps=FPS)
+    for rotation in (-90, 90, 180):
+        path = tmp_path / f"phone{rotation}.mp4"
+        _stored_sideways(path, upright, rotation)
+        frames, _ = read_frames(path)
+        assert frames.shape[1:3] == (96, 64)
+        assert np.abs(frames.astype(np.int16) - np.stack(upright)).mean() < 3, rotation
+        small, _ = read_frames(path, size=(32, 48), fps=FPS)
+        assert small.shape[1:3] == (48, 32)
+        m = video_motion(path, fps=FPS, n_frames=len(ref))
+        assert np.abs(m - ref).mean() < 0.1 and np.corrcoef(m[:, 8], ref[:, 8])[0, 1] > 0.95, rotation
+    mux_audio(tmp_path / "phone-90.mp4", np.zeros(16_000, np.float32), 16_000, tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert next(c.decode(c.streams.video[0])).rotation == -90
 
 
 def test_mirrored_frames_give_mirrored_motion_and_the_detector_does_not_care():

@@ -4,8 +4,7 @@
 
 - ``ID.sound.npz``: the cochleagram ``env`` [T, 42] at ~90 Hz with its row ``times``, detected onsets
   (``onsets``, ``onset_amps``), annotated event times, and the usable duration (see :mod:`vis.data.io`);
-- ``ID.frames-WxH.npy`` (or ``.jpgs``, ``--frame-store jpeg``): every frame, resampled by nearest frame to
-  the model's rate (29.97 fps) and resized to W x H, uint8 [N, H, W, 3] (:mod:`vis.data.framestore`);
+- ``ID.frames-WxH.npy`` (``.jpgs``: ``--frame-store jpeg``): frames at 29.97 fps, upright, WxH (:mod:`vis.data.media`);
 - ``ID.motion.npy`` (the default recipe): optical-flow motion features measured at the video's own frame
   rate, on the 29.97 fps grid, float32 [3, N, MOTION_FEATURES]: the video's, then those of its two half-rate
   copies (every other frame: 15 fps footage, for the low-rate impact detector) (:mod:`vis.data.motion`);
@@ -49,7 +48,8 @@ from vis.data.media import probe, read_frames
 from vis.data.motion import FARNEBACK, FLOW_SIZE, GRID, TOP_SHARE, frame_step, motion_rows, video_motion
 from vis.errors import ShortMedia, VisError
 
-FEATURES_VERSION = 1  # bump when the stored content changes meaning
+FEATURES_VERSION = 1  # bump when the stored content changes meaning (VIDEO_VERSION: the frames' and the motion's)
+VIDEO_VERSION = 2  # 2: frames turned upright as players show them (a phone's display rotation; 2026-12-07)
 FPS = NTSC_FPS  # the model's frame rate: Greatest Hits video is 29.97 fps
 K = 3  # sound rows per frame: 29.97 fps * 3 = 89.9 rows/s, the paper's ~90 Hz
 CENTRED_FRAMES = 15  # centred task: 0.5 s of video around each onset (paper Sec. 6.1)
@@ -164,7 +164,7 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store:
                    fps: Fraction = FPS) -> tuple[bool, list[str]]:
     """Decode, resample to ``fps`` and resize all frames into ``out`` (:func:`vis.data.framestore.frames_path`)
     unless up to date. Returns whether it computed, and the ShortMedia warnings of the video file."""
-    meta = {"version": FEATURES_VERSION, "video": file_stamp(video_path), "size": list(size), "fps": str(fps)}
+    meta = {"version": VIDEO_VERSION, "video": file_stamp(video_path), "size": list(size), "fps": str(fps)}
     if store == "jpeg":
         meta["quality"] = JPEG_QUALITY
     sidecar = frames_sidecar(out)
@@ -180,7 +180,7 @@ def prepare_motion(video_path: Path, out: Path, *, fps: Fraction = FPS) -> tuple
     """Compute and store ``ID.motion.npy`` (:func:`vis.data.motion.video_motion`) unless up to date. Returns
     whether it computed, and the ShortMedia warnings of the video file."""
     step = frame_step(probe(video_path).fps, fps)  # > 1 for video much faster than the grid (recorded since)
-    meta = {"version": FEATURES_VERSION, "video": file_stamp(video_path), "fps": str(fps), "half_rate": True,
+    meta = {"version": VIDEO_VERSION, "video": file_stamp(video_path), "fps": str(fps), "half_rate": True,
             "flow": {"size": list(FLOW_SIZE), "grid": GRID, "top": TOP_SHARE, "farneback": list(FARNEBACK)},
             **({"frame_step": step} if step > 1 else {})}
     sidecar = out.with_suffix(".json")

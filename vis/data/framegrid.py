@@ -86,7 +86,20 @@ def mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
     return np.round(a.astype(np.float32) * (1.0 - w) + b.astype(np.float32) * w).astype(np.uint8)
 
 
+def quarter_turns(frame) -> int:
+    """Quarter turns counterclockwise (``np.rot90``'s ``k``, 0-3) that show a decoded frame as players do: a phone's
+    portrait video is stored sideways, with a display matrix whose rotation (``frame.rotation``, degrees
+    counterclockwise; -90 for the usual portrait phone video) players undo."""
+    return int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+
+
 def to_rgb(frame, w: int | None, h: int | None) -> np.ndarray:
+    """A decoded frame as uint8 RGB [h, w, 3] (its stored size when ``w`` is None), upright as players show it."""
+    k = quarter_turns(frame)
+    if w is not None and h is not None and k % 2:  # sideways: resized to the transposed size, then turned
+        w, h = h, w
     if w is None:
-        return frame.to_ndarray(format="rgb24")
-    return frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+        img = frame.to_ndarray(format="rgb24")
+    else:
+        img = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+    return np.ascontiguousarray(np.rot90(img, k)) if k else img

@@ -29,7 +29,8 @@ from vis.errors import VisError
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What a media file holds. Durations in seconds; ``fps`` as an exact fraction."""
+    """What a media file holds. Durations in seconds; ``fps`` as an exact fraction; ``width`` and ``height`` as
+    stored (a portrait phone video: sideways; :func:`iter_frames` turns its frames upright)."""
 
     path: str
     duration: float
