@@ -2,6 +2,7 @@
 
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
@@ -85,8 +86,6 @@ def test_mux_copies_video_and_replaces_audio(clip, tmp_path):
     info = probe(out)
     assert info.sample_rate == sr and info.channels == 2 and info.n_frames == 60
     # video packets are copied byte for byte
-    import av
-
     with av.open(str(clip)) as a, av.open(str(out)) as b:
         pa = [bytes(p) for p in a.demux(a.streams.video[0]) if p.size]
         pb = [bytes(p) for p in b.demux(b.streams.video[0]) if p.size]
@@ -129,3 +128,41 @@ def test_bad_media_errors_name_the_file(tmp_path, clip):
     write_video(silent, moving_square_frames(4))
     with pytest.raises(VisError, match="no audio stream"):
         read_audio(silent)
+
+
+def _late_picture(path, *, picture_starts: float, click: float, sr: int = 48_000) -> None:
+    """A recording whose first frame comes ``picture_starts`` s after its first audio sample (a camera or a
+    trimmed copy): black frames, and a click at ``click`` s on the audio's own clock."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=30)
+        v.width, v.height, v.pix_fmt = 64, 64, "yuv420p"
+        a = c.add_stream("aac", rate=sr)
+        a.layout = "mono"
+        for j in range(90):
+            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = j + round(picture_starts * 30), Fraction(1, 30)
+            for packet in v.encode(frame):
+                c.mux(packet)
+        for packet in v.encode():
+            c.mux(packet)
+        wave = np.zeros((1, 4 * sr), np.float32)
+        wave[0, int(click * sr) : int(click * sr) + 300] = 0.9
+        frame = av.AudioFrame.from_ndarray(wave, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = sr, 0, Fraction(1, sr)
+        for packet in [*a.encode(frame), *a.encode()]:
+            c.mux(packet)
+
+
+def test_a_videos_own_sound_is_read_on_its_frames_clock_and_muxed_sound_starts_with_the_picture(tmp_path):
+    _late_picture(tmp_path / "late.mp4", picture_starts=0.5, click=1.5)  # the click 1.0 s after the first frame
+    audio, sr = read_audio(tmp_path / "late.mp4", mono=True)
+    assert np.argmax(np.abs(audio)) / sr == pytest.approx(1.0, abs=0.005)
+    click = np.zeros(3 * sr, np.float32)
+    click[sr : sr + 300] = 0.9  # 1.0 s after the first frame, as vis predict times its impacts
+    mux_audio(tmp_path / "late.mp4", click, sr, tmp_path / "out.mp4")
+    back, sr_back = read_audio(tmp_path / "out.mp4", mono=True)
+    assert np.argmax(np.abs(back)) / sr_back == pytest.approx(1.0, abs=0.005)
+    with av.open(str(tmp_path / "out.mp4")) as c:  # on the file's clock, the sound begins with the picture
+        video, sound = c.streams.video[0], c.streams.audio[0]
+        assert float(sound.start_time * sound.time_base) == pytest.approx(float(video.start_time * video.time_base),
+                                                                          abs=0.03)  # AAC's priming: 1024 samples

@@ -48,8 +48,8 @@ from vis.data.media import probe, read_frames
 from vis.data.motion import FARNEBACK, FLOW_SIZE, GRID, TOP_SHARE, frame_step, motion_rows, video_motion
 from vis.errors import ShortMedia, VisError
 
-FEATURES_VERSION = 1  # bump when the stored content changes meaning (VIDEO_VERSION: the frames' and the motion's)
-VIDEO_VERSION = 2  # 2: frames turned upright as players show them (a phone's display rotation; 2026-12-07)
+FEATURES_VERSION = 1  # bump when the stored content changes meaning (MEDIA_VERSION: what is read from media files)
+MEDIA_VERSION = 2  # 2 (2026-12-07): frames upright as players show them; a video's own audio on its frames' clock
 FPS = NTSC_FPS  # the model's frame rate: Greatest Hits video is 29.97 fps
 K = 3  # sound rows per frame: 29.97 fps * 3 = 89.9 rows/s, the paper's ~90 Hz
 CENTRED_FRAMES = 15  # centred task: 0.5 s of video around each onset (paper Sec. 6.1)
@@ -92,7 +92,7 @@ def file_stamp(path: Path) -> dict:
 def _sound_params() -> dict:
     detector = {k: p.default for k, p in inspect.signature(detect_onsets).parameters.items()
                 if p.default is not inspect.Parameter.empty}
-    return {"version": FEATURES_VERSION, "sr": SR, "bands": N_BANDS, "compression": COMPRESSION, "onsets": detector}
+    return {"version": MEDIA_VERSION, "sr": SR, "bands": N_BANDS, "compression": COMPRESSION, "onsets": detector}
 
 
 def is_fresh(sidecar: Path, meta: dict) -> bool:
@@ -164,7 +164,7 @@ def prepare_frames(video_path: Path, size: tuple[int, int], out: Path, *, store:
                    fps: Fraction = FPS) -> tuple[bool, list[str]]:
     """Decode, resample to ``fps`` and resize all frames into ``out`` (:func:`vis.data.framestore.frames_path`)
     unless up to date. Returns whether it computed, and the ShortMedia warnings of the video file."""
-    meta = {"version": VIDEO_VERSION, "video": file_stamp(video_path), "size": list(size), "fps": str(fps)}
+    meta = {"version": MEDIA_VERSION, "video": file_stamp(video_path), "size": list(size), "fps": str(fps)}
     if store == "jpeg":
         meta["quality"] = JPEG_QUALITY
     sidecar = frames_sidecar(out)
@@ -180,7 +180,7 @@ def prepare_motion(video_path: Path, out: Path, *, fps: Fraction = FPS) -> tuple
     """Compute and store ``ID.motion.npy`` (:func:`vis.data.motion.video_motion`) unless up to date. Returns
     whether it computed, and the ShortMedia warnings of the video file."""
     step = frame_step(probe(video_path).fps, fps)  # > 1 for video much faster than the grid (recorded since)
-    meta = {"version": VIDEO_VERSION, "video": file_stamp(video_path), "fps": str(fps), "half_rate": True,
+    meta = {"version": MEDIA_VERSION, "video": file_stamp(video_path), "fps": str(fps), "half_rate": True,
             "flow": {"size": list(FLOW_SIZE), "grid": GRID, "top": TOP_SHARE, "farneback": list(FARNEBACK)},
             **({"frame_step": step} if step > 1 else {})}
     sidecar = out.with_suffix(".json")

@@ -3,7 +3,9 @@
 Video is read and written with PyAV (FFmpeg, libx264 and AAC bundled); wav files with soundfile.
 
 Time convention (how video and audio of one recording are aligned): both start at t = 0, the
-presentation time of the first video frame and the first audio sample. Frame ``i`` of a video at
+presentation time of the first video frame and the first audio sample; a video file's own audio is put on its
+frames' clock (:func:`stream_start`: a stream that starts later is padded with silence, an earlier one cut), and
+sound muxed onto a video starts with its first frame. Frame ``i`` of a video at
 ``fps`` shows time ``i / fps``; audio sample ``j`` at rate ``sr`` is time ``j / sr``. Annotation
 times (``ID_times.txt``) are on the same clock. When the two streams of a recording differ in length
 (they do, by a fraction of a second, in the real dataset), only the time both cover is used:
@@ -249,9 +251,14 @@ def _read_av_audio(path: Path) -> tuple[np.ndarray, int]:
             raise VisError(f"{path}: no audio stream")
         stream = c.streams.audio[0]
         sr = stream.codec_context.sample_rate
-        chunks = []
+        moving = [v for v in c.streams.video if not v.disposition & av.stream.Disposition.attached_pic]  # not cover art
+        video_start = stream_start(moving[0]) if moving else None
+        chunks: list[np.ndarray] = []
+        first = 0.0
         try:
             for frame in c.decode(stream):
+                if not chunks and frame.pts is not None:
+                    first = float(frame.pts * frame.time_base)
                 x = frame.to_ndarray()
                 if frame.format.is_planar:
                     x = x.T  # [ch, n] -> [n, ch]
@@ -268,7 +275,16 @@ def _read_av_audio(path: Path) -> tuple[np.ndarray, int]:
         raise VisError(f"{path}: audio stream has no samples")
     audio = np.concatenate(chunks)
     check_complete(path, len(audio) / sr, declared)
-    return audio, int(sr)
+    # samples the audio starts after the first frame (< 0: before); audio alone keeps its own start
+    shift = 0 if video_start is None else int(round((first - video_start) * sr))
+    if shift > 0:
+        audio = np.concatenate([np.zeros((shift, audio.shape[1]), np.float32), audio])
+    return audio[max(0, -shift) :], int(sr)
+
+
+def stream_start(stream) -> float:
+    """Presentation time (s) of a stream's first frame on its file's clock (0 where the file does not say)."""
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> None:

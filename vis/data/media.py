@@ -23,6 +23,7 @@ from vis.data.io import (
     atomic_output,
     check_complete,
     output_format,
+    stream_start,
 )
 from vis.errors import VisError
 
@@ -239,7 +240,8 @@ def _add_audio_stream(out, audio: np.ndarray, sr: int | None):
     return stream
 
 
-def _encode_audio(out, stream, audio: np.ndarray, sr: int) -> None:
+def _encode_audio(out, stream, audio: np.ndarray, sr: int, *, start: float = 0.0) -> None:
+    """Encode ``audio`` into ``stream``, its first sample at ``start`` seconds on the file's clock."""
     import av
 
     a = np.asarray(audio, dtype=np.float32)
@@ -250,7 +252,7 @@ def _encode_audio(out, stream, audio: np.ndarray, sr: int) -> None:
         chunk = np.ascontiguousarray(a[i : i + block].T)
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=stream.layout.name)
         frame.sample_rate = sr
-        frame.pts = i
+        frame.pts = i + int(round(start * sr))
         frame.time_base = Fraction(1, sr)
         for packet in stream.encode(frame):
             out.mux(packet)
@@ -280,7 +282,7 @@ def mux_audio(video: str | os.PathLike, audio: np.ndarray, sr: int, out_path: st
                         continue
                     packet.stream = vout
                     out.mux(packet)
-                _encode_audio(out, astream, audio, sr)
+                _encode_audio(out, astream, audio, sr, start=stream_start(vin))  # with the first frame
         except (ValueError, av.error.FFmpegError) as e:
             codec = vin.codec_context.name
             raise VisError(f"{video}: its {codec} video cannot be copied into {Path(out_path).suffix} "
