@@ -49,7 +49,7 @@ from vis.data.motion import FARNEBACK, FLOW_SIZE, GRID, TOP_SHARE, frame_step, m
 from vis.errors import ShortMedia, VisError
 
 FEATURES_VERSION = 1  # bump when the stored content changes meaning (MEDIA_VERSION: what is read from media files)
-MEDIA_VERSION = 2  # 2 (2026-12-07): frames upright as players show them; a video's own audio on its frames' clock
+MEDIA_VERSION = 3  # 2026-12-07: 2 frames upright, a video's own audio on its frames' clock; 3 motion skips repeats
 FPS = NTSC_FPS  # the model's frame rate: Greatest Hits video is 29.97 fps
 K = 3  # sound rows per frame: 29.97 fps * 3 = 89.9 rows/s, the paper's ~90 Hz
 CENTRED_FRAMES = 15  # centred task: 0.5 s of video around each onset (paper Sec. 6.1)
