@@ -8,7 +8,8 @@ velocity (pixels per model frame, i.e. per 1/29.97 s, using each pair's time gap
 time the file leaves out changes nothing; the stuttering 25 fps videos are stamped at a regular rate, and there
 it shows), with the camera's motion (the median flow over the image) removed, and then linearly interpolated
 onto the model's frame grid (29.97 fps), whatever the input rate. Of video much faster than the grid (50-60
-fps), every other frame is measured (:func:`frame_step`), as a 25 or 29.97 fps camera shows it.
+fps), every other frame is measured (:func:`frame_step`), as a 25 or 29.97 fps camera shows it; a frame that
+repeats its predecessor (a 25 fps video converted to 29.97 fps) is left out (:func:`repeats`).
 
 Per frame pair, on greyscale frames resized to FLOW_SIZE (:func:`pair_features`, MOTION_FEATURES numbers):
 
@@ -102,7 +103,8 @@ def video_motion(video: str | os.PathLike, *, fps: float | Fraction, n_frames: i
     motion at time ``f / fps`` (``N``: ``n_frames``, else as many grid times as the video covers).
 
     The video is decoded at its own rate (every stored frame, streaming; of video much faster than the grid,
-    every :func:`frame_step`-th); each consecutive pair gives one :func:`pair_features` row at the pair's
+    every :func:`frame_step`-th; a frame that repeats the one before it left out, :func:`repeats`); each
+    consecutive pair gives one :func:`pair_features` row at the pair's
     midpoint time, and the rows are interpolated linearly onto the grid (held constant before the first and
     after the last pair). ``progress``: a callable given the number of frames decoded so far. ``half_rate``:
     float32 [3, N, MOTION_FEATURES], the video's motion and that of its two half-rate copies (every other frame
