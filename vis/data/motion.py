@@ -104,12 +104,12 @@ def video_motion(video: str | os.PathLike, *, fps: float | Fraction, n_frames: i
 
     The video is decoded at its own rate (every stored frame, streaming; of video much faster than the grid,
     every :func:`frame_step`-th; a frame that repeats the one before it left out, :func:`repeats`); each
-    consecutive pair gives one :func:`pair_features` row at the pair's
-    midpoint time, and the rows are interpolated linearly onto the grid (held constant before the first and
-    after the last pair). ``progress``: a callable given the number of frames decoded so far. ``half_rate``:
-    float32 [3, N, MOTION_FEATURES], the video's motion and that of its two half-rate copies (every other frame
-    measured, from the first and from the second), as a 29.97 fps video resampled to 15 fps shows it, measured
-    in the same pass (:mod:`vis.train_onsets`).
+    consecutive pair gives one :func:`pair_features` row at the pair's midpoint time, and the rows are
+    interpolated linearly onto the grid (held constant before the first and after the last pair).
+    ``progress``: a callable given the number of frames decoded so far. ``half_rate``: float32 [3, N,
+    MOTION_FEATURES], the video's motion and that of its two half-rate copies (every other frame measured, from
+    the first and from the second), as a 29.97 fps video resampled to 15 fps shows it, measured in the same
+    pass (:mod:`vis.train_onsets`).
     """
     import cv2
 
